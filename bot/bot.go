@@ -1,0 +1,322 @@
+// Package bot is the transport-neutral middle of nocbot: chat adapters
+// turn network events into Messages and hand them to Submit; the bot
+// recognises commands (prefix, "nocbot:" addressing or a direct message),
+// rate-limits senders, runs commands on a bounded worker pool with a
+// per-command timeout, and caps replies. Adapters never block their own
+// event loops on a command.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fedora-infra/nocbot/commands"
+)
+
+// Sender is who wrote a message as the network vouches for it. Account is
+// set only when the network authenticated the sender (IRC services
+// account, Matrix user id mapped to an account); Nick is for display.
+type Sender struct {
+	Nick    string
+	Account string
+	UserID  string // Matrix user id, when the network has one
+	// Unverified says why Account is empty, e.g. "this network does not
+	// tell me who you are".
+	Unverified string
+}
+
+// Message is one chat line addressed to the bot or to a room it is in.
+type Message struct {
+	Net    string // "irc", "matrix", "console"
+	Room   string // channel or room id; the nick for IRC direct messages
+	Sender Sender
+	Text   string
+	Direct bool // a private/direct message: no prefix needed
+	ID     string
+	At     time.Time
+}
+
+// Identity is "net:account", or "" when the sender is not authenticated.
+func (m Message) Identity() string {
+	if m.Sender.Account == "" {
+		return ""
+	}
+	return m.Net + ":" + m.Sender.Account
+}
+
+// ReplyFunc sends lines back where the message came from.
+type ReplyFunc func(ctx context.Context, lines []string) error
+
+// Dispatcher runs command lines; *commands.Dispatcher implements it.
+type Dispatcher interface {
+	Dispatch(ctx context.Context, req commands.Request) commands.Response
+}
+
+// Announcer broadcasts to every room of one network.
+type Announcer interface {
+	Announce(ctx context.Context, text string) error
+}
+
+// Options configure a Bot. Zero values get defaults.
+type Options struct {
+	Name           string        // addressing name, "nocbot"
+	Prefix         string        // command prefix, "!"
+	MaxInput       int           // longest accepted line in bytes (2000)
+	CommandTimeout time.Duration // per command (10s)
+	MaxReplyLines  int           // cap on reply lines (10)
+	RatePerMinute  int           // commands per sender per minute (20)
+	Burst          int           // commands a sender may fire at once (5)
+	Workers        int           // concurrent commands (4)
+	QueueSize      int           // accepted but not started commands (64)
+	Log            *slog.Logger
+	Now            func() time.Time
+	// OnCommand observes every dispatched command (metrics).
+	OnCommand func(name, result string, took time.Duration)
+}
+
+// Bot is the command engine shared by every transport.
+type Bot struct {
+	opts Options
+	disp Dispatcher
+	jobs chan job
+
+	mu         sync.Mutex
+	closed     bool
+	announcers []Announcer
+	limits     *limiter
+	inflight   sync.WaitGroup
+}
+
+type job struct {
+	msg   Message
+	line  string
+	reply ReplyFunc
+}
+
+// New builds a bot over a dispatcher.
+func New(disp Dispatcher, opts Options) *Bot {
+	if opts.Name == "" {
+		opts.Name = "nocbot"
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = "!"
+	}
+	if opts.MaxInput <= 0 {
+		opts.MaxInput = 2000
+	}
+	if opts.CommandTimeout <= 0 {
+		opts.CommandTimeout = 10 * time.Second
+	}
+	if opts.MaxReplyLines <= 0 {
+		opts.MaxReplyLines = 10
+	}
+	if opts.RatePerMinute <= 0 {
+		opts.RatePerMinute = 20
+	}
+	if opts.Burst <= 0 {
+		opts.Burst = 5
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 64
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Bot{
+		opts:   opts,
+		disp:   disp,
+		jobs:   make(chan job, opts.QueueSize),
+		limits: newLimiter(opts.RatePerMinute, opts.Burst),
+	}
+}
+
+// Prefix is the command prefix, for adapters that show help.
+func (b *Bot) Prefix() string { return b.opts.Prefix }
+
+// AddAnnouncer registers a network for Announce.
+func (b *Bot) AddAnnouncer(a Announcer) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.announcers = append(b.announcers, a)
+}
+
+// Announce sends text to every registered network; one network failing
+// does not stop the others.
+func (b *Bot) Announce(ctx context.Context, text string) error {
+	b.mu.Lock()
+	as := append([]Announcer(nil), b.announcers...)
+	b.mu.Unlock()
+	var errs []error
+	for _, a := range as {
+		if err := a.Announce(ctx, text); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ErrBusy is returned by Submit when the queue is full or the bot stops.
+var ErrBusy = errors.New("bot is busy or shutting down")
+
+// Submit takes a message from an adapter without blocking. Lines that are
+// not commands for this bot are dropped (nil). Rate-limited senders get
+// one warning, then silence.
+func (b *Bot) Submit(msg Message, reply ReplyFunc) error {
+	line, ok := b.commandLine(msg)
+	if !ok {
+		return nil
+	}
+	if len(line) > b.opts.MaxInput {
+		go b.send(msg, reply, []string{fmt.Sprintf("error: message too long (%d bytes; the limit is %d)", len(line), b.opts.MaxInput)})
+		return nil
+	}
+	if !utf8.ValidString(line) {
+		go b.send(msg, reply, []string{"error: the message is not valid UTF-8"})
+		return nil
+	}
+	key := msg.Identity()
+	if key == "" {
+		key = msg.Net + ":nick:" + msg.Sender.Nick
+	}
+	switch b.limits.allow(key, b.opts.Now()) {
+	case limitWarn:
+		go b.send(msg, reply, []string{"slow down: at most " + fmt.Sprint(b.opts.RatePerMinute) + " commands a minute"})
+		return nil
+	case limitDrop:
+		b.opts.Log.Warn("rate limited", "net", msg.Net, "sender", key)
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrBusy
+	}
+	select {
+	case b.jobs <- job{msg: msg, line: line, reply: reply}:
+		b.inflight.Add(1)
+		return nil
+	default:
+		return ErrBusy
+	}
+}
+
+// commandLine extracts the command from a message: "!cmd", "nocbot: cmd",
+// or anything in a direct message.
+func (b *Bot) commandLine(msg Message) (string, bool) {
+	t := strings.TrimSpace(msg.Text)
+	if rest, ok := strings.CutPrefix(t, b.opts.Prefix); ok && rest != "" && !strings.HasPrefix(rest, " ") {
+		return rest, true
+	}
+	for _, sep := range []string{":", ","} {
+		if rest, ok := cutFoldPrefix(t, b.opts.Name+sep); ok {
+			rest = strings.TrimSpace(rest)
+			rest = strings.TrimPrefix(rest, b.opts.Prefix)
+			return rest, rest != ""
+		}
+	}
+	if msg.Direct && t != "" {
+		return t, true
+	}
+	return "", false
+}
+
+func cutFoldPrefix(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
+	}
+	return "", false
+}
+
+// Run works the queue until ctx ends, then stops intake and finishes every
+// accepted command before returning.
+func (b *Bot) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range b.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range b.jobs {
+				b.handle(j)
+				b.inflight.Done()
+			}
+		}()
+	}
+	<-ctx.Done()
+	b.mu.Lock()
+	b.closed = true
+	close(b.jobs)
+	b.mu.Unlock()
+	wg.Wait()
+	return nil
+}
+
+// Handle runs one message synchronously, bypassing the queue and the rate
+// limit; for tests and one-shot tools.
+func (b *Bot) Handle(ctx context.Context, msg Message) []string {
+	line, ok := b.commandLine(msg)
+	if !ok {
+		return nil
+	}
+	var out []string
+	b.run(ctx, job{msg: msg, line: line, reply: func(_ context.Context, lines []string) error {
+		out = lines
+		return nil
+	}})
+	return out
+}
+
+func (b *Bot) handle(j job) {
+	// Commands outlive a shutdown signal: they finish within their own
+	// timeout so an acknowledged change is never cut in half.
+	ctx, cancel := context.WithTimeout(context.Background(), b.opts.CommandTimeout)
+	defer cancel()
+	b.run(ctx, j)
+}
+
+func (b *Bot) run(ctx context.Context, j job) {
+	start := time.Now()
+	resp := b.disp.Dispatch(ctx, commands.Request{
+		Net: j.msg.Net, Room: j.msg.Room, Nick: j.msg.Sender.Nick,
+		Identity: j.msg.Identity(), Unverified: j.msg.Sender.Unverified, Line: j.line,
+	})
+	if resp.Result != commands.ResultUnknown && b.opts.OnCommand != nil {
+		b.opts.OnCommand(resp.Command, string(resp.Result), time.Since(start))
+	}
+	if len(resp.Lines) == 0 {
+		return
+	}
+	if err := j.reply(ctx, b.cap(resp.Lines)); err != nil {
+		b.opts.Log.Warn("reply not delivered", "net", j.msg.Net, "room", j.msg.Room, "err", err)
+	}
+}
+
+func (b *Bot) send(msg Message, reply ReplyFunc, lines []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), b.opts.CommandTimeout)
+	defer cancel()
+	if err := reply(ctx, lines); err != nil {
+		b.opts.Log.Warn("reply not delivered", "net", msg.Net, "room", msg.Room, "err", err)
+	}
+}
+
+// cap keeps replies short: at most MaxReplyLines lines, the last one
+// saying how many were left out.
+func (b *Bot) cap(lines []string) []string {
+	if len(lines) <= b.opts.MaxReplyLines {
+		return lines
+	}
+	keep := b.opts.MaxReplyLines - 1
+	out := append([]string(nil), lines[:keep]...)
+	return append(out, fmt.Sprintf("… %d more lines not shown", len(lines)-keep))
+}

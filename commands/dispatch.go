@@ -1,0 +1,340 @@
+// Package commands is nocbot's command surface: one declarative table, a
+// tokenizer that honours quotes, and a dispatcher that checks arity and
+// permissions before any handler runs. It knows nothing of chat networks,
+// bbolt or the publisher: it declares the small interfaces it needs.
+package commands
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fedora-infra/nocbot/status"
+)
+
+// Store is what handlers need of the state: the current board, atomic
+// changes with their audit event, and the audit log.
+type Store interface {
+	Board() *status.Board
+	Update(ctx context.Context, ev status.Event, fn func(b *status.Board) (status.Outcome, error)) (status.Outcome, error)
+	Audit(ctx context.Context, ev status.Event) error
+}
+
+// Membership answers which groups an identity ("network:account") is in.
+type Membership interface {
+	Groups(ctx context.Context, identity string) ([]string, error)
+}
+
+// Request is one command as the transport-neutral bot layer hands it over.
+type Request struct {
+	Net      string // "irc", "matrix", "console"
+	Room     string
+	Nick     string // display only; never trusted
+	Identity string // "network:account" when authenticated, else ""
+	// Unverified explains why Identity is empty (e.g. "this network does
+	// not tell me who you are"), for a clear refusal.
+	Unverified string
+	Line       string // the command line without prefix
+}
+
+// Result classifies a dispatch for metrics and logs.
+type Result string
+
+const (
+	ResultOK      Result = "ok"
+	ResultUsage   Result = "usage"
+	ResultDenied  Result = "denied"
+	ResultFailed  Result = "failed"  // the user's input was refused (unknown service, ...)
+	ResultError   Result = "error"   // an internal error
+	ResultUnknown Result = "unknown" // not one of ours
+)
+
+// Response is what the bot sends back.
+type Response struct {
+	Command string // canonical name, e.g. "status minor"; "" when unknown
+	Result  Result
+	Lines   []string
+}
+
+// Env is what a handler gets.
+type Env struct {
+	Req  Request
+	Args []string // after the command name (and subcommand)
+	Now  time.Time
+	Log  *slog.Logger
+	d    *Dispatcher
+}
+
+// Handler runs a command whose arity and permission are already checked.
+// Errors wrapping ErrUser (or status sentinels) are shown to the user;
+// anything else is logged and answered with a reference.
+type Handler func(ctx context.Context, env *Env) ([]string, error)
+
+// Command is one row of the command table.
+type Command struct {
+	Name    string   // first word, e.g. "status"
+	Sub     string   // optional second word, e.g. "minor"
+	Aliases []string // other first words for the same row
+	Usage   string   // argument synopsis, without the name
+	Help    string   // one line
+	MinArgs int
+	MaxArgs int // -1: unbounded
+	// Perm names the [permissions] entry whose groups may run this; ""
+	// means anyone may.
+	Perm string
+	Run  Handler
+}
+
+// FullName is "name sub".
+func (c Command) FullName() string {
+	if c.Sub == "" {
+		return c.Name
+	}
+	return c.Name + " " + c.Sub
+}
+
+// Options configure a Dispatcher.
+type Options struct {
+	Store       Store
+	Members     Membership
+	Permissions map[string][]string // perm -> groups
+	Now         func() time.Time
+	Log         *slog.Logger
+	Prefix      string // shown in usage and help, e.g. "!"
+	// ReplyUnknown answers unknown commands instead of ignoring them.
+	ReplyUnknown bool
+}
+
+// Dispatcher routes requests through the table.
+type Dispatcher struct {
+	opts  Options
+	table []Command
+	index map[string]int // "name" or "name sub" -> row
+}
+
+// New builds a dispatcher over the standard table.
+func New(opts Options) *Dispatcher {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	d := &Dispatcher{opts: opts, index: map[string]int{}}
+	d.table = Table()
+	for i, c := range d.table {
+		for _, n := range append([]string{c.Name}, c.Aliases...) {
+			key := n
+			if c.Sub != "" {
+				key += " " + c.Sub
+			}
+			d.index[key] = i
+		}
+	}
+	return d
+}
+
+// Commands returns the table, for help and documentation.
+func (d *Dispatcher) Commands() []Command { return d.table }
+
+// Known reports whether the first word of a line is one of our commands,
+// so the bot can stay silent on others' commands without tokenizing.
+func (d *Dispatcher) Known(line string) bool {
+	name := strings.ToLower(firstWord(line))
+	_, ok := d.index[name]
+	if !ok {
+		for k := range d.index {
+			if strings.HasPrefix(k, name+" ") {
+				return true
+			}
+		}
+	}
+	return ok
+}
+
+// ErrUser marks errors whose text is meant for the user as is.
+var ErrUser = errors.New("user error")
+
+// userError wraps a message for the user.
+func userError(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrUser, fmt.Sprintf(format, a...))
+}
+
+// Dispatch parses, checks and runs one command line. It never panics.
+func (d *Dispatcher) Dispatch(ctx context.Context, req Request) (resp Response) {
+	words, err := Tokenize(req.Line)
+	if err != nil {
+		if !d.Known(req.Line) {
+			return Response{Result: ResultUnknown}
+		}
+		return Response{Command: strings.ToLower(firstWord(req.Line)), Result: ResultUsage,
+			Lines: []string{"error: unterminated quote: close the \" or ' you opened"}}
+	}
+	if len(words) == 0 {
+		return Response{Result: ResultUnknown}
+	}
+	cmd, args, ok := d.lookup(words)
+	if !ok {
+		if d.opts.ReplyUnknown {
+			return Response{Result: ResultUnknown, Lines: []string{fmt.Sprintf("unknown command %q; try %shelp", words[0], d.opts.Prefix)}}
+		}
+		return Response{Result: ResultUnknown}
+	}
+	resp.Command = cmd.FullName()
+	log := d.opts.Log.With("command", resp.Command, "net", req.Net, "room", req.Room, "identity", req.Identity)
+	defer func() {
+		if r := recover(); r != nil {
+			ref := newRef()
+			log.Error("command panicked", "ref", ref, "panic", r)
+			resp = Response{Command: cmd.FullName(), Result: ResultError, Lines: []string{"internal error, ref " + ref}}
+		}
+	}()
+	if len(args) < cmd.MinArgs || (cmd.MaxArgs >= 0 && len(args) > cmd.MaxArgs) {
+		return Response{Command: resp.Command, Result: ResultUsage,
+			Lines: []string{"usage: " + d.usage(cmd)}}
+	}
+	if cmd.Perm != "" {
+		if lines, ok := d.authorise(ctx, log, req, cmd); !ok {
+			return Response{Command: resp.Command, Result: ResultDenied, Lines: lines}
+		}
+	}
+	env := &Env{Req: req, Args: args, Now: d.opts.Now().UTC(), Log: log, d: d}
+	lines, err := cmd.Run(ctx, env)
+	if err != nil {
+		return d.failure(log, resp.Command, err)
+	}
+	return Response{Command: resp.Command, Result: ResultOK, Lines: lines}
+}
+
+func (d *Dispatcher) lookup(words []string) (Command, []string, bool) {
+	name := strings.ToLower(words[0])
+	if len(words) > 1 {
+		if i, ok := d.index[name+" "+strings.ToLower(words[1])]; ok {
+			return d.table[i], words[2:], true
+		}
+	}
+	if i, ok := d.index[name]; ok {
+		return d.table[i], words[1:], true
+	}
+	return Command{}, nil, false
+}
+
+// authorise checks the command's groups. Denials are answered plainly,
+// naming what is needed, and audited.
+func (d *Dispatcher) authorise(ctx context.Context, log *slog.Logger, req Request, cmd Command) ([]string, bool) {
+	need := d.opts.Permissions[cmd.Perm]
+	deny := func(why string) ([]string, bool) {
+		log.Warn("permission denied", "reason", why)
+		ev := status.Event{Actor: actor(req), Action: "denied", Command: req.Line, Result: why}
+		if err := d.opts.Store.Audit(ctx, ev); err != nil {
+			log.Error("audit denial", "err", err)
+		}
+		return []string{"permission denied: " + why}, false
+	}
+	if req.Identity == "" {
+		why := "you are not identified"
+		if req.Unverified != "" {
+			why = req.Unverified
+		}
+		return deny(why + "; " + cmd.FullName() + " needs membership in " + orList(need))
+	}
+	if len(need) == 0 {
+		return deny(cmd.FullName() + " is not enabled for any group (see [permissions] " + cmd.Perm + ")")
+	}
+	groups, err := d.opts.Members.Groups(ctx, req.Identity)
+	if err != nil {
+		ref := newRef()
+		log.Error("group lookup failed", "ref", ref, "err", err)
+		return []string{"cannot check your groups right now, ref " + ref}, false
+	}
+	for _, g := range groups {
+		for _, n := range need {
+			if g == n {
+				return nil, true
+			}
+		}
+	}
+	return deny(fmt.Sprintf("%s needs membership in %s, and %s is not a member", cmd.FullName(), orList(need), req.Identity))
+}
+
+func (d *Dispatcher) failure(log *slog.Logger, name string, err error) Response {
+	if msg, ok := userMessage(err); ok {
+		log.Info("command refused", "reason", msg)
+		return Response{Command: name, Result: ResultFailed, Lines: []string{"error: " + msg}}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		log.Error("command timed out", "err", err)
+		return Response{Command: name, Result: ResultError, Lines: []string{"error: timed out; nothing was changed unless a later !status shows it"}}
+	}
+	ref := newRef()
+	log.Error("command failed", "ref", ref, "err", err)
+	return Response{Command: name, Result: ResultError, Lines: []string{"internal error, ref " + ref}}
+}
+
+// userMessage turns the errors users can act on into their text.
+func userMessage(err error) (string, bool) {
+	var uce *status.UnknownComponentError
+	switch {
+	case errors.As(err, &uce):
+		return uce.Error(), true
+	case errors.Is(err, ErrUser):
+		return strings.TrimPrefix(err.Error(), ErrUser.Error()+": "), true
+	}
+	for _, s := range []error{
+		status.ErrUnknownLevel, status.ErrUnknownIncident, status.ErrEmptyText, status.ErrTextTooLong,
+		status.ErrControlChars, status.ErrEndBeforeStart, status.ErrAlreadyResolved, status.ErrNothingOpen,
+		status.ErrNoComponents,
+	} {
+		if errors.Is(err, s) {
+			return err.Error(), true
+		}
+	}
+	return "", false
+}
+
+func (d *Dispatcher) usage(c Command) string {
+	u := d.opts.Prefix + c.FullName()
+	if c.Usage != "" {
+		u += " " + c.Usage
+	}
+	return u
+}
+
+func actor(req Request) string {
+	if req.Identity != "" {
+		return req.Identity
+	}
+	return req.Net + ":nick=" + req.Nick + " (unidentified)"
+}
+
+func orList(groups []string) string {
+	if len(groups) == 0 {
+		return "no group"
+	}
+	g := append([]string(nil), groups...)
+	sort.Strings(g)
+	if len(g) == 1 {
+		return g[0]
+	}
+	return strings.Join(g[:len(g)-1], ", ") + " or " + g[len(g)-1]
+}
+
+func firstWord(line string) string {
+	line = strings.TrimSpace(line)
+	if i := strings.IndexAny(line, " \t"); i >= 0 {
+		return line[:i]
+	}
+	return line
+}
+
+func newRef() string {
+	var b [3]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,260 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fedora-infra/nocbot/status"
+)
+
+// Table returns the command table. It is built by a function, not kept in
+// a package variable, so nothing can change it at run time.
+func Table() []Command {
+	t := []Command{
+		{Name: "status", Help: "show what is not operational, or 'all systems operational'", MaxArgs: 0, Run: runSummary},
+	}
+	for _, l := range status.Levels() {
+		help := fmt.Sprintf("set services to %s (message '-' = default text, service '-' = all)", l.ComponentStatus().Label())
+		if l == status.LevelGood {
+			help = "mark services operational and resolve what is open on them ('-' = default text / all services)"
+		}
+		t = append(t, Command{
+			Name: "status", Sub: string(l), Usage: `"<message>|-" <service...>|-`, Help: help,
+			MinArgs: 2, MaxArgs: -1, Perm: "status", Run: runLevel(l),
+		})
+	}
+	info := Command{
+		Name: "status", Sub: "info", Usage: `"<text>"|-`,
+		Help:    "set the page notice (the old global info banner); '-' clears it",
+		MinArgs: 1, MaxArgs: 1, Perm: "status", Run: runNotice,
+	}
+	globalInfo, generalInfo := info, info
+	globalInfo.Sub, globalInfo.Help = "--global-info", "same as status info (the old manage.py flag)"
+	generalInfo.Sub, generalInfo.Help = "--general-info", "same as status info (the SOP's spelling)"
+	return append(t,
+		info, globalInfo, generalInfo,
+		Command{Name: "status", Sub: "resolve", Usage: `<incident-id> ["message"]`,
+			Help: "resolve an incident or complete a maintenance", MinArgs: 1, MaxArgs: 2, Perm: "status", Run: runResolve},
+		Command{Name: "status", Sub: "update", Usage: `<incident-id> "message"`,
+			Help: "add an update to an incident's timeline", MinArgs: 2, MaxArgs: 2, Perm: "status", Run: runUpdate},
+		Command{Name: "history", Usage: "[service] [n]", Help: "the last n incidents (default 5, at most 20), optionally for one service",
+			MaxArgs: 2, Run: runHistory},
+		Command{Name: "whoami", Help: "what nocbot knows of you: network, account, groups", Run: runWhoami},
+		Command{Name: "help", Usage: "[command]", Help: "list commands, or explain one", MaxArgs: 2, Run: runHelp},
+	)
+}
+
+func runSummary(ctx context.Context, env *Env) ([]string, error) {
+	b := env.d.opts.Store.Board()
+	var parts []string
+	for _, c := range b.Catalogue.All() {
+		s := b.ComponentStatus(c.ID)
+		if s == status.Operational {
+			continue
+		}
+		var refs []string
+		for _, in := range b.Incidents {
+			if in.Active() && in.Components[c.ID] != "" && in.Components[c.ID] != status.Operational {
+				refs = append(refs, "#"+in.ID)
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s: %s (%s)", c.ID, s.Label(), strings.Join(refs, " ")))
+	}
+	var lines []string
+	if len(parts) == 0 {
+		lines = append(lines, "All systems operational.")
+	} else {
+		_, desc := b.Indicator()
+		lines = append(lines, desc+": "+strings.Join(parts, "; "))
+	}
+	if b.Notice.ActiveAt(env.Now) {
+		lines = append(lines, "Notice: "+b.Notice.Text)
+	}
+	var upcoming []string
+	for _, in := range b.Open() {
+		if in.Kind == status.KindMaintenance && in.Status == status.Scheduled {
+			upcoming = append(upcoming, fmt.Sprintf("#%s %s at %s", in.ID, in.Title, in.ScheduledFor.UTC().Format("2006-01-02 15:04 UTC")))
+		}
+	}
+	if len(upcoming) > 0 {
+		lines = append(lines, "Planned: "+strings.Join(upcoming, "; "))
+	}
+	return lines, nil
+}
+
+func runLevel(l status.Level) Handler {
+	return func(ctx context.Context, env *Env) ([]string, error) {
+		msg, services := env.Args[0], env.Args[1:]
+		out, err := env.change(ctx, "status."+string(l), func(b *status.Board) (status.Outcome, error) {
+			return b.SetLevel(env.Now, env.Req.Identity, l, msg, services)
+		})
+		var uce *status.UnknownComponentError
+		if errors.As(err, &uce) && uce.Suggest == "" && len(services) > 1 {
+			return nil, userError("%s (quote a message of several words: %sstatus %s \"IRC channels are flaky\" zodbot)",
+				uce.Error(), env.d.opts.Prefix, l)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []string{out.Text}, nil
+	}
+}
+
+func runNotice(ctx context.Context, env *Env) ([]string, error) {
+	out, err := env.change(ctx, "status.info", func(b *status.Board) (status.Outcome, error) {
+		return b.SetNotice(env.Now, env.Req.Identity, env.Args[0], time.Time{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []string{out.Text}, nil
+}
+
+func runResolve(ctx context.Context, env *Env) ([]string, error) {
+	msg := ""
+	if len(env.Args) > 1 {
+		msg = env.Args[1]
+	}
+	out, err := env.change(ctx, "status.resolve", func(b *status.Board) (status.Outcome, error) {
+		return b.Resolve(env.Now, env.Req.Identity, env.Args[0], msg)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []string{out.Text}, nil
+}
+
+func runUpdate(ctx context.Context, env *Env) ([]string, error) {
+	out, err := env.change(ctx, "status.update", func(b *status.Board) (status.Outcome, error) {
+		return b.AddUpdate(env.Now, env.Req.Identity, env.Args[0], env.Args[1])
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []string{out.Text}, nil
+}
+
+// change commits one domain change with its audit event.
+func (env *Env) change(ctx context.Context, action string, fn func(b *status.Board) (status.Outcome, error)) (status.Outcome, error) {
+	ev := status.Event{At: env.Now, Actor: env.Req.Identity, Action: action, Command: env.Req.Line}
+	out, err := env.d.opts.Store.Update(ctx, ev, fn)
+	if err == nil {
+		env.Log.Info("status changed", "action", action, "outcome", out.Text)
+	}
+	return out, err
+}
+
+const (
+	historyDefault = 5
+	historyMax     = 20
+)
+
+func runHistory(ctx context.Context, env *Env) ([]string, error) {
+	b := env.d.opts.Store.Board()
+	n, service := historyDefault, ""
+	for _, a := range env.Args {
+		if v, err := strconv.Atoi(a); err == nil {
+			if v < 1 || v > historyMax {
+				return nil, userError("n must be between 1 and %d", historyMax)
+			}
+			n = v
+			continue
+		}
+		c, err := b.Catalogue.Lookup(a)
+		if err != nil {
+			return nil, err
+		}
+		service = c.ID
+	}
+	var lines []string
+	for i := len(b.Incidents) - 1; i >= 0 && len(lines) < n; i-- {
+		in := b.Incidents[i]
+		if service != "" && !in.Affects(service) {
+			continue
+		}
+		lines = append(lines, historyLine(in))
+	}
+	if len(lines) == 0 {
+		if service != "" {
+			return []string{"no incidents recorded for " + service}, nil
+		}
+		return []string{"no incidents recorded"}, nil
+	}
+	return lines, nil
+}
+
+func historyLine(in *status.Incident) string {
+	start := in.StartedAt
+	if in.Kind == status.KindMaintenance && !in.ScheduledFor.IsZero() {
+		start = in.ScheduledFor
+	}
+	state := string(in.Status)
+	if end := in.ResolvedAt; !end.IsZero() {
+		state = fmt.Sprintf("%s after %s", in.Status, end.Sub(start).Round(time.Minute))
+	}
+	return fmt.Sprintf("#%s %s %s [%s] %s (%s)", in.ID, start.UTC().Format("2006-01-02 15:04"), in.Impact,
+		strings.Join(in.Order, ","), in.Title, state)
+}
+
+func runWhoami(ctx context.Context, env *Env) ([]string, error) {
+	r := env.Req
+	if r.Identity == "" {
+		why := "you are not identified to services"
+		if r.Unverified != "" {
+			why = r.Unverified
+		}
+		return []string{fmt.Sprintf("%s on %s: %s, so you can only use read-only commands", r.Nick, r.Net, why)}, nil
+	}
+	groups, err := env.d.opts.Members.Groups(ctx, r.Identity)
+	if err != nil {
+		return nil, fmt.Errorf("groups of %s: %w", r.Identity, err)
+	}
+	g := "no groups"
+	if len(groups) > 0 {
+		g = "groups: " + strings.Join(groups, ", ")
+	}
+	return []string{fmt.Sprintf("%s on %s is %s; %s", r.Nick, r.Net, r.Identity, g)}, nil
+}
+
+func runHelp(ctx context.Context, env *Env) ([]string, error) {
+	d := env.d
+	if len(env.Args) == 0 {
+		seen := map[string]bool{}
+		var names []string
+		for _, c := range d.table {
+			if !seen[c.Name] {
+				seen[c.Name] = true
+				names = append(names, d.opts.Prefix+c.Name)
+			}
+		}
+		return []string{"commands: " + strings.Join(names, ", ") + " — " + d.opts.Prefix + "help <command> for details"}, nil
+	}
+	name := strings.ToLower(strings.TrimPrefix(strings.Join(env.Args, " "), d.opts.Prefix))
+	var lines []string
+	for _, c := range d.table {
+		if c.FullName() == name || c.Name == name || contains(c.Aliases, name) {
+			line := d.usage(c) + " — " + c.Help
+			if c.Perm != "" {
+				line += " (needs " + orList(d.opts.Permissions[c.Perm]) + ")"
+			}
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) == 0 {
+		return nil, userError("no command %q; %shelp lists them", name, d.opts.Prefix)
+	}
+	return lines, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
