@@ -263,12 +263,19 @@ func (b *Bot) Run(ctx context.Context) error {
 }
 
 // Handle runs one message synchronously, bypassing the queue and the rate
-// limit; for tests and one-shot tools.
+// limit: for the local console (one trusted operator typing) and tests.
+// Like queued commands it outlives ctx's cancellation, within the
+// command timeout.
 func (b *Bot) Handle(ctx context.Context, msg Message) []string {
 	line, ok := b.commandLine(msg)
 	if !ok {
 		return nil
 	}
+	if len(line) > b.opts.MaxInput {
+		return []string{fmt.Sprintf("error: message too long (%d bytes; the limit is %d)", len(line), b.opts.MaxInput)}
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.CommandTimeout)
+	defer cancel()
 	var out []string
 	b.run(ctx, job{msg: msg, line: line, reply: func(_ context.Context, lines []string) error {
 		out = lines

@@ -15,13 +15,15 @@ func StripFormatting(s string) string {
 		c := s[i]
 		switch {
 		case c == 0x03: // colour: up to two digits, optionally ,two digits
+			start := i
 			i = skipDigits(s, i+1, 2) - 1
-			if i+2 < len(s) && s[i+1] == ',' && isDigit(s[i+2]) {
+			if i > start && i+2 < len(s) && s[i+1] == ',' && isDigit(s[i+2]) {
 				i = skipDigits(s, i+2, 2) - 1
 			}
 		case c == 0x04: // hex colour: six hex digits, optionally ,six
+			start := i
 			i = skipHex(s, i+1) - 1
-			if i+2 < len(s) && s[i+1] == ',' && isHex(s[i+2]) {
+			if i > start && i+2 < len(s) && s[i+1] == ',' && isHex(s[i+2]) {
 				i = skipHex(s, i+2) - 1
 			}
 		case c < 0x20 || c == 0x7f:

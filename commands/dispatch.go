@@ -196,6 +196,10 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req Request) (resp Response) 
 		}
 	}()
 	if len(args) < cmd.MinArgs || (cmd.MaxArgs >= 0 && len(args) > cmd.MaxArgs) {
+		if subs := d.subs(cmd.Name); cmd.Sub == "" && len(args) > 0 && len(subs) > 0 {
+			return Response{Command: resp.Command, Result: ResultUsage, Lines: []string{fmt.Sprintf(
+				"unknown %s%s level or subcommand '%s'; use one of: %s", d.opts.Prefix, cmd.Name, args[0], strings.Join(subs, ", "))}}
+		}
 		return Response{Command: resp.Command, Result: ResultUsage,
 			Lines: []string{"usage: " + d.usage(cmd)}}
 	}
@@ -210,6 +214,17 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req Request) (resp Response) 
 		return d.failure(log, resp.Command, err)
 	}
 	return Response{Command: resp.Command, Result: ResultOK, Lines: lines}
+}
+
+// subs lists the subcommands of a command name, in table order.
+func (d *Dispatcher) subs(name string) []string {
+	var out []string
+	for _, c := range d.table {
+		if c.Name == name && c.Sub != "" {
+			out = append(out, c.Sub)
+		}
+	}
+	return out
 }
 
 func (d *Dispatcher) lookup(words []string) (Command, []string, bool) {

@@ -17,11 +17,13 @@ func Table() []Command {
 	t := []Command{
 		{Name: "status", Help: "show what is not operational, or 'all systems operational'", MaxArgs: 0, Run: runSummary},
 	}
+	var names []string
 	for _, l := range status.Levels() {
-		help := fmt.Sprintf("set services to %s (message '-' = default text, service '-' = all)", l.ComponentStatus().Label())
-		if l == status.LevelGood {
-			help = "mark services operational and resolve what is open on them ('-' = default text / all services)"
-		}
+		names = append(names, string(l)+": "+l.ComponentStatus().Label())
+	}
+	help := "set the services' state (" + strings.Join(names, ", ") +
+		"; good resolves what is open on them); message '-' = default text, service '-' = all services"
+	for _, l := range status.Levels() {
 		t = append(t, Command{
 			Name: "status", Sub: string(l), Usage: `"<message>|-" <service...>|-`, Help: help,
 			MinArgs: 2, MaxArgs: -1, Perm: "status", Run: runLevel(l),
@@ -33,8 +35,7 @@ func Table() []Command {
 		MinArgs: 1, MaxArgs: 1, Perm: "status", Run: runNotice,
 	}
 	globalInfo, generalInfo := info, info
-	globalInfo.Sub, globalInfo.Help = "--global-info", "same as status info (the old manage.py flag)"
-	generalInfo.Sub, generalInfo.Help = "--general-info", "same as status info (the SOP's spelling)"
+	globalInfo.Sub, generalInfo.Sub = "--global-info", "--general-info" // the old manage.py flag and the SOP's spelling
 	return append(t,
 		info, globalInfo, generalInfo,
 		Command{Name: "status", Sub: "resolve", Usage: `<incident-id> ["message"]`,
@@ -194,7 +195,7 @@ func historyLine(in *status.Incident) string {
 	}
 	state := string(in.Status)
 	if end := in.ResolvedAt; !end.IsZero() {
-		state = fmt.Sprintf("%s after %s", in.Status, end.Sub(start).Round(time.Minute))
+		state = fmt.Sprintf("%s after %s", in.Status, humanDuration(end.Sub(start)))
 	}
 	return fmt.Sprintf("#%s %s %s [%s] %s (%s)", in.ID, start.UTC().Format("2006-01-02 15:04"), in.Impact,
 		strings.Join(in.Order, ","), in.Title, state)
@@ -235,19 +236,34 @@ func runHelp(ctx context.Context, env *Env) ([]string, error) {
 	}
 	name := strings.ToLower(strings.TrimPrefix(strings.Join(env.Args, " "), d.opts.Prefix))
 	var lines []string
-	for _, c := range d.table {
-		if c.FullName() == name || c.Name == name || contains(c.Aliases, name) {
-			line := d.usage(c) + " — " + c.Help
-			if c.Perm != "" {
-				line += " (needs " + orList(d.opts.Permissions[c.Perm]) + ")"
-			}
-			lines = append(lines, line)
+	var last *Command
+	for i, c := range d.table {
+		if c.FullName() != name && c.Name != name && !contains(c.Aliases, name) {
+			continue
 		}
+		// Rows that differ only in their subcommand share one help line:
+		// "!status major|minor|... <usage> — help".
+		if last != nil && last.Name == c.Name && last.Usage == c.Usage && last.Help == c.Help && last.Perm == c.Perm {
+			last.Sub += "|" + c.Sub
+			lines[len(lines)-1] = d.helpLine(*last)
+			continue
+		}
+		row := d.table[i]
+		last = &row
+		lines = append(lines, d.helpLine(row))
 	}
 	if len(lines) == 0 {
 		return nil, userError("no command %q; %shelp lists them", name, d.opts.Prefix)
 	}
 	return lines, nil
+}
+
+func (d *Dispatcher) helpLine(c Command) string {
+	line := d.usage(c) + " — " + c.Help
+	if c.Perm != "" {
+		line += " (needs " + orList(d.opts.Permissions[c.Perm]) + ")"
+	}
+	return line
 }
 
 func contains(list []string, s string) bool {
@@ -257,4 +273,18 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// humanDuration prints 45m, 3h05m or 2d04h: enough precision for chat.
+func humanDuration(d time.Duration) string {
+	d = d.Round(time.Minute)
+	switch {
+	case d < 0:
+		return "an end before its start"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 }

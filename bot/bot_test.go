@@ -1,0 +1,163 @@
+package bot
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fedora-infra/nocbot/commands"
+)
+
+// echo is a dispatcher that answers with the line it got.
+type echo struct {
+	mu    sync.Mutex
+	lines []string
+	n     int
+}
+
+func (e *echo) Dispatch(_ context.Context, req commands.Request) commands.Response {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lines = append(e.lines, req.Line)
+	out := []string{req.Identity + " " + req.Line}
+	for i := 1; i < e.n; i++ {
+		out = append(out, "line")
+	}
+	return commands.Response{Command: "echo", Result: commands.ResultOK, Lines: out}
+}
+
+func TestCommandLine(t *testing.T) {
+	b := New(&echo{}, Options{})
+	tests := []struct {
+		text   string
+		direct bool
+		want   string
+		ok     bool
+	}{
+		{"!status", false, "status", true},
+		{"  !status minor - x ", false, "status minor - x", true},
+		{"! status", false, "", false},
+		{"!", false, "", false},
+		{"status", false, "", false},
+		{"status", true, "status", true},
+		{"!status", true, "status", true},
+		{"nocbot: status", false, "status", true},
+		{"NocBot, !help", false, "help", true},
+		{"nocbot:", false, "", false},
+		{"nocbotx: status", false, "", false},
+		{"hello world", false, "", false},
+	}
+	for _, tc := range tests {
+		got, ok := b.commandLine(Message{Text: tc.text, Direct: tc.direct})
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("commandLine(%q, direct=%v) = %q, %v; want %q, %v", tc.text, tc.direct, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestSubmitRunsOnWorkersAndCapsReplies(t *testing.T) {
+	e := &echo{n: 30}
+	var seen []string
+	var took []string
+	b := New(e, Options{MaxReplyLines: 5, OnCommand: func(name, result string, _ time.Duration) {
+		took = append(took, name+"/"+result)
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- b.Run(ctx) }()
+	got := make(chan []string, 1)
+	err := b.Submit(Message{Net: "irc", Text: "!status", Sender: Sender{Nick: "n", Account: "acct"}},
+		func(_ context.Context, lines []string) error { got <- lines; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen = <-got
+	cancel()
+	<-done
+	if len(seen) != 5 || seen[0] != "irc:acct status" || seen[4] != "… 26 more lines not shown" {
+		t.Fatalf("reply = %q", seen)
+	}
+	if !reflect.DeepEqual(took, []string{"echo/ok"}) {
+		t.Fatalf("OnCommand saw %v", took)
+	}
+	if err := b.Submit(Message{Text: "!status"}, func(context.Context, []string) error { return nil }); err != ErrBusy {
+		t.Fatalf("Submit after stop = %v, want ErrBusy", err)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLimiter(6, 2) // one token every 10 s, burst 2
+	want := []limitResult{limitAllow, limitAllow, limitWarn, limitDrop, limitDrop}
+	for i, w := range want {
+		if got := l.allow("irc:x", now); got != w {
+			t.Fatalf("call %d: %v, want %v", i, got, w)
+		}
+	}
+	if got := l.allow("irc:y", now); got != limitAllow {
+		t.Fatal("another sender was limited")
+	}
+	now = now.Add(10 * time.Second)
+	if got := l.allow("irc:x", now); got != limitAllow {
+		t.Fatalf("after refill: %v", got)
+	}
+	if got := l.allow("irc:x", now); got != limitWarn {
+		t.Fatalf("warning is given again after a refill: %v", got)
+	}
+}
+
+func TestOversizedAndInvalidInput(t *testing.T) {
+	b := New(&echo{}, Options{MaxInput: 50})
+	replies := make(chan []string, 2)
+	reply := func(_ context.Context, lines []string) error { replies <- lines; return nil }
+	b.Submit(Message{Text: "!" + strings.Repeat("x", 60)}, reply)
+	if r := <-replies; !strings.Contains(r[0], "too long") {
+		t.Fatalf("oversized: %q", r)
+	}
+	b.Submit(Message{Text: "!status \xff"}, reply)
+	if r := <-replies; !strings.Contains(r[0], "UTF-8") {
+		t.Fatalf("invalid UTF-8: %q", r)
+	}
+}
+
+func TestStripFormatting(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"\x02!status\x02", "!status"},
+		{"\x0304,12red\x03 plain", "red plain"},
+		{"\x034red \x0399", "red "},
+		{"\x03,5x", ",5x"},
+		{"\x04FF00FFhex\x04", "hex"},
+		{"\x1ditalic\x1f\x1e\x11\x16\x0f", "italic"},
+		{"a\tb\x07c\x7f", "a bc"},
+		{"ünïcode ✓", "ünïcode ✓"},
+	}
+	for _, tc := range tests {
+		if got := StripFormatting(tc.in); got != tc.want {
+			t.Errorf("StripFormatting(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestSplitBytes(t *testing.T) {
+	text := strings.Repeat("ünï ", 100) + strings.Repeat("✓", 100)
+	for _, max := range []int{10, 50, 400} {
+		parts := SplitBytes(text, max)
+		var n int
+		for _, p := range parts {
+			if len(p) > max || !utf8.ValidString(p) {
+				t.Fatalf("max %d: bad part %q (%d bytes)", max, p, len(p))
+			}
+			n += utf8.RuneCountInString(strings.ReplaceAll(p, " ", ""))
+		}
+		if want := utf8.RuneCountInString(strings.ReplaceAll(text, " ", "")); n != want {
+			t.Fatalf("max %d: %d runes kept, want %d", max, n, want)
+		}
+	}
+	if got := SplitBytes("", 10); len(got) != 1 || got[0] != "" {
+		t.Fatalf("empty: %q", got)
+	}
+}

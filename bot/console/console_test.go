@@ -1,0 +1,163 @@
+package console
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/tools/txtar"
+
+	"github.com/fedora-infra/nocbot/bot"
+	"github.com/fedora-infra/nocbot/commands"
+	"github.com/fedora-infra/nocbot/groups"
+	"github.com/fedora-infra/nocbot/status"
+	"github.com/fedora-infra/nocbot/store"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected transcripts in testdata/")
+
+// clock advances one minute per reading, so every change has its own time.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Minute)
+	return c.t
+}
+
+func components() []status.Component {
+	return []status.Component{
+		{ID: "zodbot", Name: "Zodbot IRC bot", Group: "Communication", Aliases: []string{"meetbot"}},
+		{ID: "wiki", Name: "Wiki", Group: "Websites"},
+		{ID: "koji", Name: "Koji build system", Group: "Packaging"},
+		{ID: "pagure", Name: "Pagure", Group: "Packaging", Aliases: []string{"pkgs"}},
+	}
+}
+
+// harness is a full command stack: state file, static groups, dispatcher,
+// bot, and one console per transcript user.
+type harness struct {
+	t     *testing.T
+	store *store.Store
+	bot   *bot.Bot
+	out   bytes.Buffer
+	cons  map[string]*Console
+}
+
+func newHarness(t *testing.T, path string) *harness {
+	t.Helper()
+	ck := &clock{t: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}
+	st, err := store.Open(context.Background(), path, status.NewCatalogue(components()), store.Options{Now: ck.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	disp := commands.New(commands.Options{
+		Store: st,
+		Members: groups.NewStatic(map[string][]string{
+			"sysadmin-main": {"console:operator"},
+			"noc":           {"console:operator", "console:noc-person"},
+		}),
+		Permissions: map[string][]string{"status": {"sysadmin-main", "noc"}},
+		Now:         ck.now, Prefix: "!",
+	})
+	h := &harness{t: t, store: st, cons: map[string]*Console{}}
+	h.bot = bot.New(disp, bot.Options{Now: ck.now, MaxReplyLines: 6})
+	return h
+}
+
+// say runs one transcript line as user and appends what the console printed.
+func (h *harness) say(user, line string) {
+	if user == "anon" { // a sender the network did not authenticate
+		for _, l := range h.bot.Handle(context.Background(), bot.Message{Net: "irc", Room: "#fedora-noc",
+			Sender: bot.Sender{Nick: "operator"}, Text: line}) {
+			h.out.WriteString(l + "\n")
+		}
+		return
+	}
+	c, ok := h.cons[user]
+	if !ok {
+		c = New(nil, &h.out, h.bot, Options{Account: user})
+		h.cons[user] = c
+	}
+	c.handle(context.Background(), line)
+}
+
+// TestTranscripts replays testdata/*.txtar: lines "user> command" are
+// typed, everything else is the expected output. "-- restart --" sections
+// reopen the state file, as a restart of nocbot would.
+func TestTranscripts(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.txtar")
+	if len(files) == 0 {
+		t.Fatal("no transcripts in testdata/")
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			ar, err := txtar.ParseFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "state.db")
+			var h *harness
+			for i, f := range ar.Files {
+				if h != nil {
+					h.store.Close()
+				}
+				h = newHarness(t, path)
+				var got bytes.Buffer
+				sc := bufio.NewScanner(bytes.NewReader(f.Data))
+				for sc.Scan() {
+					user, cmd, ok := strings.Cut(sc.Text(), "> ")
+					if !ok || strings.ContainsAny(user, " \t") {
+						continue // expected output
+					}
+					got.WriteString(sc.Text() + "\n")
+					h.out.Reset()
+					h.say(user, cmd)
+					got.Write(h.out.Bytes())
+				}
+				if *update {
+					ar.Files[i].Data = got.Bytes()
+					continue
+				}
+				if got.String() != string(f.Data) {
+					t.Errorf("section %s:\n--- got ---\n%s--- want ---\n%s", f.Name, got.String(), f.Data)
+				}
+			}
+			if *update {
+				if err := os.WriteFile(file, txtar.Format(ar), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func TestRunReadsUntilEOF(t *testing.T) {
+	h := newHarness(t, filepath.Join(t.TempDir(), "state.db"))
+	in := strings.NewReader("!status minor \"IRC flaky\" zodbot\n\n  \n!status\n")
+	var out bytes.Buffer
+	c := New(in, &out, h.bot, Options{Banner: "nocbot console"})
+	if err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := "nocbot console\nopened incident #1: Zodbot IRC bot partial outage\n" +
+		"Minor Service Outage: zodbot: partial outage (#1)\n"
+	if out.String() != want {
+		t.Fatalf("output:\n%s\nwant:\n%s", out.String(), want)
+	}
+	if h.store.Board().ComponentStatus("zodbot") != status.PartialOutage {
+		t.Fatal("change not committed")
+	}
+}
