@@ -2,6 +2,7 @@ package testsrv
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/user"
@@ -106,20 +107,16 @@ func (s *IRCServer) RegisterAccount(t testing.TB, account, password string) {
 // InspIRCd needs about a second to accept each new connection.
 func (s *IRCServer) RegisterAccounts(t testing.TB, accounts map[string]string) {
 	t.Helper()
-	names := make([]string, 0, len(accounts))
-	for name := range accounts {
-		names = append(names, name)
-	}
+	names := slices.Sorted(maps.Keys(accounts))
 	if len(names) == 0 {
 		return
 	}
-	slices.Sort(names)
 	c, err := dialIRC(s.Addr, names[0])
 	if err != nil {
 		t.Fatalf("testsrv: registering accounts: %v", err)
 	}
 	defer c.close()
-	if _, err := c.waitFor(ircTimeout, isCommand("001")); err != nil {
+	if err := c.welcome(); err != nil {
 		t.Fatalf("testsrv: registering accounts: %v", err)
 	}
 	for i, name := range names {

@@ -132,6 +132,18 @@ func (c *ircConn) waitFor(timeout time.Duration, pred func(ircMsg) bool) (ircMsg
 	}
 }
 
+// welcome waits for the end of the connection registration (001).
+func (c *ircConn) welcome() error {
+	m, err := c.waitFor(ircTimeout, isCommand("001", "432", "433"))
+	if err != nil {
+		return err
+	}
+	if m.command != "001" {
+		return fmt.Errorf("NICK %s refused: %s", c.nick, m.raw)
+	}
+	return nil
+}
+
 // changeNick switches to nick and waits for the server to confirm.
 func (c *ircConn) changeNick(nick string) error {
 	c.send("NICK " + nick)
@@ -160,7 +172,7 @@ func (c *ircConn) register(nick, password string) error {
 	}
 	text := strings.ReplaceAll(m.param(1), "\x02", "")
 	if !strings.Contains(strings.ToLower(text), strings.ToLower("nickname "+nick+" registered")) {
-		return fmt.Errorf("NickServ: %s", text)
+		return fmt.Errorf("NickServ did not confirm (is %s taken already?): %s", nick, text)
 	}
 	return nil
 }

@@ -46,9 +46,7 @@ func newInstanceIn(t testing.TB, parent, kind string) *instance {
 	}
 	in := &instance{dir: dir}
 	t.Cleanup(func() {
-		for _, p := range in.procs {
-			p.kill()
-		}
+		in.killAll()
 		if t.Failed() {
 			in.logTails(t)
 		}
@@ -82,10 +80,10 @@ func (in *instance) stopAll(t testing.TB, grace time.Duration) {
 	}
 }
 
-// killAll kills the processes at once (used when a start attempt failed).
+// killAll kills the processes at once, last started first.
 func (in *instance) killAll() {
-	for _, p := range in.procs {
-		p.kill()
+	for i := len(in.procs) - 1; i >= 0; i-- {
+		in.procs[i].kill()
 	}
 }
 

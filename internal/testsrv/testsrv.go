@@ -10,6 +10,22 @@
 // The servers are installed by scripts/testservers/install.sh (make test
 // runs it). A test whose server is not installed fails, unless the tests run
 // with -short, in which case it is skipped.
+//
+// Typical use:
+//
+//	irc := testsrv.IRC(t)
+//	irc.RegisterAccounts(t, map[string]string{"alice": "alicepass1", "bob": "bobpass123"})
+//	// ... connect the bot to irc.Addr with SASL as alice ...
+//	irc.Stop(t) // the bot sees the server go away
+//	irc.Start(t) // same address, same accounts
+//
+//	hs := testsrv.Dendrite(t)
+//	userID, token := hs.CreateUser(t, "nocbot", "botpass123")
+//	// ... point a Matrix client at hs.URL ...
+//
+//	s3srv := testsrv.S3(t)
+//	s3srv.CreateBucket(t, "status")
+//	client := s3srv.Client() // or use s3srv.Endpoint, AccessKey, SecretKey, Region
 package testsrv
 
 import (

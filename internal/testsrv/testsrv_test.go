@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // saslLogin connects as nick and authenticates with SASL PLAIN; it returns
@@ -170,6 +171,32 @@ func TestS3(t *testing.T) {
 	srv.Start(t)
 	t.Logf("restarted in %v", time.Since(start))
 	check()
+
+	// The website endpoint serves the bucket once it is configured as a public site.
+	bucket := aws.String("status")
+	if _, err := srv.Client().PutBucketWebsite(ctx, &s3.PutBucketWebsiteInput{Bucket: bucket,
+		WebsiteConfiguration: &types.WebsiteConfiguration{IndexDocument: &types.IndexDocument{Suffix: aws.String("index.html")}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::status/*"]}]}`
+	if _, err := srv.Client().PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: bucket, Policy: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("GET", "http://"+srv.WebsiteAddr+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "status.localhost"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(page) != "<p>all good</p>" || resp.Header.Get("Cache-Control") != cacheControl {
+		t.Errorf("website GET /: %s %q, Cache-Control %q", resp.Status, page, resp.Header.Get("Cache-Control"))
+	}
 
 	// awscli talks to it too.
 	cmd := exec.Command(AWSCLI(t), "--endpoint-url", srv.Endpoint, "--output", "json",

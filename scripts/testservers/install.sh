@@ -56,7 +56,7 @@ have_all() { # dir binary...
 	for b in "$@"; do [ -x "$dir/$b" ] || return 1; done
 }
 
-# wrapper_build NAME VERSION MODULE PKG... : builds PKGs from a throwaway module that requires
+# wrapper_build NAME VERSION MODULE OUTDIR PKG... : builds PKGs into OUTDIR from a throwaway module that requires
 # MODULE@VERSION (go install mod@v needs a version list the module proxy may refuse to serve).
 wrapper_build() {
 	local name=$1 version=$2 module=$3 out=$4
@@ -65,8 +65,8 @@ wrapper_build() {
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	printf 'module local/%sbuild\n\ngo 1.22\n\nrequire %s %s\n' "$name" "$module" "$version" >"$dir/go.mod"
+	# The wrapper's go.mod/go.sum stay behind in the cache, as a record of what was built.
 	(cd "$dir" && GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod" go build -o "$out/" "$@")
-	rm -rf "$dir"
 }
 
 install_dendrite() {
