@@ -48,14 +48,14 @@ func components() []status.Component {
 // harness is a full command stack: state file, static groups, dispatcher,
 // bot, and one console per transcript user.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	store *store.Store
 	bot   *bot.Bot
 	out   bytes.Buffer
 	cons  map[string]*Console
 }
 
-func newHarness(t *testing.T, path string) *harness {
+func newHarness(t testing.TB, path string) *harness {
 	t.Helper()
 	ck := &clock{t: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}
 	st, err := store.Open(context.Background(), path, status.NewCatalogue(components()), store.Options{Now: ck.now})
