@@ -1,0 +1,273 @@
+// Package config holds nocbot's configuration: built-in defaults, one TOML file decoded strictly
+// over them, NOCBOT_* environment overrides, and validation that reports every problem at once
+// with its key and line.
+//
+// Secrets never live in the file: keys such as sasl_password_env or access_token_file name an
+// environment variable or a file, resolved at use with [Secret].
+//
+// The package is a leaf: it imports nothing from the module.
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config is the whole configuration. Sections the file leaves out keep their defaults; keys
+// merge into a section one by one; an array given in the file (components, channels, …)
+// replaces the default array; tables of free keys (groups.static, permissions,
+// matrix.account_mapping) merge key by key.
+type Config struct {
+	Bot         Bot                 `toml:"bot"`
+	Log         Log                 `toml:"log"`
+	Web         Web                 `toml:"web"`
+	Console     Console             `toml:"console"`
+	Components  []Component         `toml:"components"`
+	Groups      Groups              `toml:"groups"`
+	Permissions map[string][]string `toml:"permissions"` // command -> groups allowed to run it
+	Publisher   Publisher           `toml:"publisher"`
+	IRC         *IRC                `toml:"irc"`    // nil: IRC not configured
+	Matrix      *Matrix             `toml:"matrix"` // nil: Matrix not configured
+}
+
+// Bot is the transport-neutral behaviour of the bot.
+type Bot struct {
+	Name   string `toml:"name"`
+	Prefix string `toml:"prefix"`
+	State  string `toml:"state"` // bbolt file
+	// UnknownCommandReply answers unknown commands; off by default because another bot in the
+	// same channel may own them.
+	UnknownCommandReply bool     `toml:"unknown_command_reply"`
+	MaxMessage          int      `toml:"max_message"` // longest accepted command line, in characters
+	CommandTimeout      Duration `toml:"command_timeout"`
+	MaxReplyLines       int      `toml:"max_reply_lines"`
+	RateLimit           int      `toml:"rate_limit"` // commands per minute per account
+	Workers             int      `toml:"workers"`
+}
+
+// Log selects the slog handler.
+type Log struct {
+	Format string `toml:"format"` // text | json
+	Level  string `toml:"level"`  // debug | info | warn | error
+}
+
+// Web is the health/metrics/preview listener.
+type Web struct {
+	Listen  string `toml:"listen"`  // host:port; empty disables the listener
+	Preview bool   `toml:"preview"` // serve the published directory at /
+}
+
+// Console is the stdin/stdout transport.
+type Console struct {
+	// Enabled nil means auto: on when neither IRC nor Matrix is configured. See
+	// [Config.ConsoleEnabled].
+	Enabled *bool  `toml:"enabled"`
+	Account string `toml:"account"` // the console user is the identity "<network>:<account>"
+	Network string `toml:"network"`
+}
+
+// Component is one service on the status page.
+type Component struct {
+	ID      string   `toml:"id"`
+	Name    string   `toml:"name"`
+	Group   string   `toml:"group"`
+	URL     string   `toml:"url"`
+	Aliases []string `toml:"aliases"` // other ids chat users type for it (old names)
+}
+
+// Groups says where group membership comes from.
+type Groups struct {
+	Source string `toml:"source"` // static | fasjson
+	// Static maps a group to identities "network:account", e.g. "irc:nirik",
+	// "matrix:@nirik:fedora.im", "console:operator".
+	Static  map[string][]string `toml:"static"`
+	FASJSON FASJSON             `toml:"fasjson"`
+}
+
+// FASJSON is the Fedora account service used when Groups.Source is "fasjson".
+type FASJSON struct {
+	URL      string   `toml:"url"`
+	CacheTTL Duration `toml:"cache_ttl"`
+}
+
+// Publisher renders the status page and uploads it.
+type Publisher struct {
+	Target     string     `toml:"target"` // dir | s3
+	Dir        string     `toml:"dir"`    // output of the dir target, also what the web preview serves
+	Debounce   Duration   `toml:"debounce"`
+	SiteURL    string     `toml:"site_url"`
+	Title      string     `toml:"title"`
+	ChatLinks  []string   `toml:"chat_links"`
+	TicketsURL string     `toml:"tickets_url"`
+	S3         S3         `toml:"s3"`
+	CloudFront CloudFront `toml:"cloudfront"`
+}
+
+// S3 is the bucket of the s3 target. Credentials come from the AWS default chain, never from
+// here.
+type S3 struct {
+	Bucket    string `toml:"bucket"`
+	Region    string `toml:"region"`
+	Prefix    string `toml:"prefix"`   // key prefix, no leading slash
+	Endpoint  string `toml:"endpoint"` // S3-compatible server; empty means AWS
+	PathStyle bool   `toml:"path_style"`
+}
+
+// CloudFront is the optional CDN in front of the bucket; empty DistributionID means no
+// invalidations.
+type CloudFront struct {
+	DistributionID string `toml:"distribution_id"`
+	Endpoint       string `toml:"endpoint"`
+}
+
+// IRC is the IRC connection. Passwords are given by reference (env var or file).
+type IRC struct {
+	Server                string   `toml:"server"` // host:port
+	TLS                   bool     `toml:"tls"`
+	TLSInsecureSkipVerify bool     `toml:"tls_insecure_skip_verify"`
+	Nick                  string   `toml:"nick"`
+	FallbackNick          string   `toml:"fallback_nick"`
+	User                  string   `toml:"user"`
+	Realname              string   `toml:"realname"`
+	SASLMechanism         string   `toml:"sasl_mechanism"` // "" | PLAIN | EXTERNAL
+	SASLUser              string   `toml:"sasl_user"`
+	SASLPasswordEnv       string   `toml:"sasl_password_env"`
+	SASLPasswordFile      string   `toml:"sasl_password_file"`
+	ClientCertFile        string   `toml:"client_cert_file"`
+	ClientKeyFile         string   `toml:"client_key_file"`
+	Channels              []string `toml:"channels"` // "#chan" or "#chan key"
+	// RequireAccount ignores privileged commands from users not identified to services: a bare
+	// nick is never trusted.
+	RequireAccount bool     `toml:"require_account"`
+	FloodBurst     int      `toml:"flood_burst"`
+	FloodInterval  Duration `toml:"flood_interval"`
+	ReconnectMax   Duration `toml:"reconnect_max"`
+}
+
+// Matrix is the Matrix connection. Exactly one credential reference is set.
+type Matrix struct {
+	Homeserver          string   `toml:"homeserver"` // base URL
+	UserID              string   `toml:"user_id"`    // @localpart:server
+	AccessTokenEnv      string   `toml:"access_token_env"`
+	AccessTokenFile     string   `toml:"access_token_file"`
+	PasswordEnv         string   `toml:"password_env"`
+	PasswordFile        string   `toml:"password_file"`
+	DeviceName          string   `toml:"device_name"`
+	Rooms               []string `toml:"rooms"`               // !id or #alias:server
+	AllowedHomeservers  []string `toml:"allowed_homeservers"` // empty: any
+	AutoJoinInvitesFrom []string `toml:"auto_join_invites_from"`
+	// AccountMapping says how a user of a homeserver maps to an account: "localpart" (the
+	// homeserver's accounts are Fedora accounts, e.g. fedora.im) or "none".
+	AccountMapping map[string]string `toml:"account_mapping"`
+}
+
+// Duration is a time.Duration written as a string such as "30s" or "5m".
+type Duration struct {
+	time.Duration
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(text []byte) error {
+	v, err := time.ParseDuration(string(text))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (use e.g. \"30s\", \"5m\")", text)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) {
+	return []byte(d.String()), nil
+}
+
+// Default returns the built-in configuration: the console transport, the dir publisher writing
+// ./public, the web listener on 127.0.0.1:8080, state in ./nocbot.db, the Fedora service
+// catalogue, and the console operator in the groups that may change the page.
+func Default() *Config {
+	return &Config{
+		Bot: Bot{
+			Name:           "nocbot",
+			Prefix:         "!",
+			State:          "./nocbot.db",
+			MaxMessage:     1000,
+			CommandTimeout: Duration{10 * time.Second},
+			MaxReplyLines:  10,
+			RateLimit:      20,
+			Workers:        4,
+		},
+		Log:        Log{Format: "text", Level: "info"},
+		Web:        Web{Listen: "127.0.0.1:8080", Preview: true},
+		Console:    Console{Account: "operator", Network: "console"},
+		Components: defaultComponents(),
+		Groups: Groups{
+			Source: "static",
+			// The console user is whoever runs the process, so it is trusted like an operator.
+			Static: map[string][]string{
+				"sysadmin-main": {"console:operator"},
+				"noc":           {"console:operator"},
+			},
+			FASJSON: FASJSON{URL: "https://fasjson.fedoraproject.org/", CacheTTL: Duration{5 * time.Minute}},
+		},
+		Permissions: map[string][]string{
+			"status":      {"sysadmin-main", "noc"},
+			"announce":    {"sysadmin-main", "noc"},
+			"maintenance": {"sysadmin-main", "noc"},
+		},
+		Publisher: Publisher{
+			Target:   "dir",
+			Dir:      "./public",
+			Debounce: Duration{2 * time.Second},
+			SiteURL:  "https://status.fedoraproject.org/",
+			Title:    "Fedora Infrastructure Status",
+			ChatLinks: []string{
+				"ircs://irc.libera.chat/fedora-noc",
+				"https://matrix.to/#/#noc:fedoraproject.org",
+			},
+			TicketsURL: "https://forge.fedoraproject.org/infra/tickets/issues",
+		},
+	}
+}
+
+// sectionDefaulter fills a section that is absent by default (IRC, Matrix) the moment the file
+// or the environment brings it in, so that its keys start from sensible values.
+type sectionDefaulter interface {
+	setDefaults()
+}
+
+func (i *IRC) setDefaults() {
+	*i = IRC{
+		TLS:            true,
+		Nick:           "nocbot",
+		User:           "nocbot",
+		Realname:       "nocbot, Fedora Infrastructure status bot",
+		RequireAccount: true,
+		FloodBurst:     4,
+		FloodInterval:  Duration{2 * time.Second},
+		ReconnectMax:   Duration{5 * time.Minute},
+	}
+}
+
+func (m *Matrix) setDefaults() {
+	*m = Matrix{
+		DeviceName: "nocbot",
+		// fedora.im accounts are Fedora accounts, so their localpart is the account name.
+		AccountMapping: map[string]string{"fedora.im": "localpart"},
+	}
+}
+
+// ConsoleEnabled reports whether the console transport runs: as configured, or when left
+// unset, only when no chat network is configured.
+func (c *Config) ConsoleEnabled() bool {
+	if c.Console.Enabled != nil {
+		return *c.Console.Enabled
+	}
+	return !c.IRCEnabled() && !c.MatrixEnabled()
+}
+
+// IRCEnabled reports whether an [irc] section was configured (in the file or the environment).
+func (c *Config) IRCEnabled() bool { return c.IRC != nil }
+
+// MatrixEnabled reports whether a [matrix] section was configured (in the file or the
+// environment).
+func (c *Config) MatrixEnabled() bool { return c.Matrix != nil }

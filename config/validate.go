@@ -1,0 +1,513 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// Validate checks the whole configuration and returns every problem as *[Errors], with keys
+// but no file positions (Parse adds those), or nil.
+func (c *Config) Validate() error {
+	var ps problems
+	c.validate(&ps)
+	errs := make(Errors, len(ps))
+	for i, p := range ps {
+		errs[i] = FieldError{Key: p.at.String(), Msg: p.msg}
+	}
+	return errs.orNil()
+}
+
+func (c *Config) validate(ps *problems) {
+	v := check{ps}
+	c.validateBot(v)
+	c.validateComponents(v)
+	c.validateGroups(v)
+	c.validatePublisher(v)
+	if c.IRC != nil {
+		c.IRC.validate(v, path{"irc"})
+	}
+	if c.Matrix != nil {
+		c.Matrix.validate(v, path{"matrix"})
+	}
+}
+
+func (c *Config) validateBot(v check) {
+	b := path{"bot"}
+	v.required(b.key("name"), c.Bot.Name)
+	if v.required(b.key("prefix"), c.Bot.Prefix) && strings.ContainsFunc(c.Bot.Prefix, unicode.IsSpace) {
+		v.add(b.key("prefix"), "must not contain spaces")
+	}
+	v.required(b.key("state"), c.Bot.State)
+	v.atLeast(b.key("max_message"), c.Bot.MaxMessage, 1)
+	v.positive(b.key("command_timeout"), c.Bot.CommandTimeout)
+	v.atLeast(b.key("max_reply_lines"), c.Bot.MaxReplyLines, 1)
+	v.atLeast(b.key("rate_limit"), c.Bot.RateLimit, 1)
+	v.atLeast(b.key("workers"), c.Bot.Workers, 1)
+
+	v.oneOf(path{"log", "format"}, c.Log.Format, "text", "json")
+	v.oneOf(path{"log", "level"}, c.Log.Level, "debug", "info", "warn", "error")
+
+	if c.Web.Listen != "" {
+		v.hostPort(path{"web", "listen"}, c.Web.Listen, false)
+	}
+
+	con := path{"console"}
+	if v.required(con.key("network"), c.Console.Network) && !isNetworkName(c.Console.Network) {
+		v.add(con.key("network"), "must be lowercase letters, digits and '-', starting with a letter")
+	}
+	if v.required(con.key("account"), c.Console.Account) && strings.ContainsFunc(c.Console.Account, unicode.IsSpace) {
+		v.add(con.key("account"), "must not contain spaces")
+	}
+}
+
+func (c *Config) validateComponents(v check) {
+	at := path{"components"}
+	if len(c.Components) == 0 {
+		v.add(at, "at least one component is required")
+		return
+	}
+	owner := map[string]string{} // id or alias -> the id of the component that has it
+	first := map[string]int{}    // id -> index of its first component
+	for i, comp := range c.Components {
+		ci := at.index(i)
+		if !v.componentID(ci.key("id"), comp.ID) {
+			continue
+		}
+		if j, ok := first[comp.ID]; ok {
+			v.add(ci.key("id"), "duplicate id %q (also components[%d])", comp.ID, j)
+			continue
+		}
+		first[comp.ID] = i
+		owner[comp.ID] = comp.ID
+	}
+	// Aliases after all ids, so that an alias shadowing a later id is caught as well.
+	for i, comp := range c.Components {
+		ci := at.index(i)
+		v.required(ci.key("name"), comp.Name)
+		v.url(ci.key("url"), comp.URL, "http", "https")
+		for j, a := range comp.Aliases {
+			aj := ci.key("aliases").index(j)
+			if !v.componentID(aj, a) {
+				continue
+			}
+			if o, ok := owner[a]; ok {
+				if o == comp.ID {
+					v.add(aj, "%q is already a name of this component", a)
+				} else {
+					v.add(aj, "%q is already a name of component %q", a, o)
+				}
+				continue
+			}
+			owner[a] = comp.ID
+		}
+	}
+}
+
+func (c *Config) validateGroups(v check) {
+	g := path{"groups"}
+	static := c.Groups.Source == "static"
+	v.oneOf(g.key("source"), c.Groups.Source, "static", "fasjson")
+	for _, name := range sortedKeys(c.Groups.Static) {
+		at := g.key("static").key(name)
+		if strings.TrimSpace(name) == "" {
+			v.add(at, "group name must not be empty")
+		}
+		for i, id := range c.Groups.Static[name] {
+			if msg := identityProblem(id); msg != "" {
+				v.add(at.index(i), "%s", msg)
+			}
+		}
+	}
+	fj := g.key("fasjson")
+	if c.Groups.Source == "fasjson" {
+		v.required(fj.key("url"), c.Groups.FASJSON.URL)
+	}
+	v.url(fj.key("url"), c.Groups.FASJSON.URL, "https", "http")
+	v.positive(fj.key("cache_ttl"), c.Groups.FASJSON.CacheTTL)
+
+	for _, cmd := range sortedKeys(c.Permissions) {
+		at := path{"permissions", cmd}
+		groups := c.Permissions[cmd]
+		if len(groups) == 0 {
+			v.add(at, "list at least one group (leave the command out to keep its default)")
+		}
+		for i, grp := range groups {
+			if _, ok := c.Groups.Static[grp]; static && !ok {
+				v.add(at.index(i), "unknown group %q: not in groups.static", grp)
+			}
+		}
+	}
+}
+
+func (c *Config) validatePublisher(v check) {
+	p := path{"publisher"}
+	pub := &c.Publisher
+	v.oneOf(p.key("target"), pub.Target, "dir", "s3")
+	if pub.Target == "dir" {
+		v.required(p.key("dir"), pub.Dir)
+	}
+	if pub.Debounce.Duration < 0 {
+		v.add(p.key("debounce"), "must not be negative")
+	}
+	if v.required(p.key("site_url"), pub.SiteURL) {
+		v.url(p.key("site_url"), pub.SiteURL, "https", "http")
+	}
+	v.required(p.key("title"), pub.Title)
+	for i, link := range pub.ChatLinks {
+		v.url(p.key("chat_links").index(i), link)
+	}
+	v.url(p.key("tickets_url"), pub.TicketsURL, "https", "http")
+
+	s3 := p.key("s3")
+	if pub.Target == "s3" {
+		v.requiredFor(s3.key("bucket"), pub.S3.Bucket, `publisher.target is "s3"`)
+		v.requiredFor(s3.key("region"), pub.S3.Region, `publisher.target is "s3"`)
+	}
+	if strings.HasPrefix(pub.S3.Prefix, "/") {
+		v.add(s3.key("prefix"), "must not start with '/': object keys have no leading slash")
+	}
+	v.url(s3.key("endpoint"), pub.S3.Endpoint, "https", "http")
+
+	cf := p.key("cloudfront")
+	if pub.CloudFront.DistributionID != "" && pub.Target != "s3" {
+		v.add(cf.key("distribution_id"), `invalidations need publisher.target = "s3"`)
+	}
+	v.url(cf.key("endpoint"), pub.CloudFront.Endpoint, "https", "http")
+}
+
+func (irc *IRC) validate(v check, at path) {
+	var host string
+	ok := v.required(at.key("server"), irc.Server)
+	if ok {
+		host, ok = v.hostPort(at.key("server"), irc.Server, true)
+	}
+	if ok && !irc.TLS && irc.TLSInsecureSkipVerify {
+		v.add(at.key("tls_insecure_skip_verify"), "has no effect without tls = true")
+	}
+	if v.required(at.key("nick"), irc.Nick) && !isIRCNick(irc.Nick) {
+		v.add(at.key("nick"), "%q is not a valid IRC nick", irc.Nick)
+	}
+	if irc.FallbackNick != "" {
+		switch {
+		case !isIRCNick(irc.FallbackNick):
+			v.add(at.key("fallback_nick"), "%q is not a valid IRC nick", irc.FallbackNick)
+		case strings.EqualFold(irc.FallbackNick, irc.Nick):
+			v.add(at.key("fallback_nick"), "must differ from nick")
+		}
+	}
+	if strings.ContainsAny(irc.User, " @!") {
+		v.add(at.key("user"), "must not contain spaces, '@' or '!'")
+	}
+
+	passwords := v.secretRefs(at, "sasl_password", irc.SASLPasswordEnv, irc.SASLPasswordFile)
+	switch irc.SASLMechanism {
+	case "PLAIN":
+		v.requiredFor(at.key("sasl_user"), irc.SASLUser, `sasl_mechanism is "PLAIN"`)
+		switch passwords {
+		case 0:
+			v.add(at.key("sasl_mechanism"), `"PLAIN" needs sasl_password_env or sasl_password_file`)
+		case 2:
+			v.add(at.key("sasl_password_file"), "give either sasl_password_env or sasl_password_file, not both")
+		}
+		if ok && !irc.TLS && !isLoopback(host) {
+			v.add(at.key("tls"), "SASL PLAIN would send the password in clear: set tls = true (plaintext only to a loopback server)")
+		}
+	case "EXTERNAL":
+		v.requiredFor(at.key("client_cert_file"), irc.ClientCertFile, `sasl_mechanism is "EXTERNAL"`)
+		v.requiredFor(at.key("client_key_file"), irc.ClientKeyFile, `sasl_mechanism is "EXTERNAL"`)
+		if !irc.TLS {
+			v.add(at.key("tls"), `sasl_mechanism "EXTERNAL" authenticates with the TLS client certificate: set tls = true`)
+		}
+	case "":
+	default:
+		v.add(at.key("sasl_mechanism"), `must be "PLAIN", "EXTERNAL" or empty, not %q`, irc.SASLMechanism)
+	}
+	if passwords > 0 && irc.SASLMechanism != "PLAIN" {
+		key := "sasl_password_env"
+		if irc.SASLPasswordEnv == "" {
+			key = "sasl_password_file"
+		}
+		v.add(at.key(key), `a SASL password is only used with sasl_mechanism = "PLAIN"`)
+	}
+	if irc.SASLMechanism != "EXTERNAL" && (irc.ClientCertFile == "") != (irc.ClientKeyFile == "") {
+		v.add(at.key("client_key_file"), "client_cert_file and client_key_file go together")
+	}
+
+	seen := map[string]bool{}
+	for i, ch := range irc.Channels {
+		name, msg := channelProblem(ch)
+		switch {
+		case msg != "":
+			v.add(at.key("channels").index(i), "%s", msg)
+		case seen[strings.ToLower(name)]:
+			v.add(at.key("channels").index(i), "%s is listed twice", name)
+		}
+		seen[strings.ToLower(name)] = true
+	}
+	v.atLeast(at.key("flood_burst"), irc.FloodBurst, 1)
+	v.positive(at.key("flood_interval"), irc.FloodInterval)
+	v.positive(at.key("reconnect_max"), irc.ReconnectMax)
+}
+
+func (m *Matrix) validate(v check, at path) {
+	if v.required(at.key("homeserver"), m.Homeserver) {
+		if u, err := url.Parse(m.Homeserver); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
+			v.add(at.key("homeserver"), "must use https (plain http only to a loopback server)")
+		} else {
+			v.url(at.key("homeserver"), m.Homeserver, "https", "http")
+		}
+	}
+	if v.required(at.key("user_id"), m.UserID) && !isMatrixUserID(m.UserID) {
+		v.add(at.key("user_id"), "must be a user id such as @nocbot:fedora.im")
+	}
+	n := v.secretRefs(at, "access_token", m.AccessTokenEnv, m.AccessTokenFile) +
+		v.secretRefs(at, "password", m.PasswordEnv, m.PasswordFile)
+	if n != 1 {
+		v.add(at, "give exactly one of access_token_env, access_token_file, password_env, password_file (%d given)", n)
+	}
+	v.required(at.key("device_name"), m.DeviceName)
+
+	seen := map[string]bool{}
+	for i, room := range m.Rooms {
+		ri := at.key("rooms").index(i)
+		switch {
+		case strings.HasPrefix(room, "!") && len(room) > 1 && !strings.ContainsFunc(room, unicode.IsSpace):
+		case hasSigil(room, '#'):
+		default:
+			v.add(ri, "%q must be a room id (!…) or an alias (#room:server)", room)
+			continue
+		}
+		if seen[room] {
+			v.add(ri, "%s is listed twice", room)
+		}
+		seen[room] = true
+	}
+	for i, hs := range m.AllowedHomeservers {
+		if !isServerName(hs) {
+			v.add(at.key("allowed_homeservers").index(i), "%q must be a server name such as fedora.im", hs)
+		}
+	}
+	for i, who := range m.AutoJoinInvitesFrom {
+		if !isServerName(who) && !isMatrixUserID(who) {
+			v.add(at.key("auto_join_invites_from").index(i), "%q must be a user id (@user:server) or a server name", who)
+		}
+	}
+	for _, hs := range sortedKeys(m.AccountMapping) {
+		ai := at.key("account_mapping").key(hs)
+		if !isServerName(hs) {
+			v.add(ai, "%q must be a server name such as fedora.im", hs)
+		}
+		v.oneOf(ai, m.AccountMapping[hs], "localpart", "none")
+	}
+}
+
+// check records problems; its methods report whether the value passed.
+type check struct{ ps *problems }
+
+func (v check) add(at path, format string, args ...any) { v.ps.add(at, format, args...) }
+
+func (v check) required(at path, s string) bool {
+	if strings.TrimSpace(s) == "" {
+		v.add(at, "required")
+		return false
+	}
+	return true
+}
+
+func (v check) requiredFor(at path, s, why string) {
+	if strings.TrimSpace(s) == "" {
+		v.add(at, "required when %s", why)
+	}
+}
+
+func (v check) oneOf(at path, s string, allowed ...string) {
+	if !slices.Contains(allowed, s) {
+		v.add(at, "must be one of %s, not %q", quoteList(allowed), s)
+	}
+}
+
+func (v check) atLeast(at path, n, lo int) {
+	if n < lo {
+		v.add(at, "must be at least %d, not %d", lo, n)
+	}
+}
+
+func (v check) positive(at path, d Duration) {
+	if d.Duration <= 0 {
+		v.add(at, `must be a positive duration such as "30s", not %q`, d.String())
+	}
+}
+
+// url checks s, when set, is an absolute URL with a host (which catches the "http:/host" typo)
+// and one of the schemes, when given.
+func (v check) url(at path, s string, schemes ...string) {
+	if s == "" {
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || (u.Host == "" && (len(schemes) > 0 || u.Opaque == "")) {
+		v.add(at, "%q is not an absolute URL such as https://example.org/", s)
+		return
+	}
+	if len(schemes) > 0 && !slices.Contains(schemes, u.Scheme) {
+		v.add(at, "%q: scheme must be %s", s, strings.Join(schemes, " or "))
+	}
+}
+
+// hostPort checks s is host:port; the listen address of a server may leave the host out and
+// use port 0.
+func (v check) hostPort(at path, s string, dial bool) (host string, ok bool) {
+	host, port, err := net.SplitHostPort(s)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || (dial && host == "") {
+		v.add(at, "must be host:port, not %q", s)
+		return "", false
+	}
+	if n < 0 || n > 65535 || (dial && n == 0) {
+		v.add(at, "port %d out of range", n)
+		return "", false
+	}
+	return host, true
+}
+
+// secretRefs checks the references of the secret key (e.g. sasl_password_env and
+// sasl_password_file) and returns how many are set.
+func (v check) secretRefs(at path, key, env, file string) int {
+	n := 0
+	if env != "" {
+		n++
+		if !isEnvName(env) {
+			v.add(at.key(key+"_env"), "must name an environment variable such as NOCBOT_%s (the secret itself never goes in the file)", strings.ToUpper(at.String()+"_"+key))
+		}
+	}
+	if file != "" {
+		n++
+	}
+	return n
+}
+
+func quoteList(items []string) string {
+	q := make([]string, len(items))
+	for i, s := range items {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// identityProblem explains what is wrong with a group member "network:account", or returns "".
+func identityProblem(id string) string {
+	network, account, ok := strings.Cut(id, ":")
+	switch {
+	case !ok || !isNetworkName(network):
+		return fmt.Sprintf(`%q must be "network:account", e.g. "irc:nirik", "matrix:@nirik:fedora.im"`, id)
+	case account == "" || strings.ContainsFunc(account, unicode.IsSpace):
+		return fmt.Sprintf("%q: account missing or contains spaces", id)
+	case network == "matrix" && !isMatrixUserID(account):
+		return fmt.Sprintf("%q: a matrix account is a user id such as matrix:@nirik:fedora.im", id)
+	}
+	return ""
+}
+
+func componentIDProblem(s string) string {
+	if len(s) == 0 || len(s) > 64 {
+		return "must be 1 to 64 characters"
+	}
+	for i := range len(s) {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '-' && c != '_' && c != '.') {
+			return fmt.Sprintf("%q: use lowercase letters, digits, '-', '_' and '.', starting with a letter or digit", s)
+		}
+	}
+	return ""
+}
+
+func (v check) componentID(at path, s string) bool {
+	if msg := componentIDProblem(s); msg != "" {
+		v.add(at, "%s", msg)
+		return false
+	}
+	return true
+}
+
+// channelProblem splits "#chan [key]" and explains what is wrong with it, if anything.
+func channelProblem(s string) (name, msg string) {
+	fields := strings.Fields(s)
+	if len(fields) == 0 || len(fields) > 2 {
+		return "", fmt.Sprintf(`%q must be "#channel" or "#channel key"`, s)
+	}
+	name = fields[0]
+	if len(name) < 2 || (name[0] != '#' && name[0] != '&') || strings.ContainsAny(name, ",\x07") || len(name) > 50 {
+		return name, fmt.Sprintf("%q is not a channel name (#name or &name)", name)
+	}
+	if len(fields) == 2 && strings.Contains(fields[1], ",") {
+		return name, fmt.Sprintf("channel key of %s must not contain ','", name)
+	}
+	return name, ""
+}
+
+// isIRCNick follows RFC 2812: a letter or special first, then letters, digits, specials, '-'.
+func isIRCNick(s string) bool {
+	if s == "" || len(s) > 30 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.IndexByte("[]\\`_^{|}", c) >= 0 ||
+			i > 0 && (c >= '0' && c <= '9' || c == '-')
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func isNetworkName(s string) bool {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-')
+	})
+}
+
+func isMatrixUserID(s string) bool { return hasSigil(s, '@') }
+
+// hasSigil reports whether s is a Matrix identifier "<sigil>localpart:server".
+func hasSigil(s string, sigil byte) bool {
+	if s == "" || s[0] != sigil {
+		return false
+	}
+	local, server, ok := strings.Cut(s[1:], ":")
+	return ok && local != "" && !strings.ContainsFunc(local, unicode.IsSpace) && isServerName(server)
+}
+
+// isServerName accepts a Matrix server name: a host with an optional port, nothing else.
+func isServerName(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || strings.ContainsRune("/@#!?", r)
+	})
+}
+
+func isEnvName(s string) bool {
+	for i := range len(s) {
+		c := s[i]
+		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
