@@ -203,11 +203,14 @@ func (b *Bot) Submit(msg Message, reply ReplyFunc) error {
 	if b.closed {
 		return ErrBusy
 	}
+	// Count the job before a worker can take it: Add after the send let a
+	// fast worker call Done first (negative WaitGroup counter).
+	b.inflight.Add(1)
 	select {
 	case b.jobs <- job{msg: msg, line: line, reply: reply}:
-		b.inflight.Add(1)
 		return nil
 	default:
+		b.inflight.Done()
 		return ErrBusy
 	}
 }
