@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fedora-infra/nocbot/bot"
+	"github.com/fedora-infra/nocbot/bot/console"
+	"github.com/fedora-infra/nocbot/commands"
+	"github.com/fedora-infra/nocbot/config"
+	"github.com/fedora-infra/nocbot/groups"
+	"github.com/fedora-infra/nocbot/publisher"
+	"github.com/fedora-infra/nocbot/status"
+	"github.com/fedora-infra/nocbot/store"
+	"github.com/fedora-infra/nocbot/web"
+)
+
+// runner is a long-lived part joined in the errgroup.
+type runner interface{ Run(ctx context.Context) error }
+
+// daemon wires every part and runs until ctx ends. Shutdown is in reverse
+// order of dependence: chat intake stops and in-flight commands finish
+// (bot.Run drains), then the publisher flushes what they changed, then the
+// store closes last.
+func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger, stdin io.Reader, stdout io.Writer) error {
+	cat := catalogue(cfg)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	var worker *publisher.Worker // set before anything can commit
+	st, err := store.Open(ctx, cfg.Bot.State, cat, store.Options{
+		OnCommit: func(uint64) { worker.Trigger() },
+	})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	metrics := web.NewMetrics(reg, func() web.PublishState {
+		s := worker.Status() // gauges are read on scrape, after worker is set
+		return web.PublishState{LastSuccess: s.LastSuccess, PendingSince: s.PendingSince, ConsecutiveFailures: s.ConsecutiveFailures}
+	})
+	b, chats, err := newBot(ctx, cfg, st, log, metrics, stdin, stdout)
+	if err != nil {
+		return err
+	}
+	worker, err = newWorker(ctx, cfg, st, log, b, metrics)
+	if err != nil {
+		return err
+	}
+
+	checks := map[string]web.Check{
+		"store": func(ctx context.Context) error {
+			_, err := st.Get(ctx, "health", "ping")
+			return err
+		},
+		"publisher": func(context.Context) error {
+			s := worker.Status()
+			switch {
+			case s.LastError != nil:
+				return fmt.Errorf("last publish failed (%d in a row): %w", s.ConsecutiveFailures, s.LastError)
+			case s.LastSuccess.IsZero():
+				return errors.New("no successful publish yet")
+			}
+			return nil
+		},
+	}
+	for name, c := range chats.ready {
+		checks[name] = c
+	}
+
+	intake, stopIntake := context.WithCancel(ctx)
+	defer stopIntake()
+	g, gctx := errgroup.WithContext(intake)
+	g.Go(func() error { return b.Run(gctx) })
+	for _, r := range chats.runners {
+		g.Go(func() error { return r.Run(gctx) })
+	}
+	if cfg.Web.Listen != "" {
+		srv := web.New(web.Options{Listen: cfg.Web.Listen, PreviewDir: previewDir(cfg), Checks: checks, Gatherer: reg, Log: log})
+		g.Go(func() error { return srv.Run(gctx) })
+	}
+
+	// The publisher outlives intake so the last commands reach the page.
+	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
+	pubDone := make(chan error, 1)
+	go func() { pubDone <- worker.Run(pubCtx) }()
+
+	log.Info("nocbot running", "state", cfg.Bot.State, "publisher", cfg.Publisher.Target, "web", cfg.Web.Listen,
+		"console", cfg.ConsoleEnabled(), "irc", cfg.IRCEnabled(), "matrix", cfg.MatrixEnabled())
+	err = g.Wait()
+	log.Info("shutting down: intake stopped, in-flight commands finished; flushing the page")
+	stopPub()
+	if perr := <-pubDone; perr != nil && !errors.Is(perr, context.Canceled) {
+		err = errors.Join(err, fmt.Errorf("publisher: %w", perr))
+	}
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+func catalogue(cfg *config.Config) *status.Catalogue {
+	comps := make([]status.Component, len(cfg.Components))
+	for i, c := range cfg.Components {
+		comps[i] = status.Component{ID: c.ID, Name: c.Name, Group: c.Group, URL: c.URL, Aliases: c.Aliases}
+	}
+	return status.NewCatalogue(comps)
+}
+
+// chats are the transports: their runners and readiness checks.
+type chats struct {
+	runners []runner
+	ready   map[string]web.Check
+}
+
+func newBot(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, metrics *web.Metrics, stdin io.Reader, stdout io.Writer) (*bot.Bot, chats, error) {
+	disp := commands.New(commands.Options{
+		Store:        st,
+		Members:      groups.NewStatic(cfg.Groups.Static),
+		Permissions:  cfg.Permissions,
+		Log:          log,
+		Prefix:       cfg.Bot.Prefix,
+		ReplyUnknown: cfg.Bot.UnknownCommandReply,
+	})
+	b := bot.New(disp, bot.Options{
+		Name: cfg.Bot.Name, Prefix: cfg.Bot.Prefix, MaxInput: cfg.Bot.MaxMessage * 2,
+		CommandTimeout: cfg.Bot.CommandTimeout.Duration, MaxReplyLines: cfg.Bot.MaxReplyLines,
+		RatePerMinute: cfg.Bot.RateLimit, Workers: cfg.Bot.Workers, Log: log,
+		OnCommand: metrics.ObserveCommand,
+	})
+	ch := chats{ready: map[string]web.Check{}}
+	if cfg.ConsoleEnabled() {
+		c := console.New(stdin, stdout, b, console.Options{
+			Net: cfg.Console.Network, Account: cfg.Console.Account,
+			Banner: fmt.Sprintf("nocbot console: you are %s:%s. Type %shelp.", cfg.Console.Network, cfg.Console.Account, cfg.Bot.Prefix),
+		})
+		b.AddAnnouncer(c)
+		ch.runners = append(ch.runners, c)
+	}
+	if err := addNetworks(ctx, cfg, st, b, log, &ch); err != nil {
+		return nil, ch, err
+	}
+	return b, ch, nil
+}
+
+func previewDir(cfg *config.Config) string {
+	if cfg.Web.Preview && cfg.Publisher.Target == "dir" {
+		return cfg.Publisher.Dir
+	}
+	return ""
+}
+
+func site(cfg *config.Config) publisher.Site {
+	p := cfg.Publisher
+	s := publisher.Site{Title: p.Title, URL: p.SiteURL, TicketsURL: p.TicketsURL}
+	for _, l := range p.ChatLinks {
+		s.ChatLinks = append(s.ChatLinks, publisher.Link{Name: chatName(l), URL: l})
+	}
+	return s
+}
+
+// chatName labels a chat link for the page: the room or channel after
+// the last slash, as "#room".
+func chatName(u string) string {
+	name := u[strings.LastIndex(u, "/")+1:]
+	if name == "" {
+		return u
+	}
+	if !strings.HasPrefix(name, "#") {
+		name = "#" + name
+	}
+	return name
+}

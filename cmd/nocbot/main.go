@@ -1,0 +1,180 @@
+// Command nocbot is the Fedora infrastructure ChatOps bot: it answers
+// status commands on IRC, Matrix and a local console, keeps the state in
+// one bbolt file, and publishes the status page. main only wires; all
+// behaviour lives in the packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/fedora-infra/nocbot/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, errReported) && !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "nocbot:", err)
+		}
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		os.Exit(1)
+	}
+}
+
+// errReported means the details were already written for the user.
+var errReported = errors.New("reported")
+
+const usage = `nocbot — status ChatOps bot for Fedora infrastructure
+
+Usage:
+  nocbot [flags]                         run the bot (console, IRC, Matrix, web, publisher)
+  nocbot check-config FILE               validate a config file; every problem with its line
+  nocbot publish [flags]                 render and publish the page once (when chat is down)
+  nocbot import-statusfpo [flags] FILE   import the old status page's outages (outages.main-content.json)
+  nocbot acme-challenge [flags] put TOKEN VALUE | delete TOKEN
+                                         write or remove /.well-known/acme-challenge/TOKEN on the page target
+
+With no -config, nocbot reads ./nocbot.toml if it exists, else runs on built-in
+defaults: the console on this terminal as the local operator, the page written
+to ./public and previewed at http://127.0.0.1:8080/, state in ./nocbot.db, and
+static groups (no accounts, cloud or directory needed). Type !help at the prompt.
+
+Every config key can be overridden from the environment as NOCBOT_<SECTION>_<KEY>,
+e.g. NOCBOT_WEB_LISTEN=127.0.0.1:9090 or NOCBOT_PUBLISHER_S3_BUCKET=status.
+See config.example.toml for all keys.
+
+Flags:
+`
+
+// globalFlags are shared by the daemon and the one-shot commands.
+type globalFlags struct {
+	config    string
+	logFormat string
+	logLevel  string
+}
+
+func newFlagSet(name string, stderr io.Writer, g *globalFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&g.config, "config", "", "config file (default ./nocbot.toml if present, else built-in defaults)")
+	fs.StringVar(&g.logFormat, "log-format", "", "log format: text or json (overrides [log] format)")
+	fs.StringVar(&g.logLevel, "log-level", "", "log level: debug, info, warn, error (overrides [log] level)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// run is main without the process: tests call it with their own args,
+// environment and streams.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "check-config":
+			return checkConfig(args[1:], getenv, stdout, stderr)
+		case "publish":
+			return publishOnce(ctx, args[1:], getenv, stdout, stderr)
+		case "import-statusfpo":
+			return importStatusfpo(ctx, args[1:], getenv, stdout, stderr)
+		case "acme-challenge":
+			return acmeChallenge(ctx, args[1:], getenv, stdout, stderr)
+		case "help":
+			args = []string{"-help"}
+		}
+	}
+	var g globalFlags
+	fs := newFlagSet("nocbot", stderr, &g)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("unknown command %q", fs.Arg(0))
+	}
+	cfg, log, err := setup(g, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	return daemon(ctx, cfg, log, stdin, stdout)
+}
+
+// setup loads the configuration and builds the logger.
+func setup(g globalFlags, getenv func(string) string, stderr io.Writer) (*config.Config, *slog.Logger, error) {
+	cfg, err := loadConfig(g.config, getenv)
+	if err != nil {
+		var errs *config.Errors
+		if errors.As(err, &errs) {
+			fmt.Fprintln(stderr, err)
+			return nil, nil, errReported
+		}
+		return nil, nil, err
+	}
+	if g.logFormat != "" {
+		cfg.Log.Format = g.logFormat
+	}
+	if g.logLevel != "" {
+		cfg.Log.Level = g.logLevel
+	}
+	log, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, log, nil
+}
+
+func loadConfig(path string, getenv func(string) string) (*config.Config, error) {
+	if path == "" {
+		if _, err := os.Stat("nocbot.toml"); err == nil {
+			path = "nocbot.toml"
+		}
+	}
+	if path == "" {
+		return config.Parse(emptyReader{}, "built-in defaults", getenv)
+	}
+	return config.Load(path, getenv)
+}
+
+type emptyReader struct{}
+
+func (emptyReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+func newLogger(c config.Log, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", c.Level, err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.Format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: use text or json", c.Format)
+}
+
+func checkConfig(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "usage: nocbot check-config FILE")
+		return errReported
+	}
+	if _, err := config.Load(args[0], getenv); err != nil {
+		fmt.Fprintln(stderr, err)
+		return errReported
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", args[0])
+	return nil
+}

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is an io.Writer safe to read while run writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// instance is one run of nocbot with a console fed by the test.
+type instance struct {
+	t      *testing.T
+	stdin  *io.PipeWriter
+	stdout *syncBuffer
+	stderr *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+	web    string
+}
+
+func start(t *testing.T, dir, web string) *instance {
+	t.Helper()
+	env := map[string]string{
+		"NOCBOT_BOT_STATE":          filepath.Join(dir, "nocbot.db"),
+		"NOCBOT_PUBLISHER_DIR":      filepath.Join(dir, "public"),
+		"NOCBOT_PUBLISHER_DEBOUNCE": "10ms",
+		"NOCBOT_WEB_LISTEN":         web,
+	}
+	inR, inW := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &instance{t: t, stdin: inW, stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1), web: web}
+	go func() {
+		in.done <- run(ctx, []string{"-config", filepath.Join(dir, "none.toml")}, func(k string) string { return env[k] }, inR, in.stdout, in.stderr)
+	}()
+	return in
+}
+
+// say types a line and waits for output containing want.
+func (in *instance) say(line, want string) {
+	in.t.Helper()
+	before := len(in.stdout.String())
+	fmt.Fprintln(in.stdin, line)
+	in.waitFor(func() bool { return strings.Contains(in.stdout.String()[before:], want) }, "reply %q to %q; stdout:\n%s", want, line, in.stdout)
+}
+
+func (in *instance) waitFor(cond func() bool, format string, args ...any) {
+	in.t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	in.t.Fatalf("timed out waiting for "+format+"\nstderr:\n%s", append(args, in.stderr.String())...)
+}
+
+func (in *instance) get(path string) string {
+	resp, err := http.Get("http://" + in.web + path)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Sprintf("HTTP %d: %s", resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+func (in *instance) stop() {
+	in.t.Helper()
+	in.cancel()
+	in.stdin.Close()
+	select {
+	case err := <-in.done:
+		if err != nil {
+			in.t.Fatalf("run: %v\nstderr:\n%s", err, in.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		in.t.Fatal("nocbot did not stop")
+	}
+}
+
+// TestEndToEnd is the foundation issue's "done when": a console command
+// changes the page served at /, survives a restart, and resolves.
+func TestEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "none.toml"), []byte("# defaults only\n"), 0o644)
+	web := freePort(t)
+	in := start(t, dir, web)
+	in.say(`!status minor "IRC channels flaky <b>now</b>" zodbot`, "opened incident #1")
+	// index.html is written last, so once it shows the change everything does.
+	in.waitFor(func() bool { return strings.Contains(in.get("/"), "IRC channels flaky") }, "index.html to show the incident")
+	if !strings.Contains(in.get("/ongoing.json"), `"title": "IRC channels flaky \u003cb\u003enow\u003c/b\u003e"`) {
+		t.Errorf("ongoing.json lacks the incident: %s", in.get("/ongoing.json"))
+	}
+	page := in.get("/")
+	if !strings.Contains(page, "IRC channels flaky &lt;b&gt;now&lt;/b&gt;") || strings.Contains(page, "<b>now</b>") {
+		t.Errorf("index.html does not show the escaped title:\n%.2000s", page)
+	}
+	if !strings.Contains(strings.ToLower(page), "partial outage") {
+		t.Errorf("index.html does not show the partial outage")
+	}
+	var summary struct {
+		Components []struct{ ID, Status string }
+	}
+	json.Unmarshal([]byte(in.get("/api/v2/summary.json")), &summary)
+	found := false
+	for _, c := range summary.Components {
+		if c.ID == "zodbot" && c.Status == "partial_outage" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("summary.json lacks zodbot partial_outage: %+v", summary.Components)
+	}
+	if got := in.get("/healthz"); !strings.Contains(got, "ok") {
+		t.Errorf("/healthz = %q", got)
+	}
+	in.waitFor(func() bool { return strings.Contains(in.get("/readyz"), "ready") }, "/readyz")
+	if got := in.get("/metrics"); !strings.Contains(got, `nocbot_commands_total{command="status minor",result="ok"} 1`) {
+		t.Errorf("/metrics lacks the command count:\n%.3000s", got)
+	}
+	in.stop()
+
+	in = start(t, dir, web)
+	in.say("!status", "zodbot: partial outage (#1)")
+	in.say("!status good - zodbot", "resolved #1")
+	in.waitFor(func() bool { return in.get("/ongoing.json") == `{"outages": []}` }, "ongoing.json to be empty after resolving")
+	in.stop()
+}
+
+func TestCheckConfig(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("[bot]\nprefix = \"!\"\nfrobnicate = 1\n\n[web]\nlisten = 42\n"), 0o644)
+	good := filepath.Join(dir, "good.toml")
+	os.WriteFile(good, []byte("[web]\nlisten = \"127.0.0.1:9999\"\n"), 0o644)
+	tests := []struct {
+		file    string
+		wantErr bool
+		want    []string
+	}{
+		{good, false, []string{"ok"}},
+		{bad, true, []string{"bad.toml:3", "frobnicate", "bad.toml:6", "listen"}},
+		{"../../config.example.toml", false, []string{"ok"}},
+	}
+	for _, tc := range tests {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), []string{"check-config", tc.file}, func(string) string { return "" }, nil, &out, &errb)
+		if (err != nil) != tc.wantErr {
+			t.Fatalf("%s: err = %v, stderr:\n%s", tc.file, err, errb.String())
+		}
+		all := out.String() + errb.String()
+		for _, w := range tc.want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%s: output lacks %q:\n%s", tc.file, w, all)
+			}
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var out, errb bytes.Buffer
+	run(context.Background(), []string{"-help"}, func(string) string { return "" }, nil, &out, &errb)
+	for _, w := range []string{"check-config", "publish", "import-statusfpo", "acme-challenge", "-config", "NOCBOT_", "./public"} {
+		if !strings.Contains(errb.String(), w) {
+			t.Errorf("--help lacks %q", w)
+		}
+	}
+}
+
+func TestImportStatusfpo(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"NOCBOT_BOT_STATE": filepath.Join(dir, "nocbot.db")}
+	getenv := func(k string) string { return env[k] }
+	fixture := "../../statusfpo/testdata/outages.main-content.json"
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"import-statusfpo", fixture}, getenv, nil, &out, &errb); err != nil {
+		t.Fatalf("import: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "imported 256 outages, 0 already present") || !strings.Contains(errb.String(), "ends (") {
+		t.Fatalf("first import: %s\n%s", out.String(), errb.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"import-statusfpo", fixture}, getenv, nil, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "imported 0 outages, 256 already present") {
+		t.Fatalf("second import is not idempotent: %s", out.String())
+	}
+
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/fedora-infra/nocbot/bot"
+	"github.com/fedora-infra/nocbot/config"
+	"github.com/fedora-infra/nocbot/publisher"
+	"github.com/fedora-infra/nocbot/status"
+	"github.com/fedora-infra/nocbot/store"
+	"github.com/fedora-infra/nocbot/web"
+)
+
+// newTarget builds the configured page target. kv may be nil for tools
+// that do not track uploads (acme-challenge).
+func newTarget(ctx context.Context, cfg *config.Config, kv publisher.KV, log *slog.Logger) (publisher.Target, error) {
+	p := cfg.Publisher
+	switch p.Target {
+	case "dir":
+		return &publisher.DirTarget{Dir: p.Dir}, nil
+	case "s3":
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		t, err := publisher.NewS3Target(ctx, publisher.S3Options{
+			Bucket: p.S3.Bucket, Region: p.S3.Region, Prefix: p.S3.Prefix, Endpoint: p.S3.Endpoint,
+			PathStyle: p.S3.PathStyle, DistributionID: p.CloudFront.DistributionID, CloudFrontEndpoint: p.CloudFront.Endpoint,
+		}, kv, log)
+		if err != nil {
+			return nil, fmt.Errorf("s3 target: %w", err)
+		}
+		return t, nil
+	}
+	return nil, fmt.Errorf("unknown publisher target %q", p.Target)
+}
+
+// newWorker builds the publisher worker over the store's outbox. b and
+// metrics may be nil (one-shot publish).
+func newWorker(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, b *bot.Bot, metrics *web.Metrics) (*publisher.Worker, error) {
+	target, err := newTarget(ctx, cfg, st, log)
+	if err != nil {
+		return nil, err
+	}
+	s := site(cfg)
+	opts := publisher.WorkerOptions{Debounce: cfg.Publisher.Debounce.Duration, Log: log}
+	if b != nil {
+		opts.Notify = func(ctx context.Context, text string) {
+			if err := b.Announce(ctx, text); err != nil {
+				log.Warn("announce publishing state", "err", err)
+			}
+		}
+	}
+	if metrics != nil {
+		opts.OnPublish = metrics.ObservePublish
+	}
+	render := func(board *status.Board, now time.Time) ([]publisher.File, error) {
+		return publisher.Render(board, now, s)
+	}
+	return publisher.NewWorker(st, render, target, opts), nil
+}
