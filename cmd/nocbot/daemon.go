@@ -24,7 +24,9 @@ import (
 )
 
 // runner is a long-lived part joined in the errgroup.
-type runner interface{ Run(ctx context.Context) error }
+type runner interface {
+	Run(ctx context.Context) error
+}
 
 // daemon wires every part and runs until ctx ends. Shutdown is in reverse
 // order of dependence: chat intake stops and in-flight commands finish

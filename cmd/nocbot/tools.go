@@ -143,4 +143,3 @@ func acmeChallenge(ctx context.Context, args []string, getenv func(string) strin
 	}
 	return nil
 }
-
