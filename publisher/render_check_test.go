@@ -1,0 +1,318 @@
+package publisher
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"path"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedora-infra/nocbot/status"
+)
+
+func TestRenderDeterministicAndValid(t *testing.T) {
+	boards := map[string]func(testing.TB) *status.Board{
+		"fixed": fixedBoard,
+		"empty": func(testing.TB) *status.Board { return status.NewBoard(testCatalogue()) },
+		"large": func(t testing.TB) *status.Board { return largeBoard(t, 30, 300) },
+	}
+	for name, mk := range boards {
+		t.Run(name, func(t *testing.T) {
+			first, err := Render(mk(t), fixedNow, testSite())
+			if err != nil {
+				t.Fatal(err)
+			}
+			second, err := Render(mk(t), fixedNow, testSite())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(first) != len(second) {
+				t.Fatalf("%d files, then %d", len(first), len(second))
+			}
+			for i := range first {
+				if first[i].Path != second[i].Path || !bytes.Equal(first[i].Body, second[i].Body) {
+					t.Errorf("%s: not the same bytes on a second render", first[i].Path)
+				}
+			}
+			if err := Validate(first); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+			checkUploadOrder(t, first)
+		})
+	}
+}
+
+func checkUploadOrder(t *testing.T, files []File) {
+	t.Helper()
+	if last := files[len(files)-1].Path; last != "index.html" {
+		t.Errorf("last file is %s, want index.html", last)
+	}
+	for i := 1; i < len(files); i++ {
+		if uploadRank(files[i].Path) < uploadRank(files[i-1].Path) {
+			t.Errorf("%s uploaded after %s", files[i].Path, files[i-1].Path)
+		}
+	}
+	for _, f := range files {
+		if f.ContentType == "" || f.CacheControl != cacheMutable {
+			t.Errorf("%s: Content-Type %q, Cache-Control %q", f.Path, f.ContentType, f.CacheControl)
+		}
+	}
+}
+
+func TestRenderFileSet(t *testing.T) {
+	files := render(t, fixedBoard(t), fixedNow)
+	for _, p := range []string{
+		"index.html", "404.html", "resolved.html", "history/index.html", "history/2026.html",
+		"incidents/1.html", "incidents/2.html", "incidents/3.html", "incidents/4.html",
+		"api/v2/summary.json", "api/v2/status.json", "api/v2/components.json", "api/v2/incidents.json",
+		"api/v2/incidents/unresolved.json", "api/v2/scheduled-maintenances.json",
+		"api/v2/scheduled-maintenances/upcoming.json", "api/v2/scheduled-maintenances/active.json",
+		"ongoing.json", "planned.json", "resolved.json",
+		"changes.rss", "ongoing.rss", "planned.rss", "resolved.rss", "history.rss", "history.atom",
+		"maintenance.ics", "badge.svg", "badge.json", "badges/koji.svg", "badges/koji.json", "badges/zodbot.svg",
+	} {
+		if _, ok := files[p]; !ok {
+			t.Errorf("%s not rendered", p)
+		}
+	}
+	for _, p := range []string{"index.html", "incidents/4.html", "history/index.html", "404.html"} {
+		body := string(files[p].Body)
+		for _, want := range []string{`rel="alternate" type="application/atom+xml"`, `rel="alternate" type="application/rss+xml"`, `lang="en"`, `href="#main"`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s lacks %s", p, want)
+			}
+		}
+	}
+}
+
+func TestUploadClass(t *testing.T) {
+	tests := []struct{ path, ct, cc string }{
+		{"index.html", "text/html; charset=utf-8", cacheMutable},
+		{"api/v2/summary.json", "application/json; charset=utf-8", cacheMutable},
+		{"history.atom", "application/atom+xml; charset=utf-8", cacheMutable},
+		{"changes.rss", "application/rss+xml; charset=utf-8", cacheMutable},
+		{"maintenance.ics", "text/calendar; charset=utf-8", cacheMutable},
+		{"badges/koji.svg", "image/svg+xml; charset=utf-8", cacheMutable},
+		{"assets/site.0123abcd.css", "text/css; charset=utf-8", cacheImmutable},
+		{"assets/site.css", "text/css; charset=utf-8", cacheMutable},
+		{"assets/site.not-a-hash.css", "text/css; charset=utf-8", cacheMutable},
+		{"blob", "application/octet-stream", cacheMutable},
+	}
+	for _, tt := range tests {
+		ct, cc := UploadClass(tt.path)
+		if ct != tt.ct || cc != tt.cc {
+			t.Errorf("UploadClass(%q) = %q, %q; want %q, %q", tt.path, ct, cc, tt.ct, tt.cc)
+		}
+	}
+}
+
+func TestValidateCatches(t *testing.T) {
+	good := func(p, body string) File { return newFile(p, []byte(body)) }
+	page := func(p, links string) File {
+		return good(p, `<!doctype html><html><body id="top">`+links+`</body></html>`)
+	}
+	tests := []struct {
+		name string
+		file File
+		want string
+	}{
+		{"broken link", page("index.html", `<a href="incidents/9.html">x</a>`), "broken link"},
+		{"broken relative link", page("incidents/1.html", `<a href="../history/1999.html">x</a>`), "no history/1999.html"},
+		{"missing fragment", page("index.html", `<a href="#nowhere">x</a>`), `no id "nowhere"`},
+		{"link above root", page("incidents/1.html", `<a href="../../etc/passwd">x</a>`), "leaves the site"},
+		{"directory without index", page("index.html", `<a href="api/">x</a>`), "no api/index.html"},
+		{"bad JSON", good("api/v2/status.json", `{"page": {`), "invalid JSON"},
+		{"legacy shape", good("ongoing.json", `{"outages": [{"title": "x", "start": "y"}]}`), "legacy outages shape"},
+		{"malformed atom", good("history.atom", `<feed><entry></feed>`), "malformed XML"},
+		{"malformed rss", good("changes.rss", `<rss><channel>&bogus;</channel></rss>`), "malformed XML"},
+		{"two roots", good("badge.svg", `<svg></svg><svg></svg>`), "2 root elements"},
+		{"ics bare LF", good("maintenance.ics", "BEGIN:VCALENDAR\nEND:VCALENDAR\r\n"), "bare CR or LF"},
+		{"ics long line", good("maintenance.ics", "SUMMARY:"+strings.Repeat("x", 80)+"\r\n"), "more than 75"},
+		{"no headers", File{Path: "x.json", Body: []byte(`{}`)}, "missing Content-Type"},
+	}
+	base := []File{page("history/index.html", ""), page("index.html", `<a href="history/index.html">h</a><a href="#top">t</a><a href="https://example.org/x">x</a><a href="ircs://irc.libera.chat/x">i</a>`)}
+	if err := Validate(base); err != nil {
+		t.Fatalf("valid tree: %v", err)
+	}
+	var all []File
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := append(append([]File{}, base...), tt.file)
+			if tt.file.Path == "index.html" {
+				files = append([]File{}, base[0], tt.file)
+			}
+			err := Validate(files)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate = %v, want an error with %q", err, tt.want)
+			}
+		})
+		all = append(all, tt.file)
+	}
+	// Every problem is reported, not just the first.
+	err := Validate(all)
+	if err == nil {
+		t.Fatal("no error for a tree of broken files")
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n < len(tests) {
+		t.Errorf("%d problems reported, want at least %d:\n%v", n, len(tests), err)
+	}
+}
+
+func TestEscaping(t *testing.T) {
+	files := render(t, fixedBoard(t), fixedNow)
+	for p, f := range files {
+		for _, bad := range []string{"<script>alert", "<a href='x'>", `<a href="x">`} {
+			if bytes.Contains(f.Body, []byte(bad)) {
+				t.Errorf("%s contains %q unescaped", p, bad)
+			}
+		}
+	}
+	for _, p := range []string{"index.html", "incidents/4.html"} {
+		body := string(files[p].Body)
+		for _, want := range []string{
+			`&lt;script&gt;alert(1)&lt;/script&gt;`,
+			`&lt;a href=&#39;x&#39;&gt;<a href="https://forge.fedoraproject.org/infra/tickets/issues/4453">#4453</a>&lt;/a&gt;`,
+			`<a href="https://pagure.io/fedora-infrastructure/issue/4453?a=1&amp;b=2">https://pagure.io/fedora-infrastructure/issue/4453?a=1&amp;b=2</a>.`,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s lacks %s", p, want)
+			}
+		}
+	}
+}
+
+func TestLinkify(t *testing.T) {
+	m := &model{site: Site{TicketsURL: "https://t.example/issues"}}
+	tests := []struct{ in, want string }{
+		{"plain", "plain"},
+		{"a < b & c", "a &lt; b &amp; c"},
+		{"see #12.", `see <a href="https://t.example/issues/12">#12</a>.`},
+		{"(#12)", `(<a href="https://t.example/issues/12">#12</a>)`},
+		{"issue#12 &#12; #12a ##12 #", "issue#12 &amp;#12; #12a ##12 #"},
+		{"go to https://x.org/a_(b) now", `go to <a href="https://x.org/a_(b)">https://x.org/a_(b)</a> now`},
+		{"(https://x.org/a)", `(<a href="https://x.org/a">https://x.org/a</a>)`},
+		{"https://x.org/?q=\"<b>\"", `<a href="https://x.org/?q=">https://x.org/?q=</a>&#34;&lt;b&gt;&#34;`},
+		{"HTTPS://X.ORG, then", `<a href="HTTPS://X.ORG">HTTPS://X.ORG</a>, then`},
+		{"javascript:alert(1) http:// https://", "javascript:alert(1) http:// https://"},
+		{"xhttps://x.org", "xhttps://x.org"},
+		{"<a href='https://x.org'>#7</a>", `&lt;a href=&#39;<a href="https://x.org">https://x.org</a>&#39;&gt;<a href="https://t.example/issues/7">#7</a>&lt;/a&gt;`},
+		{"über https://ü.example/ä", `über <a href="https://ü.example/ä">https://ü.example/ä</a>`},
+	}
+	for _, tt := range tests {
+		if got := string(m.linkify(tt.in)); got != tt.want {
+			t.Errorf("linkify(%q)\n got %s\nwant %s", tt.in, got, tt.want)
+		}
+	}
+	noTickets := &model{}
+	if got := string(noTickets.linkify("#12")); got != "#12" {
+		t.Errorf("without a tracker, #12 became %s", got)
+	}
+}
+
+func TestAccount(t *testing.T) {
+	for in, want := range map[string]string{
+		"libera:kevin": "kevin", "kevin": "kevin", "@kevin:fedora.im": "@kevin:fedora.im",
+		"matrix:kevin": "kevin", "": "", "nocbot": "nocbot",
+	} {
+		if got := account(in); got != want {
+			t.Errorf("account(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// largeBoard has n incidents (a fifth of them maintenances) spread over
+// the three years before fixedNow, all resolved, on a catalogue of comps
+// components in six groups. It is deterministic.
+func largeBoard(t testing.TB, comps, n int) *status.Board {
+	t.Helper()
+	var cs []status.Component
+	for i := range comps {
+		cs = append(cs, status.Component{
+			ID: fmt.Sprintf("svc%02d", i), Name: fmt.Sprintf("Service number %d", i),
+			Group: fmt.Sprintf("Group %d", i%6), URL: fmt.Sprintf("https://svc%02d.fedoraproject.org/", i),
+		})
+	}
+	b := status.NewBoard(status.NewCatalogue(cs))
+	rng := rand.New(rand.NewPCG(1, 2))
+	span := 3 * 365 * 24 * time.Hour
+	titles := []string{"Updates and reboots on Fedora infrastructure", "Fedora Copr outage - updating servers",
+		"Networking issues at main datacenter", "Koji is down", "accounts.fedoraproject.org degraded"}
+	var incidents []*status.Incident
+	for i := range n {
+		start := fixedNow.Add(-span + span/time.Duration(n)*time.Duration(i)).Truncate(time.Minute)
+		end := start.Add(time.Duration(30+rng.IntN(480)) * time.Minute)
+		c1, c2 := cs[rng.IntN(comps)].ID, cs[rng.IntN(comps)].ID
+		in := &status.Incident{
+			Kind: status.KindIncident, Title: fmt.Sprintf("%s (%d)", titles[i%len(titles)], i),
+			Impact: status.ImpactMinor, Status: status.Resolved, CreatedAt: start, StartedAt: start, ResolvedAt: end,
+			Components: map[string]status.ComponentStatus{c1: status.Operational, c2: status.Operational},
+			Order:      []string{c1, c2},
+			Ticket:     &status.Ticket{ID: fmt.Sprint(10000 + i)},
+		}
+		broken := status.PartialOutage
+		if i%5 == 0 {
+			in.Kind, in.Impact, in.Status, broken = status.KindMaintenance, status.ImpactMaintenance, status.Completed, status.UnderMaintenance
+			in.ScheduledFor, in.ScheduledUntil = start, end
+		}
+		if c1 == c2 {
+			in.Order = in.Order[:1]
+		}
+		var open, closed []status.ComponentChange
+		for _, id := range in.Order {
+			open = append(open, status.ComponentChange{ID: id, Old: status.Operational, New: broken})
+			closed = append(closed, status.ComponentChange{ID: id, Old: broken, New: status.Operational})
+		}
+		in.Updates = []status.Update{
+			{At: start, Author: "libera:kevin", Status: status.Investigating, Text: "Looking into reports of failures, see #" + fmt.Sprint(10000+i), Changes: open},
+			{At: start.Add(end.Sub(start) / 2), Author: "libera:nirik", Status: status.Monitoring, Text: "A fix is deployed, watching https://pagure.io/fedora-infrastructure/issue/1."},
+			{At: end, Author: "libera:kevin", Status: in.Status, Text: "Everything seems to be working.", Changes: closed},
+		}
+		incidents = append(incidents, in)
+	}
+	for _, in := range incidents {
+		must(b.Insert(in))
+	}
+	return b
+}
+
+func TestPageSizes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large board")
+	}
+	files, err := Render(largeBoard(t, 30, 1000), fixedNow, testSite())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(files); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	const budget = 25_000 // "25 KB", read strictly
+	pages := 0
+	for _, f := range files {
+		if path.Ext(f.Path) != ".html" {
+			continue
+		}
+		pages++
+		if len(f.Body) >= budget {
+			t.Errorf("%s is %d bytes, budget %d", f.Path, len(f.Body), budget)
+		}
+		if f.Path == "index.html" || strings.HasPrefix(f.Path, "history/") {
+			t.Logf("%s: %d bytes", f.Path, len(f.Body))
+		}
+	}
+	if pages < 1000 {
+		t.Errorf("only %d pages for 1,000 incidents", pages)
+	}
+}
+
+func BenchmarkRender(b *testing.B) {
+	board := largeBoard(b, 30, 1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Render(board, fixedNow, testSite()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

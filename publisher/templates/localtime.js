@@ -1,0 +1,1 @@
+for(const t of document.querySelectorAll("time[datetime$=Z]")){const d=new Date(t.dateTime);if(!isNaN(d)){t.title=t.textContent;t.textContent=d.toLocaleString([],{year:"numeric",month:"short",day:"numeric",hour:"2-digit",minute:"2-digit",timeZoneName:"short"})}}
