@@ -26,6 +26,7 @@ type Config struct {
 	Groups      Groups              `toml:"groups"`
 	Permissions map[string][]string `toml:"permissions"` // command -> groups allowed to run it
 	Publisher   Publisher           `toml:"publisher"`
+	Scheduler   Scheduler           `toml:"scheduler"`
 	IRC         *IRC                `toml:"irc"`    // nil: IRC not configured
 	Matrix      *Matrix             `toml:"matrix"` // nil: Matrix not configured
 }
@@ -118,6 +119,15 @@ type S3 struct {
 type CloudFront struct {
 	DistributionID string `toml:"distribution_id"`
 	Endpoint       string `toml:"endpoint"`
+}
+
+// Scheduler holds the cron specs of periodic work. Specs use the standard five fields or a
+// descriptor such as "@every 15m" and are read in UTC.
+type Scheduler struct {
+	// Republish re-renders and publishes the page periodically even without changes, so an
+	// expired notice disappears and a bucket edited behind nocbot's back is repaired. Empty
+	// disables it.
+	Republish string `toml:"republish"`
 }
 
 // IRC is the IRC connection. Passwords are given by reference (env var or file).
@@ -226,6 +236,7 @@ func Default() *Config {
 			},
 			TicketsURL: "https://forge.fedoraproject.org/infra/tickets/issues",
 		},
+		Scheduler: Scheduler{Republish: "@every 15m"},
 	}
 }
 

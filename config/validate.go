@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/robfig/cron/v3"
 )
 
 // Validate checks the whole configuration and returns every problem as *[Errors], with keys
@@ -28,6 +30,11 @@ func (c *Config) validate(ps *problems) {
 	c.validateComponents(v)
 	c.validateGroups(v)
 	c.validatePublisher(v)
+	if spec := c.Scheduler.Republish; spec != "" {
+		if _, err := cron.ParseStandard(spec); err != nil {
+			v.add(path{"scheduler", "republish"}, "bad cron spec %q: %v", spec, err)
+		}
+	}
 	if c.IRC != nil {
 		c.IRC.validate(v, path{"irc"})
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/fedora-infra/nocbot/config"
 	"github.com/fedora-infra/nocbot/groups"
 	"github.com/fedora-infra/nocbot/publisher"
+	"github.com/fedora-infra/nocbot/scheduler"
 	"github.com/fedora-infra/nocbot/status"
 	"github.com/fedora-infra/nocbot/store"
 	"github.com/fedora-infra/nocbot/web"
@@ -79,10 +80,22 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger, stdin io.
 		checks[name] = c
 	}
 
+	sched := scheduler.New(log)
+	if spec := cfg.Scheduler.Republish; spec != "" {
+		err := sched.Add(scheduler.Job{Name: "republish", Spec: spec, Run: func(context.Context) error {
+			worker.Trigger()
+			return nil
+		}})
+		if err != nil {
+			return fmt.Errorf("scheduler: %w", err)
+		}
+	}
+
 	intake, stopIntake := context.WithCancel(ctx)
 	defer stopIntake()
 	g, gctx := errgroup.WithContext(intake)
 	g.Go(func() error { return b.Run(gctx) })
+	g.Go(func() error { return sched.Run(gctx) })
 	for _, r := range chats.runners {
 		g.Go(func() error { return r.Run(gctx) })
 	}
