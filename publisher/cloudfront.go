@@ -1,0 +1,178 @@
+package publisher
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
+	"github.com/aws/smithy-go"
+)
+
+// Invalidation is the outcome of one CloudFront invalidation request.
+type Invalidation struct {
+	Ref   string   // CallerReference: "nocbot-<generation>"
+	ID    string   // CloudFront's id, empty when the request failed
+	Paths []string // as sent: escaped, with a leading slash
+	Err   error
+}
+
+// invalidationAPI is the one CloudFront call the publisher makes.
+type invalidationAPI interface {
+	CreateInvalidation(ctx context.Context, in *cloudfront.CreateInvalidationInput, optFns ...func(*cloudfront.Options)) (*cloudfront.CreateInvalidationOutput, error)
+}
+
+// invalidationTimeout bounds one request in the background; a lost
+// invalidation costs at most max-age (60 s) of staleness.
+const invalidationTimeout = 30 * time.Second
+
+// invalidator sends CloudFront invalidations one at a time, in the
+// background, so a publish (and so the outbox) never waits for the CDN.
+// Paths of a failed request are retried once, with the next publish;
+// after that the short max-age heals the cache on its own.
+type invalidator struct {
+	cf   invalidationAPI
+	dist string
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	pending map[string]int // site path -> failed attempts so far
+	tail    chan struct{}  // closed when the newest request is answered
+	result  Invalidation
+}
+
+func newInvalidator(cf invalidationAPI, dist string, log *slog.Logger) *invalidator {
+	return &invalidator{cf: cf, dist: dist, log: log, pending: map[string]int{}}
+}
+
+// add queues changed site paths for the next invalidation.
+func (v *invalidator) add(paths []string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, p := range paths {
+		if _, ok := v.pending[p]; !ok {
+			v.pending[p] = 0
+		}
+	}
+}
+
+// start queues paths and sends everything queued as one invalidation in
+// the background, after any earlier one is answered. It returns the
+// CallerReference, or "" when there was nothing to invalidate.
+func (v *invalidator) start(ctx context.Context, paths []string, gen uint64) string {
+	v.add(paths)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.pending) == 0 {
+		return ""
+	}
+	batch := v.pending
+	v.pending = map[string]int{}
+	prev, done := v.tail, make(chan struct{})
+	v.tail = done
+	ref := fmt.Sprintf("nocbot-%d", gen)
+	// The request outlives the publish that asked for it, but not the
+	// bound: shutdown waits for it through wait.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), invalidationTimeout)
+	go func() {
+		defer close(done)
+		defer cancel()
+		if prev != nil {
+			<-prev
+		}
+		res := v.send(ctx, ref, invalidationPaths(slices.Sorted(maps.Keys(batch))))
+		v.finish(res, batch)
+	}()
+	return ref
+}
+
+func (v *invalidator) finish(res Invalidation, batch map[string]int) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.result = res
+	if res.Err == nil {
+		v.log.Info("cdn invalidation created", "id", res.ID, "ref", res.Ref, "paths", len(res.Paths))
+		return
+	}
+	var dropped int
+	for p, n := range batch {
+		if n >= 1 {
+			dropped++
+			continue
+		}
+		if _, ok := v.pending[p]; !ok || v.pending[p] < n+1 {
+			v.pending[p] = n + 1
+		}
+	}
+	v.log.Warn("cdn invalidation failed; retrying with the next publish",
+		"ref", res.Ref, "paths", len(res.Paths), "given_up", dropped, "err", res.Err)
+}
+
+// send makes the request. The CallerReference makes a retry of the same
+// batch idempotent; the same reference with other paths (a generation
+// whose first attempt CloudFront did accept) gets a distinct one.
+func (v *invalidator) send(ctx context.Context, ref string, paths []string) Invalidation {
+	res := Invalidation{Ref: ref, Paths: paths}
+	id, err := v.create(ctx, ref, paths)
+	var api smithy.APIError
+	if errors.As(err, &api) && api.ErrorCode() == "InvalidationBatchAlreadyExists" {
+		sum := sha256.Sum256([]byte(strings.Join(paths, "\n")))
+		res.Ref = ref + "-" + hex.EncodeToString(sum[:4])
+		id, err = v.create(ctx, res.Ref, paths)
+	}
+	res.ID = id
+	if err != nil {
+		res.Err = fmt.Errorf("invalidate %d paths on %s: %w", len(paths), v.dist, err)
+	}
+	return res
+}
+
+func (v *invalidator) create(ctx context.Context, ref string, paths []string) (string, error) {
+	out, err := v.cf.CreateInvalidation(ctx, &cloudfront.CreateInvalidationInput{
+		DistributionId: aws.String(v.dist),
+		InvalidationBatch: &cftypes.InvalidationBatch{
+			CallerReference: aws.String(ref),
+			Paths:           &cftypes.Paths{Quantity: aws.Int32(int32(len(paths))), Items: paths},
+		},
+	})
+	if err != nil {
+		return "", err
+	}
+	if out.Invalidation == nil {
+		return "", errors.New("no invalidation in the response")
+	}
+	return aws.ToString(out.Invalidation.Id), nil
+}
+
+// wait blocks until every request started so far is answered and returns
+// the error of the newest one.
+func (v *invalidator) wait(ctx context.Context) error {
+	v.mu.Lock()
+	tail := v.tail
+	v.mu.Unlock()
+	if tail == nil {
+		return nil
+	}
+	select {
+	case <-tail:
+	case <-ctx.Done():
+		return fmt.Errorf("wait for cdn invalidation: %w", ctx.Err())
+	}
+	return v.last().Err
+}
+
+func (v *invalidator) last() Invalidation {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.result
+}

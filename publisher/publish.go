@@ -1,0 +1,201 @@
+package publisher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+)
+
+// Target is where a rendered build goes: a local folder or an S3 bucket.
+// Publish must be idempotent: calling it again with the same files and
+// generation changes nothing and uploads nothing.
+type Target interface {
+	Publish(ctx context.Context, files []File, gen uint64) (Report, error)
+}
+
+// Report says what one Publish did, for logs and the one-shot command.
+type Report struct {
+	Generation uint64
+	Uploaded   []string // in the order they went live, index.html last
+	Skipped    []string // unchanged since the last publish
+	Deleted    []string // no longer rendered, written by nocbot before
+	// Invalidation is the CloudFront CallerReference of the invalidation
+	// this publish started in the background; empty when none was needed.
+	Invalidation string
+}
+
+// Changed reports whether the publish wrote or removed anything.
+func (r Report) Changed() bool { return len(r.Uploaded) > 0 || len(r.Deleted) > 0 }
+
+// ErrStale means the target already holds a newer generation than the one
+// offered: an older build must never overwrite a newer one.
+var ErrStale = errors.New("target holds a newer generation")
+
+// ErrUnsafePath refuses a file path that could escape the site root or
+// touch what nocbot does not own.
+var ErrUnsafePath = errors.New("unsafe path")
+
+// ErrBadChallenge refuses an ACME challenge token or value outside the
+// base64url alphabet, so nothing but a challenge can be written there.
+var ErrBadChallenge = errors.New("bad acme challenge")
+
+// KV is the slice of the store a target keeps its own state in (the
+// hashes of what it uploaded). store.Store satisfies it.
+type KV interface {
+	Get(ctx context.Context, namespace, key string) ([]byte, error)
+	Put(ctx context.Context, namespace, key string, value []byte) error
+}
+
+// kvNamespace is the store namespace of the publisher's own state.
+const kvNamespace = "publisher"
+
+const (
+	wellKnown     = ".well-known/"
+	challengeDir  = ".well-known/acme-challenge/"
+	challengeType = "text/plain; charset=utf-8"
+	// challengeCache keeps CDNs from serving a challenge that was already
+	// replaced or deleted: the CA asks right after it is written.
+	challengeCache = "no-cache, no-store, max-age=0"
+	indexPath      = "index.html"
+	maxChallenge   = 1024
+)
+
+// checkPath refuses paths that are absolute, climb out of the root, or
+// fall under what nocbot never touches (.well-known/, its own bookkeeping).
+func checkPath(p string, reserved ...string) error {
+	if p == "" || strings.HasPrefix(p, "/") || strings.Contains(p, "\\") || path.Clean(p) != p || p == "." ||
+		p == ".." || strings.HasPrefix(p, "../") || strings.HasPrefix(p, wellKnown) {
+		return fmt.Errorf("%w %q", ErrUnsafePath, p)
+	}
+	for _, r := range reserved {
+		if p == r || strings.HasPrefix(p, r+"/") {
+			return fmt.Errorf("%w %q (reserved for nocbot)", ErrUnsafePath, p)
+		}
+	}
+	return nil
+}
+
+// checkFiles checks every path and refuses duplicates, which would make
+// the upload order (and so the page) depend on chance.
+func checkFiles(files []File, reserved ...string) error {
+	seen := make(map[string]bool, len(files))
+	var errs []error
+	for _, f := range files {
+		if err := checkPath(f.Path, reserved...); err != nil {
+			errs = append(errs, err)
+		}
+		if seen[f.Path] {
+			errs = append(errs, fmt.Errorf("%w %q: given twice", ErrUnsafePath, f.Path))
+		}
+		seen[f.Path] = true
+	}
+	return errors.Join(errs...)
+}
+
+// Upload classes, in the order they go live: a reader must never follow a
+// link to a file that is not there yet, and index.html links to all.
+const (
+	classAsset = iota
+	classDetail
+	classData
+	classIndex
+	classCount
+)
+
+func uploadClass(p string) int {
+	switch {
+	case p == indexPath:
+		return classIndex
+	case strings.HasPrefix(p, "assets/"):
+		return classAsset
+	case strings.HasSuffix(p, ".html"):
+		return classDetail
+	}
+	return classData
+}
+
+// uploadGroups splits files into the classes above, keeping the renderer's
+// order within each. Files of one group may go up concurrently; a group
+// starts only once the one before it is complete.
+func uploadGroups(files []File) [][]File {
+	groups := make([][]File, classCount)
+	for _, f := range files {
+		c := uploadClass(f.Path)
+		groups[c] = append(groups[c], f)
+	}
+	out := groups[:0]
+	for _, g := range groups {
+		if len(g) > 0 {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// checkChallenge validates an ACME http-01 token and key authorisation:
+// both are base64url (the value adds the '.' before the thumbprint).
+func checkChallenge(token, value string) error {
+	if !isBase64URL(token, false) || len(token) > maxChallenge {
+		return fmt.Errorf("%w token %q: want 1 to %d base64url characters", ErrBadChallenge, token, maxChallenge)
+	}
+	if value != "" && (!isBase64URL(value, true) || len(value) > maxChallenge) {
+		return fmt.Errorf("%w value: want 1 to %d base64url characters and dots", ErrBadChallenge, maxChallenge)
+	}
+	return nil
+}
+
+func isBase64URL(s string, dots bool) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+		case r == '.' && dots:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// maxInvalidationPaths is where one wildcard becomes cheaper than a list:
+// CloudFront bills per path and limits paths in flight per distribution.
+const maxInvalidationPaths = 50
+
+// invalidationPaths turns changed site paths into CloudFront paths: URL
+// escaped with a leading slash, plus "/" when index.html changed (the CDN
+// caches "/" and "/index.html" separately), or "/*" when there are many.
+// A literal '*' in a name is escaped so it never acts as a wildcard.
+func invalidationPaths(changed []string) []string {
+	set := map[string]bool{}
+	for _, p := range changed {
+		segs := strings.Split(p, "/")
+		for i, s := range segs {
+			segs[i] = url.PathEscape(s)
+		}
+		set["/"+strings.Join(segs, "/")] = true
+		if p == indexPath {
+			set["/"] = true
+		} else if strings.HasSuffix(p, "/"+indexPath) {
+			set["/"+strings.TrimSuffix(strings.Join(segs, "/"), indexPath)] = true
+		}
+	}
+	if len(set) > maxInvalidationPaths {
+		return []string{"/*"}
+	}
+	out := make([]string, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// mutable reports whether a file can change under its name and so needs
+// invalidating in a CDN; hashed assets get a new name instead.
+func mutable(cacheControl string) bool { return !strings.Contains(cacheControl, "immutable") }

@@ -1,0 +1,337 @@
+package publisher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/fedora-infra/nocbot/status"
+)
+
+// Source is what the worker needs of the store: the board with its
+// generation, the durable outbox, and a way to clear it.
+type Source interface {
+	Snapshot() (*status.Board, uint64)
+	Pending() (gen uint64, since time.Time, pending bool)
+	MarkPublished(ctx context.Context, gen uint64) error
+}
+
+// WorkerOptions tune a Worker. Zero values pick the defaults shown.
+type WorkerOptions struct {
+	// Debounce is how long a first change waits for more before the page
+	// is rendered, so a burst of changes renders once (2 s). NoDebounce
+	// publishes right away.
+	Debounce time.Duration
+	// MinBackoff and MaxBackoff bound the retry delay after a failed
+	// publish, which doubles each time, with jitter (1 s, 5 min).
+	MinBackoff, MaxBackoff time.Duration
+	// Timeout bounds one publish, so a hung server cannot stall the
+	// outbox (2 min).
+	Timeout time.Duration
+	// FlushTimeout bounds the final publish on shutdown (10 s).
+	FlushTimeout time.Duration
+	Now          func() time.Time
+	Log          *slog.Logger
+	// Notify tells the chat (bot.Announce): once when publishing starts
+	// failing, once when it recovers. It must not block for long.
+	Notify func(ctx context.Context, text string)
+	// OnPublish reports every attempt, for metrics.
+	OnPublish func(ok bool, took time.Duration)
+}
+
+// NoDebounce as WorkerOptions.Debounce publishes as soon as a change is
+// committed (benchmarks, tests).
+const NoDebounce time.Duration = -1
+
+const (
+	defaultDebounce     = 2 * time.Second
+	defaultMinBackoff   = time.Second
+	defaultMaxBackoff   = 5 * time.Minute
+	defaultTimeout      = 2 * time.Minute
+	defaultFlushTimeout = 10 * time.Second
+	notifyTimeout       = 10 * time.Second
+	maxNotifyError      = 300
+)
+
+// Status is the worker's health, for /readyz and /metrics.
+type Status struct {
+	LastSuccess         time.Time // zero before the first success
+	LastGeneration      uint64    // generation made live by LastSuccess
+	LastError           error     // nil once a publish succeeded
+	ConsecutiveFailures int
+	PendingSince        time.Time // oldest change not yet live; zero when none
+}
+
+// waiter is implemented by targets with background work (CloudFront
+// invalidations) that a one-shot run or shutdown should let finish.
+type waiter interface {
+	Wait(ctx context.Context) error
+}
+
+// Worker publishes the page: once at start-up, then after each change,
+// debounced, retrying failures until the page is live, and only then
+// clearing the store's outbox.
+type Worker struct {
+	src    Source
+	render func(b *status.Board, now time.Time) ([]File, error)
+	target Target
+	opts   WorkerOptions
+	kick   chan struct{} // capacity 1: pending triggers coalesce
+
+	pubMu sync.Mutex // one publish at a time (Run and PublishOnce)
+
+	mu      sync.Mutex // guards st and failing
+	st      Status
+	failing bool // the chat was told publishing fails
+}
+
+// NewWorker returns a worker; nothing runs before Run or PublishOnce.
+func NewWorker(src Source, render func(b *status.Board, now time.Time) ([]File, error), target Target, opts WorkerOptions) *Worker {
+	if opts.Debounce == 0 {
+		opts.Debounce = defaultDebounce
+	}
+	if opts.Debounce < 0 {
+		opts.Debounce = 0
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = defaultMinBackoff
+	}
+	if opts.MaxBackoff < opts.MinBackoff {
+		opts.MaxBackoff = max(defaultMaxBackoff, opts.MinBackoff)
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = defaultTimeout
+	}
+	if opts.FlushTimeout <= 0 {
+		opts.FlushTimeout = defaultFlushTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Worker{src: src, render: render, target: target, opts: opts, kick: make(chan struct{}, 1)}
+}
+
+// Trigger asks for a publish. It never blocks; triggers that arrive before
+// the worker gets to them count as one. Wire it to the store's OnCommit.
+func (w *Worker) Trigger() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Status returns the current health.
+func (w *Worker) Status() Status {
+	w.mu.Lock()
+	st := w.st
+	w.mu.Unlock()
+	if _, since, pending := w.src.Pending(); pending {
+		st.PendingSince = since
+	}
+	return st
+}
+
+// Run publishes once at start-up (whatever the outbox says: the target may
+// have lost files, and a change from before a restart may be waiting),
+// then after triggers, until ctx ends. Then it makes a final, bounded
+// attempt if anything is still pending. It returns nil on shutdown: what
+// is not published stays in the outbox for the next start.
+func (w *Worker) Run(ctx context.Context) error {
+	timer := time.NewTimer(0) // fires at once: the start-up publish
+	defer timer.Stop()
+	armed := true // the timer runs towards a publish
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			w.flush(ctx)
+			return nil
+		case <-w.kick:
+			// A retry already scheduled will render the newest board; a
+			// first trigger opens the debounce window that later ones join.
+			if !armed {
+				timer.Reset(w.opts.Debounce)
+				armed = true
+			}
+		case <-timer.C:
+			armed = false
+			err := w.publishOnce(ctx)
+			if ctx.Err() != nil {
+				w.flush(ctx)
+				return nil
+			}
+			if err == nil {
+				failures = 0
+				continue
+			}
+			failures++
+			d := w.backoff(failures)
+			w.opts.Log.Warn("publish failed; retrying", "attempt", failures, "in", d, "err", err)
+			timer.Reset(d)
+			armed = true
+		}
+	}
+}
+
+// PublishOnce renders, validates and publishes the current board once,
+// waits for the target's background work (the CDN invalidation), and
+// clears the outbox on success. It is the one-shot `nocbot publish`.
+func (w *Worker) PublishOnce(ctx context.Context) (Report, error) {
+	rep, err := w.publish(ctx)
+	if err != nil {
+		return rep, err
+	}
+	if wt, ok := w.target.(waiter); ok {
+		if err := wt.Wait(ctx); err != nil {
+			// The page is live; only the CDN may serve the old one for up
+			// to a minute.
+			w.opts.Log.Warn("cdn invalidation failed", "err", err)
+		}
+	}
+	return rep, nil
+}
+
+func (w *Worker) publishOnce(ctx context.Context) error {
+	_, err := w.publish(ctx)
+	return err
+}
+
+// publish is one attempt, with its bookkeeping.
+func (w *Worker) publish(ctx context.Context) (Report, error) {
+	w.pubMu.Lock()
+	defer w.pubMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
+	defer cancel()
+	start := time.Now()
+	rep, gen, err := w.attempt(ctx)
+	took := time.Since(start)
+	if w.opts.OnPublish != nil {
+		w.opts.OnPublish(err == nil, took)
+	}
+	if err != nil {
+		w.failed(ctx, err)
+		return rep, err
+	}
+	w.succeeded(ctx, gen)
+	w.opts.Log.Info("published", "generation", gen, "uploaded", len(rep.Uploaded),
+		"deleted", len(rep.Deleted), "skipped", len(rep.Skipped), "invalidation", rep.Invalidation, "took", took)
+	return rep, nil
+}
+
+func (w *Worker) attempt(ctx context.Context) (Report, uint64, error) {
+	board, gen := w.src.Snapshot()
+	files, err := w.render(board, w.opts.Now())
+	if err != nil {
+		return Report{}, gen, fmt.Errorf("render generation %d: %w", gen, err)
+	}
+	// A build that fails validation publishes nothing: a broken page must
+	// not replace a working one.
+	if err := Validate(files); err != nil {
+		return Report{}, gen, fmt.Errorf("validate generation %d: %w", gen, err)
+	}
+	rep, err := w.target.Publish(ctx, files, gen)
+	if err != nil {
+		return rep, gen, err
+	}
+	if err := w.src.MarkPublished(ctx, gen); err != nil {
+		return rep, gen, fmt.Errorf("generation %d is live but: %w", gen, err)
+	}
+	return rep, gen, nil
+}
+
+func (w *Worker) failed(ctx context.Context, err error) {
+	w.mu.Lock()
+	w.st.LastError = err
+	w.st.ConsecutiveFailures++
+	tell := !w.failing
+	w.failing = true
+	w.mu.Unlock()
+	if tell {
+		msg := err.Error()
+		if errors.Is(err, ErrStale) {
+			msg += " (another nocbot or a restored state file? the bucket is ahead of this one)"
+		}
+		w.notify(ctx, "status page publishing is failing: "+truncate(msg, maxNotifyError))
+	}
+}
+
+func (w *Worker) succeeded(ctx context.Context, gen uint64) {
+	w.mu.Lock()
+	n := w.st.ConsecutiveFailures
+	w.st = Status{LastSuccess: w.opts.Now(), LastGeneration: gen}
+	tell := w.failing
+	w.failing = false
+	w.mu.Unlock()
+	if tell {
+		w.notify(ctx, fmt.Sprintf("status page publishing recovered after %d failed attempts; the page is current", n))
+	}
+}
+
+func (w *Worker) notify(ctx context.Context, text string) {
+	if w.opts.Notify == nil {
+		return
+	}
+	// Shutdown must not swallow the news, nor a stuck chat stall publishing.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyTimeout)
+	defer cancel()
+	w.opts.Notify(ctx, text)
+}
+
+// flush makes a final, bounded effort on shutdown when a change is still
+// waiting, then lets the CDN invalidation finish within the same bound.
+func (w *Worker) flush(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opts.FlushTimeout)
+	defer cancel()
+	for failures := 0; ; {
+		_, _, pending := w.src.Pending()
+		w.mu.Lock()
+		behind := w.failing || w.st.LastSuccess.IsZero()
+		w.mu.Unlock()
+		if !pending && !behind {
+			break
+		}
+		if _, err := w.publish(ctx); err == nil {
+			break
+		}
+		failures++
+		select {
+		case <-ctx.Done():
+			w.opts.Log.Warn("shutting down with the page behind; it stays queued for the next start")
+			return
+		case <-time.After(w.backoff(failures)):
+		}
+	}
+	if wt, ok := w.target.(waiter); ok {
+		if err := wt.Wait(ctx); err != nil {
+			w.opts.Log.Warn("cdn invalidation unfinished at shutdown", "err", err)
+		}
+	}
+}
+
+// backoff doubles from MinBackoff up to MaxBackoff, then takes a random
+// point in the upper half, so restarted instances do not retry in step.
+func (w *Worker) backoff(failures int) time.Duration {
+	d := w.opts.MinBackoff
+	for i := 1; i < failures && d < w.opts.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, w.opts.MaxBackoff)
+	return d/2 + rand.N(d/2+1)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 { // do not cut a UTF-8 sequence
+		n--
+	}
+	return s[:n] + "…"
+}
