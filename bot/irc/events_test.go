@@ -1,0 +1,367 @@
+package irc
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lrstanley/girc"
+
+	"github.com/fedora-infra/nocbot/bot"
+	"github.com/fedora-infra/nocbot/commands"
+)
+
+// recorder is a dispatcher that answers every command with what it was
+// given, so tests see exactly what the adapter handed to the bot.
+type recorder struct {
+	mu   sync.Mutex
+	reqs []commands.Request
+}
+
+func (r *recorder) Dispatch(_ context.Context, req commands.Request) commands.Response {
+	r.mu.Lock()
+	r.reqs = append(r.reqs, req)
+	r.mu.Unlock()
+	return commands.Response{Command: "echo", Result: commands.ResultOK,
+		Lines: []string{"got " + req.Line + " from " + req.Identity + " (" + req.Unverified + ")"}}
+}
+
+func (r *recorder) requests() []commands.Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]commands.Request(nil), r.reqs...)
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// offlineClient is a Client fed with synthetic events instead of a
+// server: what it would send collects in its outbox.
+func offlineClient(t *testing.T, bopts bot.Options, opts Options, runBot bool) (*Client, *recorder) {
+	t.Helper()
+	rec := &recorder{}
+	bopts.Log = testLogger(t)
+	b := bot.New(rec, bopts)
+	if runBot {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { b.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	if opts.Nick == "" {
+		opts.Nick = "nocbot"
+	}
+	if opts.Server == "" {
+		opts.Server = "irc.test:6667"
+	}
+	if opts.Channels == nil {
+		opts.Channels = []string{"#noc", "#admin secret"}
+	}
+	c := New(opts, b, testLogger(t))
+	if c.optErr != nil {
+		t.Fatal(c.optErr)
+	}
+	c.conn = connState{gen: 1, joined: map[string]bool{}, caps: map[string]bool{}}
+	return c, rec
+}
+
+func (c *Client) feed(t *testing.T, raw ...string) {
+	t.Helper()
+	for _, r := range raw {
+		e := girc.ParseEvent(r)
+		if e == nil {
+			t.Fatalf("bad test line %q", r)
+		}
+		c.onEvent(c.irc, *e)
+	}
+}
+
+// registered brings the offline client to "connected and joined" with
+// the given capabilities acknowledged.
+func (c *Client) registered(t *testing.T, caps string) {
+	t.Helper()
+	if caps != "" {
+		c.feed(t, ":irc.test CAP * ACK :"+caps)
+	}
+	c.feed(t, ":irc.test 001 nocbot :Welcome",
+		":nocbot!~nocbot@127.0.0.1 JOIN #noc",
+		":nocbot!~nocbot@127.0.0.1 JOIN #admin")
+	if !c.Ready() {
+		t.Fatal("not ready after joining every channel")
+	}
+}
+
+// waitOut waits for n queued lines and takes them out.
+func (c *Client) waitOut(t *testing.T, n int) []string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.out.len() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d lines queued, want %d", c.out.len(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var out []string
+	for range n {
+		l, _ := c.out.peek()
+		out = append(out, l.raw())
+		c.out.pop()
+	}
+	return out
+}
+
+func TestIntakeIdentityFromAccountTag(t *testing.T) {
+	c, rec := offlineClient(t, bot.Options{}, Options{}, true)
+	c.registered(t, "account-tag account-notify extended-join message-tags server-time cap-notify")
+
+	c.feed(t, "@account=opsadmin :ops!~ops@host.example PRIVMSG #noc :!whoami")
+	if got := c.waitOut(t, 1); got[0] != "PRIVMSG #noc :ops: got whoami from irc:opsadmin ()" {
+		t.Fatalf("reply %q", got[0])
+	}
+	// The nick of the account holder, without the tag, is nobody.
+	c.feed(t, ":opsadmin!~x@elsewhere.example PRIVMSG #noc :!whoami")
+	if got := c.waitOut(t, 1); got[0] != "PRIVMSG #noc :opsadmin: got whoami from  ()" {
+		t.Fatalf("reply %q", got[0])
+	}
+	// Direct message: room is the nick, no address prefix.
+	c.feed(t, "@account=opsadmin :ops!~ops@host.example PRIVMSG nocbot :whoami")
+	if got := c.waitOut(t, 1); got[0] != "PRIVMSG ops :got whoami from irc:opsadmin ()" {
+		t.Fatalf("reply %q", got[0])
+	}
+	reqs := rec.requests()
+	if len(reqs) != 3 || reqs[2].Room != "ops" || reqs[0].Room != "#noc" || reqs[0].Net != "irc" {
+		t.Fatalf("requests %+v", reqs)
+	}
+}
+
+func TestIntakeIdentityFromTable(t *testing.T) {
+	c, _ := offlineClient(t, bot.Options{}, Options{}, true)
+	c.registered(t, "account-notify extended-join")
+	ask := func(nick string) string {
+		t.Helper()
+		c.feed(t, ":"+nick+"!~u@host.example PRIVMSG #noc :!whoami")
+		return c.waitOut(t, 1)[0]
+	}
+	c.feed(t, ":ops!~ops@host.example JOIN #noc opsadmin :Ops Person")
+	if got := ask("ops"); !strings.Contains(got, "from irc:opsadmin") {
+		t.Fatalf("after extended-join: %q", got)
+	}
+	c.feed(t, ":ops!~ops@host.example NICK :ops_lunch")
+	if got := ask("ops_lunch"); !strings.Contains(got, "from irc:opsadmin") {
+		t.Fatalf("after NICK: %q", got)
+	}
+	c.feed(t, ":ops_lunch!~ops@host.example ACCOUNT *")
+	if got := ask("ops_lunch"); !strings.Contains(got, "from  ()") {
+		t.Fatalf("after logout: %q", got)
+	}
+	c.feed(t, ":ops_lunch!~ops@host.example QUIT :bye")
+	if got := ask("ops_lunch"); !strings.Contains(got, whyNotSeen) {
+		t.Fatalf("after QUIT: %q", got)
+	}
+	// WHOX reply for someone already in the channel.
+	c.feed(t, ":irc.test 354 nocbot 1 #noc ~u host.example oldtimer oldacct :Old Timer")
+	if got := ask("oldtimer"); !strings.Contains(got, "from irc:oldacct") {
+		t.Fatalf("after WHOX: %q", got)
+	}
+	// Reconnecting forgets everything.
+	c.feed(t, "CLIENT_DISCONNECTED irc.test:6667")
+	if a, known := c.accounts.lookup("oldtimer"); known || a != "" {
+		t.Fatalf("table kept %q across a disconnect", a)
+	}
+}
+
+func TestIntakeNoAccountInformation(t *testing.T) {
+	c, _ := offlineClient(t, bot.Options{}, Options{}, true)
+	c.registered(t, "")
+	c.feed(t, "@account=opsadmin :ops!~ops@host.example PRIVMSG #noc :!whoami")
+	if got := c.waitOut(t, 1)[0]; !strings.Contains(got, "from  ("+whyNoAccounts+")") {
+		t.Fatalf("reply %q", got)
+	}
+}
+
+func TestIntakeIgnores(t *testing.T) {
+	c, rec := offlineClient(t, bot.Options{}, Options{}, true)
+	c.registered(t, "account-tag server-time")
+	c.feed(t,
+		"@time=2026-11-22T10:00:00.000Z :irc.test NOTICE nocbot :*** first tagged line",
+		":otherbot!~b@host.example NOTICE #noc :!status major - all",
+		":ops!~ops@host.example PRIVMSG #elsewhere :!status major - all",
+		":ops!~ops@host.example PRIVMSG @#noc :!status major - all",
+		":ops!~ops@host.example PRIVMSG #noc :\x01ACTION !status major - all\x01",
+		"@batch=abc :ops!~ops@host.example PRIVMSG #noc :!replayed-batch",
+		"@time=2026-11-22T09:00:00.000Z :ops!~ops@host.example PRIVMSG #noc :!replayed-time",
+		":irc.test PRIVMSG #noc :!from-server",
+		":nocbot!~nocbot@127.0.0.1 PRIVMSG #noc :!from-myself",
+		":ops!~ops@host.example PRIVMSG #noc :!",
+		":ops!~ops@host.example PRIVMSG #noc :just chatting",
+		"@time=2026-11-22T10:00:01.000Z :ops!~ops@host.example PRIVMSG #noc :\x02\x0304!sentinel\x0f",
+	)
+	c.waitOut(t, 1)
+	reqs := rec.requests()
+	if len(reqs) != 1 || reqs[0].Line != "sentinel" {
+		t.Fatalf("the bot was handed %+v; want only the sentinel, formatting stripped", reqs)
+	}
+}
+
+func TestIntakeLineAtTheLengthLimit(t *testing.T) {
+	c, rec := offlineClient(t, bot.Options{}, Options{}, true)
+	c.registered(t, "account-tag")
+	head := "@account=opsadmin :ops!~ops@host.example PRIVMSG #noc :"
+	body := `!status minor "` + strings.Repeat("x", 600) + `" zodbot`
+	c.feed(t, head+body[:512-len(head[len("@account=opsadmin "):])-2])
+	got := c.waitOut(t, 1)[0]
+	if !strings.Contains(got, "512-byte limit") || !strings.HasPrefix(got, "PRIVMSG #noc :ops: error:") {
+		t.Fatalf("reply %q", got)
+	}
+	if len(rec.requests()) != 0 {
+		t.Fatal("a possibly cut command reached the bot")
+	}
+}
+
+func TestIntakeBusy(t *testing.T) {
+	// The bot is not running: its queue of one fills and stays full.
+	c, _ := offlineClient(t, bot.Options{QueueSize: 1}, Options{}, false)
+	c.registered(t, "account-tag")
+	c.feed(t,
+		":ops!~ops@host.example PRIVMSG #noc :!one",
+		":ops!~ops@host.example PRIVMSG #noc :!two")
+	if got := c.waitOut(t, 1)[0]; got != "PRIVMSG #noc :ops: busy, try again in a minute" {
+		t.Fatalf("reply %q", got)
+	}
+}
+
+func TestIntakeHostRateLimit(t *testing.T) {
+	now := t0
+	c, rec := offlineClient(t, bot.Options{}, Options{HostBurst: 2, HostRatePerMinute: 1, Now: func() time.Time { return now }}, true)
+	c.registered(t, "account-tag")
+	// Nick hopping on one host does not buy more commands.
+	c.feed(t,
+		":a!~u@same.example PRIVMSG #noc :!one",
+		":b!~u@same.example PRIVMSG #noc :!two",
+		":c!~u@same.example PRIVMSG #noc :!three",
+		":d!~u@same.example PRIVMSG #noc :!four",
+		":a!~u@same.example PRIVMSG #noc :chatter is not counted",
+		":e!~u@other.example PRIVMSG #noc :!five")
+	got := c.waitOut(t, 4)
+	want := map[string]bool{
+		"PRIVMSG #noc :a: got one from  ()":                            true,
+		"PRIVMSG #noc :b: got two from  ()":                            true,
+		"PRIVMSG #noc :c: slow down: too many commands from your host": true,
+		"PRIVMSG #noc :e: got five from  ()":                           true,
+	}
+	for _, l := range got {
+		if !want[l] {
+			t.Errorf("unexpected line %q", l)
+		}
+	}
+	if n := len(rec.requests()); n != 3 {
+		t.Fatalf("%d commands reached the bot, want 3", n)
+	}
+}
+
+func TestLongReplyIsSplit(t *testing.T) {
+	c, _ := offlineClient(t, bot.Options{}, Options{}, false)
+	c.registered(t, "")
+	long := strings.Repeat("ünïcödé ", 150) // 1650 bytes
+	if err := c.replyFunc("#noc", "ops", false)(context.Background(), []string{long, "second"}); err != nil {
+		t.Fatal(err)
+	}
+	// The bot has not joined anything visible to girc, so the prefix
+	// assumes the longest user and host.
+	prefix := relayPrefixLen("nocbot_", strings.Repeat("u", len("nocbot")+1), strings.Repeat("h", 63), "PRIVMSG", "#noc")
+	lines := c.waitOut(t, c.out.len())
+	if len(lines) < 5 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for i, l := range lines {
+		text := strings.TrimPrefix(l, "PRIVMSG #noc :")
+		if prefix+len(text) > maxLine {
+			t.Errorf("line %d is %d bytes on the wire", i, prefix+len(text))
+		}
+	}
+	if !strings.HasPrefix(lines[0], "PRIVMSG #noc :ops: ünïcödé") || lines[len(lines)-1] != "PRIVMSG #noc :second" {
+		t.Fatalf("first %q last %q", lines[0], lines[len(lines)-1])
+	}
+}
+
+func TestAnnounceEveryChannel(t *testing.T) {
+	c, _ := offlineClient(t, bot.Options{}, Options{QueueLines: 3}, false)
+	// Not connected: queued for later, not lost.
+	if err := c.Announce(context.Background(), "maintenance at 12:00"); err != nil {
+		t.Fatal(err)
+	}
+	got := c.waitOut(t, 2)
+	if got[0] != "PRIVMSG #noc :maintenance at 12:00" || got[1] != "PRIVMSG #admin :maintenance at 12:00" {
+		t.Fatalf("announced %q", got)
+	}
+	c.Announce(context.Background(), "one")
+	if err := c.Announce(context.Background(), "two"); err == nil {
+		t.Fatal("announce into a full queue reported no error")
+	}
+}
+
+func TestCTCP(t *testing.T) {
+	c, rec := offlineClient(t, bot.Options{}, Options{Version: "nocbot test"}, false)
+	c.registered(t, "")
+	for _, raw := range []string{
+		":ops!~ops@host.example PRIVMSG nocbot :\x01VERSION\x01",
+		":ops!~ops@host.example PRIVMSG nocbot :\x01PING 1732270000\x01",
+		":ops!~ops@host.example PRIVMSG nocbot :\x01TIME\x01",
+		":ops!~ops@host.example PRIVMSG nocbot :\x01FINGER\x01",
+		":otherbot!~b@host.example NOTICE nocbot :\x01VERSION otherbot 1.0\x01",
+		":ops!~ops@host.example PRIVMSG #noc :\x01VERSION\x01",
+	} {
+		c.irc.RunHandlers(girc.ParseEvent(raw))
+	}
+	got := c.waitOut(t, 3)
+	want := []string{
+		"NOTICE ops :\x01VERSION nocbot test\x01",
+		"NOTICE ops :\x01PING 1732270000\x01",
+		"NOTICE ops :\x01VERSION nocbot test\x01",
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("CTCP answers %q, want %q", got, want)
+	}
+	if c.out.len() != 0 || len(rec.requests()) != 0 {
+		t.Fatal("CTCP produced more than the minimal answers")
+	}
+}
+
+func TestNickCollision(t *testing.T) {
+	c, _ := offlineClient(t, bot.Options{}, Options{FallbackNick: "nocbot-backup"}, false)
+	for _, want := range []string{"nocbot-backup", "nocbot-backup_", "nocbot-backup__"} {
+		if got := c.nickCollide("ignored"); got != want {
+			t.Fatalf("collision answer %q, want %q", got, want)
+		}
+	}
+	c.registered(t, "")
+	if got := c.nickCollide("nocbot-backup"); got != "" {
+		t.Fatalf("once registered a failed regain changes nick to %q", got)
+	}
+}
+
+func TestOptionsErrors(t *testing.T) {
+	b := bot.New(&recorder{}, bot.Options{})
+	for name, o := range map[string]Options{
+		"no port":            {Server: "irc.test:", Nick: "nocbot"},
+		"bad nick":           {Server: "irc.test:6667", Nick: "#nocbot"},
+		"bad channel":        {Server: "irc.test:6667", Nick: "nocbot", Channels: []string{"noc"}},
+		"duplicate channel":  {Server: "irc.test:6667", Nick: "nocbot", Channels: []string{"#noc", "#NOC"}},
+		"unknown mechanism":  {Server: "irc.test:6667", Nick: "nocbot", SASLMechanism: "SCRAM-SHA-256"},
+		"plain, no password": {Server: "irc.test:6667", Nick: "nocbot", SASLMechanism: "plain"},
+		"external, no tls":   {Server: "irc.test:6667", Nick: "nocbot", SASLMechanism: "EXTERNAL", ClientCertFile: "c", ClientKeyFile: "k"},
+		"missing cert":       {Server: "irc.test:6697", TLS: true, Nick: "nocbot", SASLMechanism: "EXTERNAL", ClientCertFile: "testdata/nope.pem", ClientKeyFile: "testdata/nope.key"},
+	} {
+		if err := New(o, b, nil).Run(context.Background()); err == nil {
+			t.Errorf("%s: Run accepted %+v", name, o)
+		}
+	}
+	c := New(Options{Server: "irc.libera.chat", TLS: true, Nick: "nocbot"}, b, nil)
+	if c.optErr != nil || c.port != 6697 {
+		t.Fatalf("default TLS port: %d, %v", c.port, c.optErr)
+	}
+}

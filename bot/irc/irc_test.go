@@ -1,0 +1,357 @@
+package irc
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lrstanley/girc"
+
+	"github.com/fedora-infra/nocbot/bot"
+	"github.com/fedora-infra/nocbot/commands"
+	"github.com/fedora-infra/nocbot/groups"
+	"github.com/fedora-infra/nocbot/internal/testsrv"
+	"github.com/fedora-infra/nocbot/status"
+	"github.com/fedora-infra/nocbot/store"
+)
+
+// slowDispatcher adds a "slow" command that holds a worker until the test
+// releases it, to show that a stuck command does not stall the IRC event
+// loop (which answers the server's PINGs).
+type slowDispatcher struct {
+	inner   bot.Dispatcher
+	started chan struct{}
+	release chan struct{}
+}
+
+func (d *slowDispatcher) Dispatch(ctx context.Context, req commands.Request) commands.Response {
+	if req.Line != "slow" {
+		return d.inner.Dispatch(ctx, req)
+	}
+	d.started <- struct{}{}
+	select {
+	case <-d.release:
+	case <-ctx.Done():
+	}
+	return commands.Response{Command: "slow", Result: commands.ResultOK, Lines: []string{"slow done"}}
+}
+
+// stack is the real bot: bbolt store, static groups, the command table,
+// the bot engine and the IRC client under test.
+type stack struct {
+	store *store.Store
+	bot   *bot.Bot
+	irc   *Client
+	slow  *slowDispatcher
+}
+
+func startStack(t testing.TB, opts Options, bopts bot.Options) *stack {
+	t.Helper()
+	log := testLogger(t)
+	cat := status.NewCatalogue([]status.Component{
+		{ID: "zodbot", Name: "Zodbot", Group: "Communication"},
+		{ID: "wiki", Name: "Wiki", Group: "Websites"},
+	})
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"), cat, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	disp := commands.New(commands.Options{
+		Store:       st,
+		Members:     groups.NewStatic(map[string][]string{"sysadmin-main": {"irc:opsadmin"}}),
+		Permissions: map[string][]string{"status": {"sysadmin-main"}},
+		Prefix:      "!",
+		Log:         log,
+	})
+	slow := &slowDispatcher{inner: disp, started: make(chan struct{}, 8), release: make(chan struct{})}
+	bopts.Log = log
+	b := bot.New(slow, bopts)
+	c := New(opts, b, log)
+	b.AddAnnouncer(c)
+
+	// Shutdown in the documented order: the bot finishes its commands,
+	// then the client flushes their replies and quits; the store last.
+	botCtx, stopBot := context.WithCancel(context.Background())
+	ircCtx, stopIRC := context.WithCancel(context.Background())
+	botDone, ircDone := make(chan struct{}), make(chan error, 1)
+	go func() { b.Run(botCtx); close(botDone) }()
+	go func() { ircDone <- c.Run(ircCtx) }()
+	t.Cleanup(func() {
+		stopBot()
+		<-botDone
+		stopIRC()
+		if err := <-ircDone; err != nil {
+			t.Errorf("irc Run: %v", err)
+		}
+		st.Close()
+	})
+	return &stack{store: st, bot: b, irc: c, slow: slow}
+}
+
+func (c *Client) gen() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conn.gen
+}
+
+func (c *Client) account() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conn.loggedIn
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(opTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// boardSig summarises the board so any change, including an update added
+// to an open incident by a replayed command, shows.
+func boardSig(st *store.Store) string {
+	var b strings.Builder
+	for _, in := range st.Board().Incidents {
+		fmt.Fprintf(&b, "#%s %s %q updates=%d; ", in.ID, in.Status, in.Title, len(in.Updates))
+	}
+	return b.String()
+}
+
+// addressed matches the bot's reply to nick in channel (its first line).
+func addressed(botNick, channel, nick string) func(*girc.Event) bool {
+	from := fromBot(botNick, "PRIVMSG", channel)
+	return func(e *girc.Event) bool { return from(e) && strings.HasPrefix(e.Last(), nick+": ") }
+}
+
+func TestIRC(t *testing.T) {
+	srv := testsrv.IRC(t)
+	srv.RegisterAccounts(t, map[string]string{"nocbot": "botpass123", "opsadmin": "opspass123", "outsider": "outpass123"})
+
+	const botNick = "nocbot"
+	s := startStack(t, Options{
+		Server: srv.Addr, Nick: botNick, SASLMechanism: "PLAIN", SASLPassword: "botpass123",
+		Channels:   []string{"#noc", "#admin"},
+		FloodBurst: 4, FloodInterval: 50 * time.Millisecond,
+		ReconnectMin: 100 * time.Millisecond, ReconnectMax: time.Second,
+		// Every test client comes from 127.0.0.1, one host for the limiter.
+		HostRatePerMinute: 600, HostBurst: 100,
+	}, bot.Options{MaxReplyLines: 25, Workers: 2, CommandTimeout: time.Minute, RatePerMinute: 600, Burst: 100})
+
+	// "opsadmin" the nick is worn by an impostor who is not logged in;
+	// the real opsadmin account uses the nick "ops".
+	clients := dialOps(t, srv.Addr,
+		[3]string{"ops", "opsadmin", "opspass123"},
+		[3]string{"opsadmin", "", ""},
+		[3]string{"outsider", "outsider", "outpass123"})
+	op, impostor, outsider := clients[0], clients[1], clients[2]
+	for _, c := range clients {
+		c.join(t, "#noc")
+	}
+	waitFor(t, "the bot is ready", s.irc.Ready)
+	gen := s.irc.gen()
+	if got := s.irc.account(); got != botNick {
+		t.Fatalf("the bot is logged in as %q, want %q (SASL PLAIN)", got, botNick)
+	}
+
+	t.Run("authorised account sets a status", func(t *testing.T) {
+		op.send(`PRIVMSG #noc :!status minor "IRC flaky" zodbot`)
+		r := op.mustWait(t, "the bot's answer", addressed(botNick, "#noc", "ops")).Last()
+		b := s.store.Board()
+		if len(b.Incidents) != 1 {
+			t.Fatalf("reply %q; board has %d incidents, want 1", r, len(b.Incidents))
+		}
+		in := b.Incidents[0]
+		if in.Title != "IRC flaky" || in.Components["zodbot"] != status.PartialOutage || in.Updates[0].Author != "irc:opsadmin" {
+			t.Fatalf("reply %q; incident %+v", r, in)
+		}
+	})
+	committed := boardSig(s.store)
+
+	t.Run("same nick without the account is refused", func(t *testing.T) {
+		impostor.send(`PRIVMSG #noc :!status major "fake outage" zodbot`)
+		r := impostor.mustWait(t, "the refusal", addressed(botNick, "#noc", "opsadmin")).Last()
+		if !strings.Contains(r, "permission denied") {
+			t.Fatalf("reply %q", r)
+		}
+		if got := boardSig(s.store); got != committed {
+			t.Fatalf("board changed: %s", got)
+		}
+	})
+
+	t.Run("account not in the group is refused", func(t *testing.T) {
+		outsider.send(`PRIVMSG #noc :!status major "not my job" zodbot`)
+		r := outsider.mustWait(t, "the refusal", addressed(botNick, "#noc", "outsider")).Last()
+		if !strings.Contains(r, "permission denied") || !strings.Contains(r, "irc:outsider is not a member") {
+			t.Fatalf("reply %q", r)
+		}
+		if got := boardSig(s.store); got != committed {
+			t.Fatalf("board changed: %s", got)
+		}
+	})
+
+	t.Run("direct message", func(t *testing.T) {
+		op.send("PRIVMSG " + botNick + " :whoami")
+		r := op.reply(t, botNick, "ops")
+		if r != "ops on irc is irc:opsadmin; groups: sysadmin-main" {
+			t.Fatalf("reply %q", r)
+		}
+	})
+
+	t.Run("CTCP VERSION", func(t *testing.T) {
+		op.send("PRIVMSG " + botNick + " :\x01VERSION\x01")
+		r := op.mustWait(t, "the CTCP answer", fromBot(botNick, "NOTICE", "ops")).Last()
+		if r != "\x01VERSION nocbot\x01" {
+			t.Fatalf("answer %q", r)
+		}
+	})
+
+	t.Run("bad input", func(t *testing.T) {
+		// A channel the bot is in but that is not configured.
+		op.join(t, "#elsewhere")
+		s.irc.irc.Cmd.Join("#elsewhere")
+		op.mustWait(t, "the bot joining #elsewhere", func(e *girc.Event) bool {
+			return e.Command == "JOIN" && e.Source.Name == botNick && param(*e, 0) == "#elsewhere"
+		})
+
+		op.send(`PRIVMSG #noc :!status minor "` + strings.Repeat("x", 600) + `" zodbot`)
+		op.send("PRIVMSG #noc :!status minor \"\xff\xfe broken\" zodbot")
+		op.send("PRIVMSG #noc :\x02\x0304!status\x0f")
+		op.send("PRIVMSG #noc :!")
+		op.send(`PRIVMSG #elsewhere :!status major "elsewhere" zodbot`)
+		op.send("PRIVMSG #noc :!whoami")
+
+		want := map[string]string{
+			"overlong":    "error:",
+			"utf8":        "not valid UTF-8",
+			"formatted":   "zodbot",
+			"sentinel":    "is irc:opsadmin",
+			"unreachable": "\x00",
+		}
+		seen := map[string]bool{}
+		for len(seen) < len(want)-1 {
+			e := op.mustWait(t, fmt.Sprintf("replies (seen %v)", seen), func(e *girc.Event) bool {
+				return e.Command == "PRIVMSG" && e.Source.Name == botNick
+			})
+			r := e.Last()
+			if param(*e, 0) != "#noc" || strings.Contains(r, "elsewhere") {
+				t.Fatalf("the bot answered in or about a channel it is not configured for: %s", e)
+			}
+			matched := false
+			for k, w := range want {
+				if !seen[k] && strings.HasPrefix(r, "ops: ") && strings.Contains(r, w) {
+					seen[k], matched = true, true
+					t.Logf("%s -> %q", k, r)
+					break
+				}
+			}
+			if !matched {
+				t.Fatalf("unexpected reply %q (seen %v)", r, seen)
+			}
+		}
+		if got := boardSig(s.store); got != committed {
+			t.Fatalf("board changed: %s", got)
+		}
+		if s.irc.gen() != gen || !s.irc.Ready() {
+			t.Fatal("the bot reconnected or left a channel")
+		}
+	})
+
+	t.Run("20-line reply arrives without a kick", func(t *testing.T) {
+		ctx := context.Background()
+		for i := range 20 {
+			for _, lvl := range []status.Level{status.LevelMinor, status.LevelGood} {
+				_, err := s.store.Update(ctx, status.Event{Actor: "test", Action: "seed"}, func(b *status.Board) (status.Outcome, error) {
+					return b.SetLevel(time.Now(), "test", lvl, fmt.Sprintf("seed %02d", i), []string{"wiki"})
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		op.send("PRIVMSG #noc :!history 20")
+		first := op.mustWait(t, "the history", addressed(botNick, "#noc", "ops")).Last()
+		lines := []string{first}
+		for len(lines) < 20 {
+			lines = append(lines, op.reply(t, botNick, "#noc"))
+		}
+		for i, l := range lines {
+			if !strings.Contains(l, fmt.Sprintf("seed %02d", 19-i)) {
+				t.Errorf("line %d: %q", i+1, l)
+			}
+		}
+		if s.irc.gen() != gen || !s.irc.Ready() {
+			t.Fatal("the bot was disconnected or kicked while sending 20 lines")
+		}
+	})
+	committed = boardSig(s.store)
+
+	t.Run("slow command does not stall the event loop", func(t *testing.T) {
+		// Occupy both workers.
+		op.send("PRIVMSG #noc :!slow")
+		op.send("PRIVMSG #noc :!slow")
+		for range 2 {
+			select {
+			case <-s.slow.started:
+			case <-time.After(opTimeout):
+				t.Fatal("slow command did not start")
+			}
+		}
+		// The event loop still reads and answers while no worker is free:
+		// a CTCP PING is answered on the same loop that answers PINGs.
+		for i := range 3 {
+			tok := fmt.Sprintf("tok%d", i)
+			op.send("PRIVMSG " + botNick + " :\x01PING " + tok + "\x01")
+			if r := op.mustWait(t, "the CTCP PING answer", fromBot(botNick, "NOTICE", "ops")).Last(); r != "\x01PING "+tok+"\x01" {
+				t.Fatalf("answer %q", r)
+			}
+		}
+		op.send("PRIVMSG #noc :!status")
+		close(s.slow.release)
+		got := map[string]int{}
+		for range 3 {
+			got[op.mustWait(t, "the answers", addressed(botNick, "#noc", "ops")).Last()]++
+		}
+		if got["ops: slow done"] != 2 || len(got) != 2 {
+			t.Fatalf("answers %v", got)
+		}
+		if s.irc.gen() != gen {
+			t.Fatal("the bot reconnected during the slow command")
+		}
+	})
+
+	t.Run("server restart", func(t *testing.T) {
+		srv.Stop(t)
+		waitFor(t, "the bot notices the outage", func() bool { return !s.irc.Ready() })
+		if err := s.irc.Announce(context.Background(), "announced while disconnected"); err != nil {
+			t.Fatal(err)
+		}
+		srv.Start(t)
+		op2 := dialOps(t, srv.Addr, [3]string{"ops", "opsadmin", "opspass123"})[0]
+		op2.join(t, "#noc")
+		waitFor(t, "the bot is back in its channels", s.irc.Ready)
+		if s.irc.gen() <= gen {
+			t.Fatal("no new connection")
+		}
+		if got := s.irc.account(); got != botNick {
+			t.Fatalf("after reconnecting the bot is logged in as %q", got)
+		}
+		if r := op2.reply(t, botNick, "#noc"); r != "announced while disconnected" {
+			t.Fatalf("first line after reconnect %q, want the queued announcement", r)
+		}
+		op2.send("PRIVMSG #noc :!status")
+		r := op2.mustWait(t, "an answer after the restart", addressed(botNick, "#noc", "ops")).Last()
+		if !strings.Contains(r, "zodbot") {
+			t.Fatalf("status after restart %q", r)
+		}
+		if got := boardSig(s.store); got != committed {
+			t.Fatalf("old commands ran again after the reconnect:\n got %s\nwant %s", got, committed)
+		}
+	})
+}
