@@ -3,6 +3,7 @@ package publisher
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"path"
 	"strings"
@@ -315,4 +316,72 @@ func BenchmarkRender(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestContrast reads the palette from the stylesheet and checks that text
+// and status colours reach 4.5:1 on the page and card backgrounds, in the
+// light and the dark scheme (WCAG 2 contrast ratio).
+func TestContrast(t *testing.T) {
+	b, err := templateFS.ReadFile("templates/style.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	css := string(b)
+	light := cssVars(t, css[:strings.Index(css, "@media")])
+	dark := cssVars(t, css[strings.Index(css, "@media"):])
+	for name, vars := range map[string]map[string]string{"light": light, "dark": dark} {
+		for _, fg := range []string{"fg", "mu", "ln", "ok", "um", "dg", "po", "mo"} {
+			for _, bg := range []string{"bg", "sf"} {
+				if r := contrast(vars[fg], vars[bg]); r < 4.5 {
+					t.Errorf("%s: --%s %s on --%s %s is %.2f:1", name, fg, vars[fg], bg, vars[bg], r)
+				}
+			}
+		}
+	}
+	for _, s := range []status.ComponentStatus{status.Operational, status.UnderMaintenance, status.DegradedPerformance, status.PartialOutage, status.MajorOutage} {
+		if r := contrast("#fff", statusColor(s).hex); r < 4.5 {
+			t.Errorf("badge %s: white on %s is %.2f:1", s, statusColor(s).hex, r)
+		}
+	}
+}
+
+func cssVars(t *testing.T, css string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, decl := range strings.FieldsFunc(css, func(r rune) bool { return r == ';' || r == '{' || r == '}' }) {
+		if k, v, ok := strings.Cut(decl, ":"); ok && strings.HasPrefix(k, "--") {
+			out[strings.TrimPrefix(k, "--")] = v
+		}
+	}
+	if len(out) < 8 {
+		t.Fatalf("palette not found in %q", css)
+	}
+	return out
+}
+
+func contrast(a, b string) float64 {
+	la, lb := luminance(a), luminance(b)
+	if la < lb {
+		la, lb = lb, la
+	}
+	return (la + 0.05) / (lb + 0.05)
+}
+
+func luminance(hex string) float64 {
+	hex = strings.TrimPrefix(hex, "#")
+	if len(hex) == 3 {
+		hex = string([]byte{hex[0], hex[0], hex[1], hex[1], hex[2], hex[2]})
+	}
+	var rgb [3]float64
+	for i := range rgb {
+		var v int
+		fmt.Sscanf(hex[2*i:2*i+2], "%02x", &v)
+		c := float64(v) / 255
+		if c <= 0.03928 {
+			rgb[i] = c / 12.92
+		} else {
+			rgb[i] = math.Pow((c+0.055)/1.055, 2.4)
+		}
+	}
+	return 0.2126*rgb[0] + 0.7152*rgb[1] + 0.0722*rgb[2]
 }

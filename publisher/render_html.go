@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fedora-infra/nocbot/status"
@@ -17,23 +18,29 @@ var templateFS embed.FS
 
 // pageTemplates is parsed once; templates are safe for concurrent use and
 // never change after parsing.
-var pageTemplates = template.Must(template.New("").Funcs(template.FuncMap{
-	"tm":     timeHTML,
-	"date":   dateHTML,
-	"icon":   iconHTML,
-	"css":    func() template.CSS { return template.CSS(asset("style.css")) },
-	"sprite": func() template.HTML { return template.HTML(asset("icons.svg")) },
-	"script": func() template.JS { return template.JS(asset("localtime.js")) },
-}).ParseFS(templateFS, "templates/*.html"))
+var pageTemplates = parseTemplates()
 
-// asset reads an embedded file; they are part of the binary, so a miss is
-// a build mistake.
-func asset(name string) string {
-	b, err := templateFS.ReadFile("templates/" + name)
-	if err != nil {
-		panic(err)
+// parseTemplates parses the pages and adds the stylesheet, icon sprite and
+// script as static templates ("css", "sprite", "script"): inlined as
+// template text they are copied, not escaped, on each of the thousand pages.
+func parseTemplates() *template.Template {
+	t := template.Must(template.New("").Funcs(template.FuncMap{
+		"tm":   timeHTML,
+		"date": dateHTML,
+		"icon": iconHTML,
+	}).ParseFS(templateFS, "templates/*.html"))
+	for name, file := range map[string]string{"css": "style.css", "sprite": "icons.svg", "script": "localtime.js"} {
+		b, err := templateFS.ReadFile("templates/" + file)
+		if err != nil {
+			panic(err) // embedded at build time: a miss is a build mistake
+		}
+		text := string(bytes.TrimSpace(b))
+		if strings.Contains(text, "{{") {
+			panic("templates/" + file + " must be static")
+		}
+		template.Must(t.New(name).Parse(text))
 	}
-	return string(bytes.TrimSpace(b))
+	return t
 }
 
 // iconHTML is the status icon: its shape differs per state (sprite symbols
@@ -240,9 +247,11 @@ type incidentPageView struct {
 func (m *model) incidentPage(in *status.Incident) (File, error) {
 	v := incidentPageView{incidentView: m.view(in, "../", -1)}
 	v.Href = "" // the page itself
-	if name, ok := m.yearOf[in]; ok {
+	// The year's first page, not the exact one: pages shift as incidents
+	// are added, and the permalink should not change with them.
+	if inHistory(in) {
 		v.Year = startOf(in).UTC().Year()
-		v.YearHref = "../history/" + name
+		v.YearHref = "../history/" + yearFile(v.Year, 1)
 	}
 	p := incidentPath(in)
 	return m.execute("incident", p, m.page("../", in.Title+" – "+m.site.Title, m.site.URL+p, v))
@@ -366,21 +375,24 @@ type monthView struct {
 	Items           []incidentView
 }
 
-// historyList is what history shows: everything but maintenance that has
-// not begun. It does not look at the clock, so a page's history link never
-// depends on when it was rendered.
+// inHistory reports whether history lists an incident: everything but
+// maintenance that has not begun. It does not look at the clock, so a
+// page's history link never depends on when it was rendered.
+func inHistory(in *status.Incident) bool {
+	return in.Kind != status.KindMaintenance || in.Status != status.Scheduled
+}
+
 func (m *model) historyList() []*status.Incident {
 	var out []*status.Incident
 	for _, in := range m.all {
-		if in.Kind != status.KindMaintenance || in.Status != status.Scheduled {
+		if inHistory(in) {
 			out = append(out, in)
 		}
 	}
 	return out
 }
 
-// paginateHistory splits the history by year and then by page budget, and
-// notes the page of each incident for its permalink's breadcrumb.
+// paginateHistory splits the history by year and then by page budget.
 func (m *model) paginateHistory() {
 	pages := map[int][][]*status.Incident{}
 	budget := map[int]int{}
@@ -396,14 +408,7 @@ func (m *model) paginateHistory() {
 		budget[y] += cost
 		pages[y] = ps
 	}
-	m.history, m.yearOf = pages, map[*status.Incident]string{}
-	for y, ps := range pages {
-		for i, p := range ps {
-			for _, in := range p {
-				m.yearOf[in] = yearFile(y, i+1)
-			}
-		}
-	}
+	m.history = pages
 }
 
 // itemCost estimates the bytes one history entry takes on a page.

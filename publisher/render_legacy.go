@@ -1,9 +1,7 @@
 package publisher
 
 import (
-	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/fedora-infra/nocbot/status"
@@ -108,27 +106,4 @@ func pyString(sb *strings.Builder, s string) {
 func utf16Pair(r rune) (hi, lo rune) {
 	r -= 0x10000
 	return 0xd800 + (r>>10)&0x3ff, 0xdc00 + r&0x3ff
-}
-
-// rfc822 is the RSS 2.0 date form.
-func rfc822(t time.Time) string { return t.UTC().Format(time.RFC1123Z) }
-
-// duration says how long something lasted, in words for the page.
-func duration(d time.Duration) string {
-	if d < time.Minute {
-		return "under a minute"
-	}
-	d = d.Round(time.Minute)
-	days, hours, mins := int(d/(24*time.Hour)), int(d/time.Hour)%24, int(d/time.Minute)%60
-	var parts []string
-	if days > 0 {
-		parts = append(parts, strconv.Itoa(days)+" d")
-	}
-	if hours > 0 {
-		parts = append(parts, strconv.Itoa(hours)+" h")
-	}
-	if mins > 0 && days == 0 {
-		parts = append(parts, strconv.Itoa(mins)+" min")
-	}
-	return strings.Join(parts, " ")
 }

@@ -32,7 +32,6 @@ type model struct {
 	closed    []*status.Incident // resolved incidents and completed maintenances
 
 	history map[int][][]*status.Incident // year -> pages of history, newest first
-	yearOf  map[*status.Incident]string  // history page (in history/) listing an incident
 }
 
 func newModel(b *status.Board, now time.Time, site Site) (*model, error) {

@@ -3,6 +3,7 @@ package publisher
 import (
 	"html/template"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -123,4 +124,27 @@ func safeLinkURL(raw string) (template.URL, bool) {
 		return template.URL(raw), true
 	}
 	return "", false
+}
+
+// rfc822 is the RSS 2.0 date form.
+func rfc822(t time.Time) string { return t.UTC().Format(time.RFC1123Z) }
+
+// duration says how long something lasted, in words for the page.
+func duration(d time.Duration) string {
+	if d < time.Minute {
+		return "under a minute"
+	}
+	d = d.Round(time.Minute)
+	days, hours, mins := int(d/(24*time.Hour)), int(d/time.Hour)%24, int(d/time.Minute)%60
+	var parts []string
+	if days > 0 {
+		parts = append(parts, strconv.Itoa(days)+" d")
+	}
+	if hours > 0 {
+		parts = append(parts, strconv.Itoa(hours)+" h")
+	}
+	if mins > 0 && days == 0 {
+		parts = append(parts, strconv.Itoa(mins)+" min")
+	}
+	return strings.Join(parts, " ")
 }
