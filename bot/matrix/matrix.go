@@ -140,8 +140,11 @@ func New(opts Options, b *bot.Bot, kv KV, log *slog.Logger) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if _, err := mautrix.ParseAndNormalizeBaseURL(opts.Homeserver); err != nil || opts.Homeserver == "" {
-		return nil, fmt.Errorf("matrix: homeserver %q is not a URL: %v", opts.Homeserver, err)
+	if opts.Homeserver == "" {
+		return nil, errors.New("matrix: homeserver URL is required")
+	}
+	if _, err := mautrix.ParseAndNormalizeBaseURL(opts.Homeserver); err != nil {
+		return nil, fmt.Errorf("matrix: homeserver: %w", err)
 	}
 	self := id.UserID(opts.UserID)
 	if _, _, err := self.Parse(); err != nil {

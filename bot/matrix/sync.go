@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"maunium.net/go/mautrix"
@@ -26,7 +27,7 @@ const (
 // syncFilter keeps /sync to what the bot reads: messages, the membership
 // changes that tell it it joined a room, and encryption. Presence, typing,
 // receipts and account data would only wake the long poll.
-func syncFilter() string {
+func syncFilter() *mautrix.Filter {
 	none := &mautrix.FilterPart{NotTypes: []event.Type{{Type: "*"}}}
 	f := mautrix.Filter{
 		AccountData: none,
@@ -41,8 +42,7 @@ func syncFilter() string {
 			},
 		},
 	}
-	raw, _ := json.Marshal(f) // a fixed struct of strings and ints: cannot fail
-	return string(raw)        // sent inline; no filter id to keep
+	return &f
 }
 
 // Run logs in, joins the configured rooms and syncs until ctx ends. It
@@ -56,7 +56,10 @@ func (c *Client) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load matrix sync token: %w", err)
 	}
-	s := syncer{c: c, since: string(since), filter: syncFilter(), bo: backoff{min: c.opts.RetryMin, max: c.opts.RetryMax}}
+	// failing starts true: the first sync answers at once (catch-up or
+	// resume), so Ready does not wait for a long poll to time out.
+	s := syncer{c: c, since: string(since), failing: true,
+		bo: backoff{min: c.opts.RetryMin, max: c.opts.RetryMax}}
 	for ctx.Err() == nil {
 		if err := s.step(ctx); err != nil {
 			return err
@@ -69,10 +72,10 @@ func (c *Client) Run(ctx context.Context) error {
 type syncer struct {
 	c         *Client
 	since     string
-	filter    string
+	filter    string // id of syncFilter on the server, uploaded at each login
 	bo        backoff
 	connected bool
-	failing   bool // the last request failed: poll without waiting next time
+	failing   bool // first round, or the last request failed: poll without waiting
 }
 
 // step does one round: (re)connect if needed, one /sync, its processing.
@@ -86,12 +89,11 @@ func (s *syncer) step(ctx context.Context) error {
 			s.fail(ctx, "matrix login failed", err)
 			return nil
 		}
-		s.connected = true
-		if err := c.loadJoined(ctx); err != nil {
-			s.fail(ctx, "listing joined rooms failed", err)
-			s.connected = false
+		if err := s.prepare(ctx); err != nil {
+			s.fail(ctx, "matrix session setup failed", err)
 			return nil
 		}
+		s.connected = true
 		c.joinRooms(ctx)
 	} else if c.joinDue() {
 		c.joinRooms(ctx)
@@ -110,13 +112,12 @@ func (s *syncer) step(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, mautrix.MUnknownToken) {
-			c.ready.Store(false)
-			c.log.Error("matrix access token rejected (M_UNKNOWN_TOKEN): not ready", "user_id", c.self,
-				"relogin", c.opts.Password != "")
-			s.connected, s.failing = false, true
-			s.wait(ctx, s.bo.next())
-			return nil
+		if _, limited := rateLimited(err); !limited && !transient(err) {
+			// The token was revoked or expired (M_UNKNOWN_TOKEN), or some
+			// other refusal such as a filter the server lost: set the
+			// session up again (log in again with a password) rather than
+			// repeat the same request.
+			s.connected = false
 		}
 		s.fail(ctx, "matrix sync failed", err)
 		return nil
@@ -140,11 +141,30 @@ func (s *syncer) fail(ctx context.Context, msg string, err error) {
 	}
 	s.c.ready.Store(false)
 	wait := s.bo.next()
-	s.c.log.Warn(msg, "err", err, "retry_in", wait)
+	level := slog.LevelWarn
+	if errors.Is(err, mautrix.MUnknownToken) || errors.Is(err, mautrix.MForbidden) {
+		// Not a passing outage: an operator may have to act (new token,
+		// right password), so say it loudly every time.
+		level = slog.LevelError
+	}
+	s.c.log.Log(ctx, level, msg, "err", err, "retry_in", wait, "relogin", s.c.opts.Password != "")
 	s.wait(ctx, wait)
 }
 
 func (s *syncer) wait(ctx context.Context, d time.Duration) { _ = sleep(ctx, d) }
+
+// prepare uploads the sync filter and learns the rooms we are in. A filter
+// id keeps every long-poll URL short; it is per session, so not saved.
+func (s *syncer) prepare(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	resp, err := s.c.current().CreateFilter(rctx, syncFilter())
+	if err != nil {
+		return fmt.Errorf("upload sync filter: %w", err)
+	}
+	s.filter = resp.FilterID
+	return s.c.loadJoined(ctx)
+}
 
 // loadJoined learns the rooms we are already in, so that only rooms joined
 // from now on count as newly joined (their history is skipped).

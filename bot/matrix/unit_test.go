@@ -231,6 +231,9 @@ func (f *fakeHS) serve(w http.ResponseWriter, r *http.Request) {
 	case path == "account/whoami":
 		f.mu.Unlock()
 		reply(200, fmt.Sprintf(`{"user_id":%q,"device_id":"DEV1"}`, f.userID))
+	case strings.HasSuffix(path, "/filter"):
+		f.mu.Unlock()
+		reply(200, `{"filter_id":"0"}`)
 	case path == "joined_rooms":
 		f.mu.Unlock()
 		reply(200, `{"joined_rooms":[]}`)
@@ -355,9 +358,9 @@ func (h *harness) run(t *testing.T) {
 	t.Cleanup(func() { cancel(); wg.Wait() })
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -651,5 +654,28 @@ func TestSendRetriesRateLimitWithSameTxn(t *testing.T) {
 	}
 	if calls != 2 || txns[0] != txns[1] {
 		t.Errorf("calls %d, txns %q: want one retry with the same transaction id", calls, txns)
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	b := bot.New(&recorder{}, bot.Options{})
+	good := Options{Homeserver: "https://fedora.ems.host", UserID: "@nocbot:fedora.im", AccessToken: "t"}
+	for name, tc := range map[string]struct {
+		edit func(*Options)
+		want string
+	}{
+		"no homeserver":  {func(o *Options) { o.Homeserver = "" }, "homeserver URL is required"},
+		"bad homeserver": {func(o *Options) { o.Homeserver = "://x" }, "homeserver"},
+		"bad user id":    {func(o *Options) { o.UserID = "nocbot" }, "user_id"},
+		"no credential":  {func(o *Options) { o.AccessToken = "" }, "access token or a password"},
+	} {
+		opts := good
+		tc.edit(&opts)
+		if _, err := New(opts, b, newMemKV(), nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", name, err, tc.want)
+		}
+	}
+	if _, err := New(good, b, newMemKV(), nil); err != nil {
+		t.Errorf("good options: %v", err)
 	}
 }
