@@ -245,7 +245,10 @@ func barSVG(name string, marks [barDays]dayMark, titles [barDays]string) templat
 		}
 	}
 	label := name + ": no reported disruptions"
-	if n > 0 {
+	switch {
+	case n == 1:
+		label = name + ": 1 day with reported disruptions"
+	case n > 1:
 		label = name + ": " + strconv.Itoa(n) + " days with reported disruptions"
 	}
 	return template.HTML(`<svg class="bar" viewBox="0 0 90 3" role="img"><title>` + htmlEscape(label) + `</title>` +

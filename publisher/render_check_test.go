@@ -385,3 +385,63 @@ func luminance(hex string) float64 {
 	}
 	return 0.2126*rgb[0] + 0.7152*rgb[1] + 0.0722*rgb[2]
 }
+
+func TestImportedRecordWithWarnings(t *testing.T) {
+	files := render(t, fixedBoard(t), fixedNow)
+	page := string(files["incidents/5.html"].Body)
+	for _, want := range []string{
+		"imported end 2016-07-25 18:00 UTC precedes the start",
+		`<a href="https://forge.fedoraproject.org/infra/tickets/issues/13382">#13382</a>`,
+		`<dt>Ended</dt><dd><time datetime="2016-07-25T18:00:00Z">`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("incidents/5.html lacks %s", want)
+		}
+	}
+	if strings.Contains(page, "<dt>Duration</dt>") {
+		t.Error("a negative duration is shown")
+	}
+	resolved := string(files["resolved.json"].Body)
+	want := `{"title": "accounts.fedoraproject.org degraded", "ticket": {"id": "13382", "url": "https://forge.fedoraproject.org/infra/tickets/issues/13382"}, "startdate": "2026-07-24T22:00:00+0000", "enddate": "2016-07-25T18:00:00+0000"}`
+	if !strings.Contains(resolved, want) {
+		t.Errorf("resolved.json lacks %s:\n%s", want, resolved)
+	}
+	// The bar marks the start day, without a duration it cannot know.
+	if !strings.Contains(string(files["index.html"].Body), "<title>2026-07-24: partial outage</title>") {
+		t.Error("index bar lacks the imported record's day")
+	}
+}
+
+func TestRenderErrors(t *testing.T) {
+	clash := status.NewBoard(testCatalogue())
+	for _, id := range []string{"a/b", "a-b"} {
+		must(clash.Insert(&status.Incident{ID: id, Kind: status.KindIncident, Title: id, Status: status.Resolved, CreatedAt: fixedNow}))
+	}
+	tests := []struct {
+		name  string
+		board *status.Board
+		site  Site
+		want  string
+	}{
+		{"nil board", nil, testSite(), "without catalogue"},
+		{"relative base", emptyBoard(), Site{URL: "/status/"}, "absolute http(s)"},
+		{"odd scheme", emptyBoard(), Site{URL: "ftp://status.example/"}, "absolute http(s)"},
+		{"ids colliding in file names", clash, testSite(), "two files render to incidents/a-b.html"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Render(tt.board, fixedNow, tt.site)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Render = %v, want an error with %q", err, tt.want)
+			}
+		})
+	}
+	// A base without the trailing slash is completed, not refused.
+	files := render(t, emptyBoard(), fixedNow)
+	site := testSite()
+	site.URL = strings.TrimSuffix(site.URL, "/")
+	other, err := Render(emptyBoard(), fixedNow, site)
+	if err != nil || !bytes.Equal(other[len(other)-1].Body, files["index.html"].Body) {
+		t.Errorf("base without slash: %v", err)
+	}
+}

@@ -91,6 +91,16 @@ func fixedBoard(t testing.TB) *status.Board {
 	}))
 	must(b.SetLevel(at("2026-08-20 20:30"), "libera:nirik", status.LevelMinor, "Zodbot drops messages, see https://pagure.io/fedora-infrastructure/issue/4453.", []string{"zodbot"}))
 	must(b.AddUpdate(at("2026-08-20 21:00"), "libera:nirik", "4", scriptMsg))
+	// An imported record as the Pelican site left it: its end was
+	// copy-pasted from 2016, which the importer notes as a warning.
+	must(b.Insert(&status.Incident{
+		Kind: status.KindIncident, Title: "accounts.fedoraproject.org degraded", Impact: status.ImpactMinor,
+		Status: status.Resolved, Components: map[string]status.ComponentStatus{"src": status.Operational},
+		Order: []string{"src"}, Ticket: &status.Ticket{ID: "13382"},
+		CreatedAt: at("2026-07-24 22:00"), StartedAt: at("2026-07-24 22:00"), ResolvedAt: at("2016-07-25 18:00"),
+		Updates:  []status.Update{{At: at("2026-07-24 22:00"), Status: status.Resolved, Text: "Logins are slow; see #13382."}},
+		Warnings: []string{"imported end 2016-07-25 18:00 UTC precedes the start"},
+	}))
 	must(b.SetNotice(at("2026-08-20 08:00"), "libera:kevin", "Fedora 45 Beta freeze is in effect; see https://fedorapeople.org/groups/schedule/f-45/ for the schedule.", at("2026-08-26 00:00")))
 	return b
 }
