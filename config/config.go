@@ -80,7 +80,8 @@ type Component struct {
 type Groups struct {
 	Source string `toml:"source"` // static | fasjson
 	// Static maps a group to identities "network:account", e.g. "irc:nirik",
-	// "matrix:@nirik:fedora.im", "console:operator".
+	// "matrix:nirik" (a user of a mapped homeserver), "matrix:@kevin:matrix.org" (any other),
+	// "console:operator".
 	Static  map[string][]string `toml:"static"`
 	FASJSON FASJSON             `toml:"fasjson"`
 }

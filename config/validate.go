@@ -414,8 +414,10 @@ func identityProblem(id string) string {
 		return fmt.Sprintf(`%q must be "network:account", e.g. "irc:nirik", "matrix:@nirik:fedora.im"`, id)
 	case account == "" || strings.ContainsFunc(account, unicode.IsSpace):
 		return fmt.Sprintf("%q: account missing or contains spaces", id)
-	case network == "matrix" && !isMatrixUserID(account):
-		return fmt.Sprintf("%q: a matrix account is a user id such as matrix:@nirik:fedora.im", id)
+	case network == "matrix" && strings.HasPrefix(account, "@") && !isMatrixUserID(account):
+		// A mapped homeserver gives the account ("matrix:nirik" for @nirik:fedora.im); others
+		// keep the full user id, which must then be well formed.
+		return fmt.Sprintf("%q: a full matrix user id looks like matrix:@nirik:fedora.im", id)
 	}
 	return ""
 }
