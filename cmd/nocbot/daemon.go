@@ -33,7 +33,7 @@ type runner interface {
 // order of dependence: chat intake stops and in-flight commands finish
 // (bot.Run drains), then the publisher flushes what they changed, then the
 // store closes last.
-func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger, stdin io.Reader, stdout io.Writer) error {
+func daemon(ctx context.Context, cfg *config.Config, getenv func(string) string, log *slog.Logger, stdin io.Reader, stdout io.Writer) error {
 	cat := catalogue(cfg)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -51,7 +51,7 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger, stdin io.
 		s := worker.Status() // gauges are read on scrape, after worker is set
 		return web.PublishState{LastSuccess: s.LastSuccess, PendingSince: s.PendingSince, ConsecutiveFailures: s.ConsecutiveFailures}
 	})
-	b, chats, err := newBot(ctx, cfg, st, log, metrics, stdin, stdout)
+	b, chats, err := newBot(cfg, getenv, st, log, metrics, stdin, stdout)
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ type chats struct {
 	ready   map[string]web.Check
 }
 
-func newBot(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, metrics *web.Metrics, stdin io.Reader, stdout io.Writer) (*bot.Bot, chats, error) {
+func newBot(cfg *config.Config, getenv func(string) string, st *store.Store, log *slog.Logger, metrics *web.Metrics, stdin io.Reader, stdout io.Writer) (*bot.Bot, chats, error) {
 	disp := commands.New(commands.Options{
 		Store:        st,
 		Members:      groups.NewStatic(cfg.Groups.Static),
@@ -161,7 +161,7 @@ func newBot(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.
 		b.AddAnnouncer(c)
 		ch.runners = append(ch.runners, c)
 	}
-	if err := addNetworks(ctx, cfg, st, b, log, &ch); err != nil {
+	if err := addNetworks(cfg, getenv, st, b, log, &ch); err != nil {
 		return nil, ch, err
 	}
 	return b, ch, nil

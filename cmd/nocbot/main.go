@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
-	return daemon(ctx, cfg, log, stdin, stdout)
+	return daemon(ctx, cfg, getenv, log, stdin, stdout)
 }
 
 // setup loads the configuration and builds the logger.

@@ -3,17 +3,75 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/fedora-infra/nocbot/bot"
+	"github.com/fedora-infra/nocbot/bot/irc"
+	"github.com/fedora-infra/nocbot/bot/matrix"
 	"github.com/fedora-infra/nocbot/config"
 	"github.com/fedora-infra/nocbot/store"
 )
 
-// addNetworks connects the configured chat networks to the bot.
-func addNetworks(ctx context.Context, cfg *config.Config, st *store.Store, b *bot.Bot, log *slog.Logger, ch *chats) error {
-	if cfg.IRCEnabled() || cfg.MatrixEnabled() {
-		return errors.New("irc and matrix transports are not wired yet")
+// addNetworks connects the configured chat networks to the bot. Secrets
+// are resolved here, at start-up, so a missing one fails fast.
+func addNetworks(cfg *config.Config, getenv func(string) string, st *store.Store, b *bot.Bot, log *slog.Logger, ch *chats) error {
+	if c := cfg.IRC; c != nil {
+		var password string
+		if c.SASLMechanism == "PLAIN" {
+			var err error
+			if password, err = config.Secret(c.SASLPasswordEnv, c.SASLPasswordFile, getenv); err != nil {
+				return fmt.Errorf("irc sasl password: %w", err)
+			}
+		}
+		client := irc.New(irc.Options{
+			Server: c.Server, TLS: c.TLS, TLSInsecureSkipVerify: c.TLSInsecureSkipVerify,
+			Nick: c.Nick, FallbackNick: c.FallbackNick, User: c.User, Realname: c.Realname,
+			SASLMechanism: c.SASLMechanism, SASLUser: c.SASLUser, SASLPassword: password,
+			ClientCertFile: c.ClientCertFile, ClientKeyFile: c.ClientKeyFile,
+			Channels: c.Channels, TrustNicks: !c.RequireAccount,
+			FloodBurst: c.FloodBurst, FloodInterval: c.FloodInterval.Duration, ReconnectMax: c.ReconnectMax.Duration,
+		}, b, log.With("net", "irc"))
+		b.AddAnnouncer(client)
+		ch.runners = append(ch.runners, client)
+		ch.ready["irc"] = readyCheck("irc", client.Ready)
+	}
+	if c := cfg.Matrix; c != nil {
+		token, err := optionalSecret(c.AccessTokenEnv, c.AccessTokenFile, getenv)
+		if err != nil {
+			return fmt.Errorf("matrix access token: %w", err)
+		}
+		password, err := optionalSecret(c.PasswordEnv, c.PasswordFile, getenv)
+		if err != nil {
+			return fmt.Errorf("matrix password: %w", err)
+		}
+		client, err := matrix.New(matrix.Options{
+			Homeserver: c.Homeserver, UserID: c.UserID, AccessToken: token, Password: password,
+			DeviceName: c.DeviceName, Rooms: c.Rooms, AllowedHomeservers: c.AllowedHomeservers,
+			AutoJoinInvitesFrom: c.AutoJoinInvitesFrom, AccountMapping: c.AccountMapping,
+		}, b, st, log.With("net", "matrix"))
+		if err != nil {
+			return fmt.Errorf("matrix: %w", err)
+		}
+		b.AddAnnouncer(client)
+		ch.runners = append(ch.runners, client)
+		ch.ready["matrix"] = readyCheck("matrix", client.Ready)
 	}
 	return nil
+}
+
+func optionalSecret(env, file string, getenv func(string) string) (string, error) {
+	if env == "" && file == "" {
+		return "", nil
+	}
+	return config.Secret(env, file, getenv)
+}
+
+func readyCheck(name string, ready func() bool) func(context.Context) error {
+	return func(context.Context) error {
+		if !ready() {
+			return errors.New(name + " is not connected")
+		}
+		return nil
+	}
 }
