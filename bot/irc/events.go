@@ -84,6 +84,13 @@ func (c *Client) onEvent(_ *girc.Client, e girc.Event) {
 	case girc.PRIVMSG:
 		c.onPrivmsg(e)
 	case girc.ERROR:
+		if strings.Contains(strings.ToUpper(e.Last()), "SASL") {
+			// Retrying cannot fix credentials; the backoff keeps the
+			// retries from hammering the server meanwhile.
+			c.log.Error("SASL login failed: check the account and password or certificate",
+				"mechanism", c.opts.SASLMechanism, "user", c.opts.SASLUser, "reason", e.Last())
+			break
+		}
 		c.log.Warn("server closed the link", "reason", e.Last())
 	case girc.ERR_CANNOTSENDTOCHAN:
 		c.log.Warn("cannot send to channel", "channel", param(e, 1), "reason", e.Last())

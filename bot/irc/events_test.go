@@ -35,8 +35,13 @@ func (r *recorder) requests() []commands.Request {
 	return append([]commands.Request(nil), r.reqs...)
 }
 
+// testLogger logs to the test's output; benchmarks only log problems.
 func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	level := slog.LevelDebug
+	if _, ok := t.(*testing.B); ok {
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: level}))
 }
 
 // offlineClient is a Client fed with synthetic events instead of a

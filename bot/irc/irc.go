@@ -184,8 +184,8 @@ type connState struct {
 
 var _ bot.Announcer = (*Client)(nil)
 
-// New prepares a client; nothing connects until Run. Invalid options are
-// reported by Run.
+// New prepares a client; nothing connects until Run, which also reports
+// invalid options. log is used as given: pass log.With("net", "irc").
 func New(opts Options, b *bot.Bot, log *slog.Logger) *Client {
 	opts.defaults()
 	if log == nil {
@@ -194,7 +194,7 @@ func New(opts Options, b *bot.Bot, log *slog.Logger) *Client {
 	c := &Client{
 		opts:     opts,
 		bot:      b,
-		log:      log.With("net", "irc"),
+		log:      log,
 		accounts: newAccountTable(),
 		hosts:    newHostLimiter(opts.HostRatePerMinute, opts.HostBurst),
 		out:      newOutbox(opts.QueueLines),

@@ -1,10 +1,24 @@
 package irc
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,6 +145,7 @@ func addressed(botNick, channel, nick string) func(*girc.Event) bool {
 }
 
 func TestIRC(t *testing.T) {
+	t.Parallel()
 	srv := testsrv.IRC(t)
 	srv.RegisterAccounts(t, map[string]string{"nocbot": "botpass123", "opsadmin": "opspass123", "outsider": "outpass123"})
 
@@ -354,4 +369,164 @@ func TestIRC(t *testing.T) {
 			t.Fatalf("old commands ran again after the reconnect:\n got %s\nwant %s", got, committed)
 		}
 	})
+}
+
+// tlsProxy terminates TLS with a throwaway self-signed certificate and
+// forwards to the plain-text test server, so the client's TLS path runs
+// against the real server.
+func tlsProxy(t *testing.T, backend string) string {
+	t.Helper()
+	der, key := selfSigned(t)
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			front, err := l.Accept()
+			if err != nil {
+				return
+			}
+			back, err := net.Dial("tcp", backend)
+			if err != nil {
+				front.Close()
+				continue
+			}
+			go func() { io.Copy(back, front); back.Close() }()
+			go func() { io.Copy(front, back); front.Close() }()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// selfSigned makes a short-lived certificate for 127.0.0.1.
+func selfSigned(t *testing.T) ([]byte, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "irc.test"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der, key
+}
+
+func TestSASLExternalClientCertificate(t *testing.T) {
+	der, key := selfSigned(t)
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "nocbot.pem"), filepath.Join(dir, "nocbot.key")
+	writePEM(t, certFile, "CERTIFICATE", der)
+	writePEM(t, keyFile, "EC PRIVATE KEY", kb)
+	c := New(Options{Server: "irc.libera.chat:6697", TLS: true, Nick: "nocbot", SASLMechanism: "external",
+		ClientCertFile: certFile, ClientKeyFile: keyFile}, bot.New(&recorder{}, bot.Options{}), nil)
+	if c.optErr != nil {
+		t.Fatal(c.optErr)
+	}
+	cfg := c.irc.Config
+	if cfg.SASL == nil || cfg.SASL.Method() != "EXTERNAL" || !cfg.SSL || cfg.TLSConfig.InsecureSkipVerify {
+		t.Fatalf("girc config %+v", cfg)
+	}
+	cert, err := cfg.TLSConfig.GetClientCertificate(nil)
+	if err != nil || len(cert.Certificate) != 1 || !bytes.Equal(cert.Certificate[0], der) {
+		t.Fatalf("client certificate %v, %v", cert, err)
+	}
+}
+
+func writePEM(t *testing.T, path, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestIRCTLSAndNickCollision(t *testing.T) {
+	t.Parallel()
+	srv := testsrv.IRC(t)
+	proxy := tlsProxy(t, srv.Addr)
+	// The squatter holds the bot's nick and shares no channel with it, so
+	// only the periodic attempt can notice the nick is free again.
+	clients := dialOps(t, srv.Addr, [3]string{"nocbot", "", ""}, [3]string{"watcher", "", ""})
+	squatter, watcher := clients[0], clients[1]
+	watcher.join(t, "#noc")
+
+	s := startStack(t, Options{
+		Server: proxy, TLS: true, TLSInsecureSkipVerify: true,
+		Nick: "nocbot", FallbackNick: "nocbot-away", Channels: []string{"#noc"},
+		RegainInterval: 200 * time.Millisecond,
+	}, bot.Options{})
+	waitFor(t, "the bot is ready", s.irc.Ready)
+	if _, err := s.irc.irc.TLSConnectionState(); err != nil {
+		t.Fatalf("not on TLS: %v", err)
+	}
+	if got := s.irc.irc.GetNick(); got != "nocbot-away" {
+		t.Fatalf("nick %q while nocbot is taken, want the fallback", got)
+	}
+	watcher.send("PRIVMSG #noc :!status")
+	if r := watcher.mustWait(t, "an answer from the fallback nick", addressed("nocbot-away", "#noc", "watcher")).Last(); !strings.Contains(r, "operational") {
+		t.Fatalf("answer %q", r)
+	}
+
+	squatter.send("NICK squatter")
+	watcher.mustWait(t, "the bot taking its nick back", func(e *girc.Event) bool {
+		return e.Command == "NICK" && e.Source.Name == "nocbot-away" && e.Last() == "nocbot"
+	})
+	watcher.send("PRIVMSG #noc :!status")
+	watcher.mustWait(t, "an answer from the regained nick", addressed("nocbot", "#noc", "watcher"))
+}
+
+// logBuffer collects log output across goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func TestIRCSASLFailureBacksOff(t *testing.T) {
+	t.Parallel()
+	srv := testsrv.IRC(t)
+	srv.RegisterAccount(t, "nocbot", "botpass123")
+	logs := &logBuffer{}
+	c := New(Options{
+		Server: srv.Addr, Nick: "nocbot", SASLMechanism: "PLAIN", SASLPassword: "wrong-password",
+		Channels: []string{"#noc"}, ReconnectMin: 50 * time.Millisecond, ReconnectMax: 200 * time.Millisecond,
+	}, bot.New(&recorder{}, bot.Options{}), slog.New(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	waitFor(t, "three attempts", func() bool { return c.gen() >= 3 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if c.Ready() {
+		t.Fatal("ready without logging in")
+	}
+	if !strings.Contains(logs.String(), "SASL login failed") {
+		t.Fatalf("no clear log line about the SASL failure:\n%s", logs.String())
+	}
 }

@@ -134,7 +134,7 @@ func (c *Client) enqueue(command, target string, texts []string) error {
 		c.log.Warn("reply dropped", "target", target, "lines", len(lines), "queued", c.out.len(), "err", err)
 		return err
 	}
-	if !c.Ready() {
+	if !c.canSend() {
 		c.log.Info("reply queued until reconnected", "target", target, "lines", len(lines))
 	}
 	return nil
