@@ -169,9 +169,13 @@ func renderFeeds(m *model) ([]File, error) {
 	for _, e := range entries {
 		link := m.permalink(e.in)
 		body := m.entryHTML(e)
+		author := account(e.u.Author)
+		if author == "" {
+			author = m.site.Title // imported records have none; Atom needs a name
+		}
 		feed.Entries = append(feed.Entries, atomEntry{
 			ID: m.entryID(e), Title: entryTitle(e), Updated: atomTime(e.u.At), Published: atomTime(e.u.At),
-			Author: atomPerson{Name: account(e.u.Author)}, Link: atomLink{Rel: "alternate", Type: "text/html", Href: link},
+			Author: atomPerson{Name: author}, Link: atomLink{Rel: "alternate", Type: "text/html", Href: link},
 			Content: atomText{Type: "html", Body: body},
 		})
 		items = append(items, rssItem{

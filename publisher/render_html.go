@@ -108,9 +108,6 @@ func (m *model) page(root, title, canonical string, main any) pageView {
 			pv.Chat = append(pv.Chat, chatLink{l.Name, u})
 		}
 	}
-	if _, ok := webURL(m.site.TicketsURL); !ok {
-		pv.Site.TicketsURL = ""
-	}
 	return pv
 }
 
@@ -144,7 +141,11 @@ func (m *model) view(in *status.Incident, root string, maxUpdates int) incidentV
 	}
 	for _, id := range in.Order {
 		st := in.Components[id]
-		v.Components = append(v.Components, componentView{Name: m.componentName(id), State: st, Label: st.Label()})
+		cv := componentView{Name: m.componentName(id), State: st, Label: st.Label()}
+		if c, ok := m.b.Catalogue.Get(id); ok {
+			cv.URL, _ = webURL(c.URL)
+		}
+		v.Components = append(v.Components, cv)
 	}
 	n := len(in.Updates)
 	if maxUpdates >= 0 && n > maxUpdates {
@@ -236,8 +237,7 @@ func renderPages(m *model) ([]File, error) {
 }
 
 // incidentPage is the permalink of one incident: its whole timeline. It
-// does not depend on now beyond the link to its history year, so old pages
-// keep their bytes.
+// does not depend on now, so old pages keep their bytes.
 type incidentPageView struct {
 	incidentView
 	YearHref string
@@ -284,30 +284,27 @@ type groupView struct {
 // indexPage renders the front page with as many per-day bar titles as fit
 // under the page size limit: the most detailed version that fits wins.
 func (m *model) indexPage() (File, error) {
-	var f File
-	for _, budget := range []int{16 << 10, 8 << 10, 4 << 10, 2 << 10, 0} {
-		var err error
-		if f, err = m.indexWithBars(budget); err != nil || len(f.Body) < pageLimit {
-			return f, err
-		}
-	}
-	return f, nil
-}
-
-func (m *model) indexWithBars(titleBudget int) (File, error) {
 	v := indexView{
 		Indicator: m.indicator, Description: m.description, Icon: indicatorStatus(m.indicator),
 		Active:   m.views(m.open, "", indexUpdates),
 		Running:  m.views(m.running, "", indexUpdates),
 		Upcoming: m.views(byStartAsc(m.scheduled), "", indexUpdates),
 		Recent:   m.views(m.recent(), "", 0),
-		Groups:   m.groupViews(m.bars(titleBudget)),
 	}
 	v.WindowStart, _ = m.barWindow()
 	if n := m.b.Notice; n.ActiveAt(m.now) {
 		v.Notice = &noticeView{Text: m.linkify(n.Text), SetAt: n.SetAt, Expires: n.Expires}
 	}
-	return m.execute("index", "index.html", m.page("", m.site.Title, m.site.URL, v))
+	var f File
+	for _, budget := range []int{16 << 10, 8 << 10, 4 << 10, 2 << 10, 0} {
+		v.Groups = m.groupViews(m.bars(budget))
+		var err error
+		f, err = m.execute("index", "index.html", m.page("", m.site.Title, m.site.URL, v))
+		if err != nil || len(f.Body) < pageLimit {
+			return f, err
+		}
+	}
+	return f, nil
 }
 
 // recent lists what closed within the last week, newest first.

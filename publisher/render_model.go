@@ -69,7 +69,11 @@ func normaliseSite(s Site) (Site, string, error) {
 	if !strings.HasSuffix(s.URL, "/") {
 		s.URL += "/"
 	}
+	// Ticket links are built from this base, so only a web URL will do.
 	s.TicketsURL = strings.TrimRight(s.TicketsURL, "/")
+	if _, ok := webURL(s.TicketsURL); !ok {
+		s.TicketsURL = ""
+	}
 	if s.Lang == "" {
 		s.Lang = "en"
 	}
