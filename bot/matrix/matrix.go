@@ -131,33 +131,34 @@ var _ bot.Announcer = (*Client)(nil)
 // configured user_id: a configuration mistake that retrying cannot fix.
 var ErrWrongUser = errors.New("matrix access token belongs to another user")
 
-// New checks the options and builds a client; it does no network I/O.
+// New checks the options and builds a client; it does no network I/O. The
+// caller names the network in log (log.With("net", "matrix")) and in errors.
 func New(opts Options, b *bot.Bot, kv KV, log *slog.Logger) (*Client, error) {
 	opts.setDefaults()
 	if b == nil || kv == nil {
-		return nil, errors.New("matrix: bot and state store are required")
+		return nil, errors.New("bot and state store are required")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if opts.Homeserver == "" {
-		return nil, errors.New("matrix: homeserver URL is required")
+		return nil, errors.New("homeserver URL is required")
 	}
 	if _, err := mautrix.ParseAndNormalizeBaseURL(opts.Homeserver); err != nil {
-		return nil, fmt.Errorf("matrix: homeserver: %w", err)
+		return nil, fmt.Errorf("homeserver: %w", err)
 	}
 	self := id.UserID(opts.UserID)
 	if _, _, err := self.Parse(); err != nil {
-		return nil, fmt.Errorf("matrix: user_id: %w", err)
+		return nil, fmt.Errorf("user_id: %w", err)
 	}
 	if opts.AccessToken == "" && opts.Password == "" {
-		return nil, errors.New("matrix: an access token or a password is required")
+		return nil, errors.New("an access token or a password is required")
 	}
 	return &Client{
 		opts:    opts,
 		bot:     b,
 		kv:      kv,
-		log:     log.With("net", "matrix"),
+		log:     log,
 		self:    self,
 		policy:  newIdentityPolicy(opts.AllowedHomeservers, opts.AccountMapping),
 		invites: newInviteRule(opts.AutoJoinInvitesFrom),
