@@ -173,6 +173,8 @@ type fakeHS struct {
 	sent    []sentEvent
 	joins   []string
 	leaves  []string
+	// override, when set, answers every request instead.
+	override http.HandlerFunc
 }
 
 type sentEvent struct {
@@ -201,6 +203,13 @@ func (f *fakeHS) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(code)
 		io.WriteString(w, body)
 	}
+	f.mu.Lock()
+	if o := f.override; o != nil {
+		f.mu.Unlock()
+		o(w, r)
+		return
+	}
+	f.mu.Unlock()
 	path := strings.TrimPrefix(r.URL.Path, "/_matrix/client/v3/")
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
@@ -636,9 +645,13 @@ func TestInvitesAndEncryptedRooms(t *testing.T) {
 
 func TestSendRetriesRateLimitWithSameTxn(t *testing.T) {
 	h := connected(t, Options{AccessToken: "tok"})
+	var mu sync.Mutex
 	var calls int
 	var txns []string
-	h.hs.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h.hs.mu.Lock()
+	h.hs.override = func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
 		calls++
 		txns = append(txns, r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:])
 		w.Header().Set("Content-Type", "application/json")
@@ -648,10 +661,13 @@ func TestSendRetriesRateLimitWithSameTxn(t *testing.T) {
 			return
 		}
 		io.WriteString(w, `{"event_id":"$ok"}`)
-	})
+	}
+	h.hs.mu.Unlock()
 	if err := h.client.sendNotice(context.Background(), "!r:example.org", []string{"hi"}, "", ""); err != nil {
 		t.Fatal(err)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if calls != 2 || txns[0] != txns[1] {
 		t.Errorf("calls %d, txns %q: want one retry with the same transaction id", calls, txns)
 	}
