@@ -445,3 +445,26 @@ func TestRenderErrors(t *testing.T) {
 		t.Errorf("base without slash: %v", err)
 	}
 }
+
+// A permalink keeps its bytes when other incidents change or time passes,
+// so a publish uploads only what changed.
+func TestPermalinksStable(t *testing.T) {
+	b := fixedBoard(t)
+	before := render(t, b, fixedNow)
+	must(b.SetLevel(fixedNow.Add(time.Hour), "libera:kevin", status.LevelMajor, "Koji is down", []string{"koji"}))
+	must(b.AddUpdate(fixedNow.Add(2*time.Hour), "libera:kevin", "4", "Zodbot is back."))
+	after := render(t, b, fixedNow.Add(26*time.Hour))
+	for _, p := range []string{"incidents/1.html", "incidents/2.html", "incidents/3.html", "incidents/5.html", "404.html", "resolved.html"} {
+		if !bytes.Equal(before[p].Body, after[p].Body) {
+			t.Errorf("%s changed though its incident did not", p)
+		}
+	}
+	for _, p := range []string{"incidents/4.html", "index.html", "history/2026.html", "api/v2/summary.json"} {
+		if bytes.Equal(before[p].Body, after[p].Body) {
+			t.Errorf("%s did not change", p)
+		}
+	}
+	if _, ok := after["incidents/6.html"]; !ok {
+		t.Error("no page for the new incident")
+	}
+}

@@ -56,8 +56,9 @@ type pageView struct {
 	Root      string // prefix from this page to the site root
 	Title     string
 	Canonical string
-	Updated   time.Time
-	Chat      []chatLink
+	Updated   time.Time     // board's last change, on the index only
+	Chat      []chatLink    // for "footer-links"
+	Foot      template.HTML // "footer-links" rendered for Root
 	Main      any
 }
 
@@ -101,22 +102,43 @@ type updateView struct {
 	Changes []string
 }
 
-func (m *model) page(root, title, canonical string, main any) pageView {
-	pv := pageView{Site: m.site, Root: root, Title: title, Canonical: canonical, Updated: m.lastChange, Main: main}
+// render executes a page template into the file at path, for a page at
+// root. Nothing in the layout changes with the rest of the board, so a
+// permalink keeps its bytes when other incidents change; only the index
+// shows the time of the last change.
+func (m *model) render(tmpl, path, root, title string, main any) (File, error) {
+	pv := pageView{Site: m.site, Root: root, Title: title, Canonical: m.site.URL + path, Main: main}
+	if path == "index.html" {
+		pv.Canonical, pv.Updated = m.site.URL, m.lastChange
+	}
+	var err error
+	if pv.Foot, err = m.footer(pv); err != nil {
+		return File{}, fmt.Errorf("%s: %w", path, err)
+	}
+	var buf bytes.Buffer
+	if err := pageTemplates.ExecuteTemplate(&buf, tmpl, pv); err != nil {
+		return File{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return newFile(path, buf.Bytes()), nil
+}
+
+// footer renders the footer links once per root: they are the same on the
+// thousand permalinks.
+func (m *model) footer(pv pageView) (template.HTML, error) {
+	if foot, ok := m.feet[pv.Root]; ok {
+		return foot, nil
+	}
 	for _, l := range m.site.ChatLinks {
 		if u, ok := safeLinkURL(l.URL); ok {
 			pv.Chat = append(pv.Chat, chatLink{l.Name, u})
 		}
 	}
-	return pv
-}
-
-func (m *model) execute(name, path string, pv pageView) (File, error) {
 	var buf bytes.Buffer
-	if err := pageTemplates.ExecuteTemplate(&buf, name, pv); err != nil {
-		return File{}, fmt.Errorf("%s: %w", path, err)
+	if err := pageTemplates.ExecuteTemplate(&buf, "footer-links", pv); err != nil {
+		return "", err
 	}
-	return newFile(path, buf.Bytes()), nil
+	m.feet[pv.Root] = template.HTML(buf.String())
+	return m.feet[pv.Root], nil
 }
 
 // view builds an incident's view for a page at root, with at most
@@ -223,7 +245,7 @@ func renderPages(m *model) ([]File, error) {
 		{"notfound", "404.html", "Page not found", m.site.URL},
 		{"resolved", "resolved.html", "Resolved incidents have moved", ""},
 	} {
-		f, err := m.execute(p.tmpl, p.path, m.page(p.root, p.title+" – "+m.site.Title, m.site.URL+p.path, nil))
+		f, err := m.render(p.tmpl, p.path, p.root, p.title+" – "+m.site.Title, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -254,7 +276,7 @@ func (m *model) incidentPage(in *status.Incident) (File, error) {
 		v.YearHref = "../history/" + yearFile(v.Year, 1)
 	}
 	p := incidentPath(in)
-	return m.execute("incident", p, m.page("../", in.Title+" – "+m.site.Title, m.site.URL+p, v))
+	return m.render("incident", p, "../", in.Title+" – "+m.site.Title, v)
 }
 
 // indexView is the front page.
@@ -299,8 +321,7 @@ func (m *model) indexPage() (File, error) {
 	for _, budget := range []int{16 << 10, 8 << 10, 4 << 10, 2 << 10, 0} {
 		v.Groups = m.groupViews(m.bars(budget))
 		var err error
-		f, err = m.execute("index", "index.html", m.page("", m.site.Title, m.site.URL, v))
-		if err != nil || len(f.Body) < pageLimit {
+		if f, err = m.render("index", "index.html", "", m.site.Title, v); err != nil || len(f.Body) < pageLimit {
 			return f, err
 		}
 	}
@@ -441,8 +462,7 @@ func (m *model) historyPages() ([]File, error) {
 		}
 		idx.Years = append(idx.Years, yearLink{Year: y, Href: yearFile(y, 1), Count: n})
 	}
-	f, err := m.execute("history", "history/index.html",
-		m.page("../", "History – "+m.site.Title, m.site.URL+"history/index.html", idx))
+	f, err := m.render("history", "history/index.html", "../", "History – "+m.site.Title, idx)
 	if err != nil {
 		return nil, err
 	}
@@ -471,6 +491,5 @@ func (m *model) yearPage(y, page int, pages [][]*status.Incident) (File, error) 
 	if page > 1 {
 		title += " (page " + strconv.Itoa(page) + ")"
 	}
-	return m.execute("year", "history/"+name,
-		m.page("../", "History "+title+" – "+m.site.Title, m.site.URL+"history/"+name, v))
+	return m.render("year", "history/"+name, "../", "History "+title+" – "+m.site.Title, v)
 }

@@ -2,6 +2,7 @@ package publisher
 
 import (
 	"fmt"
+	"html/template"
 	"net/url"
 	"sort"
 	"strings"
@@ -32,6 +33,7 @@ type model struct {
 	closed    []*status.Incident // resolved incidents and completed maintenances
 
 	history map[int][][]*status.Incident // year -> pages of history, newest first
+	feet    map[string]template.HTML     // rendered footer links per root
 }
 
 func newModel(b *status.Board, now time.Time, site Site) (*model, error) {
@@ -39,7 +41,7 @@ func newModel(b *status.Board, now time.Time, site Site) (*model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &model{b: b, now: now, site: site, host: host, statuses: b.Statuses()}
+	m := &model{b: b, now: now, site: site, host: host, statuses: b.Statuses(), feet: map[string]template.HTML{}}
 	m.indicator, m.description = b.Indicator()
 	m.all = byStartDesc(b.Incidents)
 	for _, in := range m.all {
