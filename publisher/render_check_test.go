@@ -2,10 +2,12 @@ package publisher
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -466,5 +468,27 @@ func TestPermalinksStable(t *testing.T) {
 	}
 	if _, ok := after["incidents/6.html"]; !ok {
 		t.Error("no page for the new incident")
+	}
+}
+
+func TestGroupIDsDistinct(t *testing.T) {
+	b := status.NewBoard(status.NewCatalogue([]status.Component{
+		{ID: "a", Name: "A", Group: "Build & release"},
+		{ID: "b", Name: "B", Group: "Build release"},
+		{ID: "c", Name: "C"},
+	}))
+	var doc apiDoc
+	if err := json.Unmarshal(render(t, b, fixedNow)["api/v2/components.json"].Body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range doc.Components {
+		ids = append(ids, c.ID)
+		if c.ID == "c" && c.GroupID != nil {
+			t.Errorf("ungrouped component has group_id %s", *c.GroupID)
+		}
+	}
+	if want := []string{"group-build-release", "a", "group-build-release-2", "b", "c"}; !slices.Equal(ids, want) {
+		t.Errorf("components %v, want %v", ids, want)
 	}
 }

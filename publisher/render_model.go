@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -195,11 +196,26 @@ func (m *model) groups() []group {
 		if !ok {
 			i = len(out)
 			idx[c.Group] = i
-			out = append(out, group{Name: c.Group, Slug: slug(c.Group)})
+			out = append(out, group{Name: c.Group, Slug: uniqueSlug(slug(c.Group), out)})
 		}
 		out[i].Members = append(out[i].Members, c)
 	}
 	return out
+}
+
+// uniqueSlug keeps group ids distinct when two names slug alike
+// ("Build & release", "Build release").
+func uniqueSlug(s string, taken []group) string {
+	for n, cand := 2, s; ; n++ {
+		clash := false
+		for _, g := range taken {
+			clash = clash || g.Slug == cand
+		}
+		if !clash {
+			return cand
+		}
+		cand = s + "-" + strconv.Itoa(n)
+	}
 }
 
 // slug makes a lower-case, dash-separated id from a display name.
