@@ -116,6 +116,7 @@ func (m *model) render(tmpl, path, root, title string, main any) (File, error) {
 		return File{}, fmt.Errorf("%s: %w", path, err)
 	}
 	var buf bytes.Buffer
+	buf.Grow(8 << 10) // most pages fit: the buffer is not regrown and copied on the way
 	if err := pageTemplates.ExecuteTemplate(&buf, tmpl, pv); err != nil {
 		return File{}, fmt.Errorf("%s: %w", path, err)
 	}
