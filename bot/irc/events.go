@@ -49,13 +49,21 @@ func (c *Client) onEvent(_ *girc.Client, e girc.Event) {
 		c.onConnected()
 	case girc.JOIN:
 		c.onJoin(e)
+	case girc.CAP_CHGHOST:
+		if e.Source != nil && len(e.Params) == 2 && c.isUs(e.Source.Name) {
+			c.setSelf(e.Params[0], e.Params[1])
+		}
+	case rplHostHidden:
+		if len(e.Params) >= 2 {
+			c.setSelf("", e.Params[1])
+		}
 	case girc.PART:
 		if e.Source != nil && len(e.Params) > 0 {
-			c.onLeave(e.Source.Name, e.Params[0], "")
+			c.onLeave(e.Source.Name, e.Params[0], false, "")
 		}
 	case girc.KICK:
 		if len(e.Params) >= 2 {
-			c.onLeave(e.Params[1], e.Params[0], e.Last())
+			c.onLeave(e.Params[1], e.Params[0], true, param(e, 2))
 		}
 	case girc.QUIT:
 		if e.Source != nil && !c.isUs(e.Source.Name) {
@@ -107,6 +115,23 @@ func (c *Client) onEvent(_ *girc.Client, e girc.Event) {
 	}
 	// NOTICE is deliberately absent: bots talk to each other in notices,
 	// and answering one is how bot loops start.
+}
+
+// rplHostHidden is 396, "<host> is now your displayed host": services
+// applied a cloak.
+const rplHostHidden = "396"
+
+// setSelf records how the server shows our user and host to others, for
+// the relayed-prefix length; "" leaves a part unchanged.
+func (c *Client) setSelf(user, host string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if user != "" {
+		c.conn.selfUser = user
+	}
+	if host != "" {
+		c.conn.selfHost = host
+	}
 }
 
 func param(e girc.Event, i int) string {
@@ -215,6 +240,7 @@ func (c *Client) onJoin(e girc.Event) {
 	}
 	name := e.Params[0]
 	if c.isUs(e.Source.Name) {
+		c.setSelf(e.Source.Ident, e.Source.Host)
 		if _, ok := c.configured(name); !ok {
 			c.log.Warn("in a channel that is not configured; ignoring it", "channel", name)
 			return
@@ -237,8 +263,9 @@ func (c *Client) onJoin(e girc.Event) {
 	c.accounts.join(e.Source.Name, name, "", false)
 }
 
-// onLeave handles PART (reason "") and KICK of nick from channel.
-func (c *Client) onLeave(nick, name, kickReason string) {
+// onLeave handles a PART or KICK of nick from channel. After a kick the
+// bot rejoins its configured channels after a pause.
+func (c *Client) onLeave(nick, name string, kicked bool, reason string) {
 	if !c.isUs(nick) {
 		c.accounts.part(nick, name)
 		return
@@ -249,11 +276,11 @@ func (c *Client) onLeave(nick, name, kickReason string) {
 	gen := c.conn.gen
 	c.mu.Unlock()
 	ch, ok := c.configured(name)
-	if !ok || kickReason == "" {
+	if !ok || !kicked {
 		return
 	}
-	c.log.Warn("kicked", "channel", name, "reason", kickReason, "rejoin_in", rejoinDelay)
-	time.AfterFunc(rejoinDelay, func() {
+	c.log.Warn("kicked", "channel", name, "reason", reason, "rejoin_in", c.opts.RejoinDelay)
+	time.AfterFunc(c.opts.RejoinDelay, func() {
 		c.mu.Lock()
 		same := c.conn.gen == gen && c.conn.registered
 		c.mu.Unlock()

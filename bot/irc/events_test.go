@@ -2,6 +2,7 @@ package irc
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -275,9 +276,9 @@ func TestLongReplyIsSplit(t *testing.T) {
 	if err := c.replyFunc("#noc", "ops", false)(context.Background(), []string{long, "second"}); err != nil {
 		t.Fatal(err)
 	}
-	// The bot has not joined anything visible to girc, so the prefix
-	// assumes the longest user and host.
-	prefix := relayPrefixLen("nocbot_", strings.Repeat("u", len("nocbot")+1), strings.Repeat("h", 63), "PRIVMSG", "#noc")
+	// Our JOIN showed the server's view of us; the nick counted is the
+	// longest we may wear (the fallback).
+	prefix := relayPrefixLen("nocbot_", "~nocbot", "127.0.0.1", "PRIVMSG", "#noc")
 	lines := c.waitOut(t, c.out.len())
 	if len(lines) < 5 {
 		t.Fatalf("%d lines", len(lines))
@@ -290,6 +291,21 @@ func TestLongReplyIsSplit(t *testing.T) {
 	}
 	if !strings.HasPrefix(lines[0], "PRIVMSG #noc :ops: ünïcödé") || lines[len(lines)-1] != "PRIVMSG #noc :second" {
 		t.Fatalf("first %q last %q", lines[0], lines[len(lines)-1])
+	}
+	if full := maxLine - prefix; len(strings.TrimPrefix(lines[1], "PRIVMSG #noc :")) < full-len("ünïcödé ") {
+		t.Errorf("line 2 is %d bytes, the budget %d was not used", len(lines[1]), full)
+	}
+
+	// A cloak applied by services changes the prefix the server adds.
+	c.feed(t, ":irc.test 396 nocbot a-very-long-cloak.users.fedoraproject.example :is now your displayed host")
+	if got, want := c.prefixLen("PRIVMSG", "#noc"), relayPrefixLen("nocbot_", "~nocbot", "a-very-long-cloak.users.fedoraproject.example", "PRIVMSG", "#noc"); got != want {
+		t.Fatalf("prefix after a cloak %d, want %d", got, want)
+	}
+	// Before anything was seen, the longest user and host are assumed.
+	c.feed(t, "CLIENT_INIT irc.test:6667")
+	c.conn = connState{gen: 2, joined: map[string]bool{}, caps: map[string]bool{}}
+	if got, want := c.prefixLen("PRIVMSG", "#noc"), relayPrefixLen("nocbot_", "uuuuuuu", strings.Repeat("h", 63), "PRIVMSG", "#noc"); got != want {
+		t.Fatalf("prefix before joining %d, want %d", got, want)
 	}
 }
 
@@ -304,8 +320,14 @@ func TestAnnounceEveryChannel(t *testing.T) {
 		t.Fatalf("announced %q", got)
 	}
 	c.Announce(context.Background(), "one")
-	if err := c.Announce(context.Background(), "two"); err == nil {
-		t.Fatal("announce into a full queue reported no error")
+	if err := c.Announce(context.Background(), "two"); !errors.Is(err, errQueueFull) {
+		t.Fatalf("announce into a full queue: err = %v", err)
+	}
+	c.mu.Lock()
+	c.stopped = true
+	c.mu.Unlock()
+	if err := c.replyFunc("ops", "ops", true)(context.Background(), []string{"late"}); !errors.Is(err, errStopped) {
+		t.Fatalf("reply after Run returned: err = %v", err)
 	}
 }
 

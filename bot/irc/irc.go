@@ -67,6 +67,7 @@ type Options struct {
 	ReconnectMin   time.Duration // first reconnect delay (1s), doubled per failure
 	ReconnectMax   time.Duration // cap on the reconnect delay (5m)
 	RegainInterval time.Duration // how often to try to take Nick back (1m)
+	RejoinDelay    time.Duration // pause before rejoining after a kick (10s)
 	JoinWait       time.Duration // send queued lines after this even if a join failed (10s)
 	DrainTimeout   time.Duration // time to flush replies before QUIT (5s)
 
@@ -99,6 +100,7 @@ func (o *Options) defaults() {
 	setDefault(&o.ReconnectMin, time.Second)
 	setDefault(&o.ReconnectMax, 5*time.Minute)
 	setDefault(&o.RegainInterval, time.Minute)
+	setDefault(&o.RejoinDelay, 10*time.Second)
 	setDefault(&o.JoinWait, 10*time.Second)
 	setDefault(&o.DrainTimeout, 5*time.Second)
 	if o.ReconnectMax < o.ReconnectMin {
@@ -163,8 +165,9 @@ type Client struct {
 	hosts    *hostLimiter
 	out      *outbox
 
-	mu   sync.Mutex
-	conn connState
+	mu      sync.Mutex
+	conn    connState
+	stopped bool // Run has returned: nothing will send queued lines
 }
 
 // connState is what one connection has learnt; reset on every connect.
@@ -180,6 +183,8 @@ type connState struct {
 	nickTry    string    // nick asked for during registration
 	loggedIn   string    // account from 900 RPL_LOGGEDIN
 	firstTime  time.Time // server-time of the first tagged line
+	selfUser   string    // our user and host as others see them
+	selfHost   string
 }
 
 var _ bot.Announcer = (*Client)(nil)
@@ -350,9 +355,10 @@ func (c *Client) ctcpReply(e girc.CTCPEvent, cmd, text string) {
 
 // Run connects and stays connected until ctx ends, reconnecting with
 // backoff; then it flushes queued replies (up to DrainTimeout), sends
-// QUIT and returns nil. It returns an error only for invalid options.
-// Cancel ctx after the bot's Run has returned, so that replies of the
-// commands still running are delivered.
+// QUIT and returns nil. It returns an error only for invalid options, and
+// must be called once. Cancel ctx after the bot's Run has returned, so
+// that replies of the commands still running are delivered; replies that
+// come after Run has returned are dropped with a log line.
 func (c *Client) Run(ctx context.Context) error {
 	if c.optErr != nil {
 		return fmt.Errorf("irc: %w", c.optErr)
@@ -364,6 +370,9 @@ func (c *Client) Run(ctx context.Context) error {
 	defer func() {
 		stop()
 		wg.Wait()
+		c.mu.Lock()
+		c.stopped = true
+		c.mu.Unlock()
 	}()
 	if c.opts.TrustNicks {
 		c.log.Warn("require_account is off: on networks without accounts, nicks are trusted")
@@ -552,6 +561,3 @@ func (c *Client) configured(name string) (channel, bool) {
 	}
 	return channel{}, false
 }
-
-// rejoinDelay is the pause before rejoining after a kick.
-const rejoinDelay = 10 * time.Second

@@ -58,6 +58,9 @@ func (l outLine) raw() string { return l.command + " " + l.target + " :" + l.tex
 // errQueueFull means a reply was dropped because too much is waiting.
 var errQueueFull = errors.New("outgoing queue full")
 
+// errStopped means a reply came after Run returned.
+var errStopped = errors.New("irc client stopped")
+
 // outbox is the bounded FIFO of lines waiting to be sent. It holds lines
 // while the connection is down, so replies to commands that were running
 // during a reconnect still arrive; when full, new replies are refused whole
@@ -130,6 +133,13 @@ func (c *Client) enqueue(command, target string, texts []string) error {
 	if len(lines) == 0 {
 		return nil
 	}
+	c.mu.Lock()
+	stopped := c.stopped
+	c.mu.Unlock()
+	if stopped {
+		c.log.Warn("reply dropped: the IRC client has stopped", "target", target, "lines", len(lines))
+		return errStopped
+	}
 	if err := c.out.push(lines); err != nil {
 		c.log.Warn("reply dropped", "target", target, "lines", len(lines), "queued", c.out.len(), "err", err)
 		return err
@@ -140,9 +150,10 @@ func (c *Client) enqueue(command, target string, texts []string) error {
 	return nil
 }
 
-// prefixLen is relayPrefixLen for us now. Before our own JOIN has shown
-// the server's view of our user and host, assume the longest; the nick is
-// the longest we may be wearing when the line is finally sent.
+// prefixLen is relayPrefixLen for us now. Until our own JOIN (or a
+// cloak or CHGHOST) has shown the server's view of our user and host,
+// assume the longest; the nick is the longest we may be wearing when the
+// line is finally sent.
 func (c *Client) prefixLen(command, target string) int {
 	nick := c.irc.GetNick()
 	for _, n := range []string{c.opts.Nick, c.opts.FallbackNick} {
@@ -150,10 +161,14 @@ func (c *Client) prefixLen(command, target string) int {
 			nick = n
 		}
 	}
-	user, host := c.irc.GetIdent(), c.irc.GetHost()
+	c.mu.Lock()
+	user, host := c.conn.selfUser, c.conn.selfHost
+	c.mu.Unlock()
+	if user == "" {
+		user = strings.Repeat("u", len(c.opts.User)+unknownUserPad)
+	}
 	if host == "" {
 		host = strings.Repeat("h", unknownHostLen)
-		user = strings.Repeat("u", len(c.opts.User)+unknownUserPad)
 	}
 	return relayPrefixLen(nick, user, host, command, target)
 }
