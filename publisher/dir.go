@@ -14,6 +14,9 @@ import (
 	"sync"
 )
 
+// errNoDir refuses to write into the working directory by accident.
+var errNoDir = errors.New("dir target: no folder configured")
+
 // dirManifest is the file in which DirTarget remembers what it wrote, so
 // that it deletes only its own files and never what others put beside them.
 const dirManifest = ".nocbot-manifest.json"
@@ -41,6 +44,9 @@ func (d *DirTarget) Publish(ctx context.Context, files []File, gen uint64) (Repo
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	rep := Report{Generation: gen}
+	if d.Dir == "" {
+		return rep, errNoDir
+	}
 	if err := checkFiles(files, dirManifest); err != nil {
 		return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
 	}
@@ -142,6 +148,9 @@ func (d *DirTarget) PutChallenge(ctx context.Context, token, value string) error
 	if value == "" {
 		return fmt.Errorf("%w value: empty", ErrBadChallenge)
 	}
+	if d.Dir == "" {
+		return errNoDir
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -159,6 +168,9 @@ func (d *DirTarget) PutChallenge(ctx context.Context, token, value string) error
 func (d *DirTarget) DeleteChallenge(ctx context.Context, token string) error {
 	if err := checkChallenge(token, ""); err != nil {
 		return err
+	}
+	if d.Dir == "" {
+		return errNoDir
 	}
 	if err := ctx.Err(); err != nil {
 		return err

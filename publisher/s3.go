@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -69,10 +70,11 @@ type S3Target struct {
 	// nocbot's to delete.
 	manifest map[string]objectState
 	loaded   bool
-	// verified is false until a listing confirmed the manifest matches
-	// the bucket, and again after any failure: the bucket may have been
-	// changed behind nocbot's back, or a publish stopped midway.
-	verified bool
+	// verified is when a listing last confirmed the manifest matches the
+	// bucket; zero at start and after any failure (a publish stopped
+	// midway), and it expires, as the bucket may be changed behind
+	// nocbot's back: the periodic republish then heals it.
+	verified time.Time
 
 	recMu sync.Mutex // guards manifest against one publish's concurrent uploads
 }
@@ -93,6 +95,9 @@ const (
 	generationKey      = ".nocbot/generation"
 	reservedDir        = ".nocbot"
 	defaultConcurrency = 8
+	// reverifyAfter is how long a listing is trusted: one LIST an hour
+	// costs nothing and bounds how long drift in the bucket can last.
+	reverifyAfter = time.Hour
 )
 
 // NewS3Target builds the S3 and CloudFront clients from the standard AWS
@@ -158,7 +163,7 @@ func (t *S3Target) Publish(ctx context.Context, files []File, gen uint64) (rep R
 	rep.Generation = gen
 	defer func() {
 		if err != nil {
-			t.verified = false
+			t.verified = time.Time{}
 			err = fmt.Errorf("publish generation %d to s3://%s/%s: %w", gen, t.opts.Bucket, t.prefix, err)
 		}
 	}()
@@ -168,7 +173,7 @@ func (t *S3Target) Publish(ctx context.Context, files []File, gen uint64) (rep R
 	if err := t.load(ctx); err != nil {
 		return rep, err
 	}
-	if !t.verified {
+	if t.verified.IsZero() || time.Since(t.verified) > reverifyAfter {
 		if err := t.verify(ctx); err != nil {
 			return rep, err
 		}
@@ -381,7 +386,7 @@ func (t *S3Target) verify(ctx context.Context) error {
 	if stale > 0 {
 		t.log.Info("bucket differs from what nocbot uploaded; uploading again", "objects", stale)
 	}
-	t.verified = true
+	t.verified = time.Now()
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -172,6 +173,9 @@ func pubNewRecorder(t testing.TB, backend string) *pubRecorder {
 			r.SetURL(u)
 			r.Out.Host = r.In.Host
 		},
+		// Refused connections while S3 is stopped are the point of the
+		// fault test, not news.
+		ErrorLog: log.New(io.Discard, "", 0),
 		ModifyResponse: func(resp *http.Response) error {
 			key := strings.TrimPrefix(strings.TrimPrefix(resp.Request.URL.Path, "/"+pubBucket), "/")
 			rec.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -162,7 +163,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 		case <-timer.C:
 			armed = false
-			err := w.publishOnce(ctx)
+			_, err := w.publish(ctx)
 			if ctx.Err() != nil {
 				w.flush(ctx)
 				return nil
@@ -198,11 +199,6 @@ func (w *Worker) PublishOnce(ctx context.Context) (Report, error) {
 	return rep, nil
 }
 
-func (w *Worker) publishOnce(ctx context.Context) error {
-	_, err := w.publish(ctx)
-	return err
-}
-
 // publish is one attempt, with its bookkeeping.
 func (w *Worker) publish(ctx context.Context) (Report, error) {
 	w.pubMu.Lock()
@@ -212,14 +208,18 @@ func (w *Worker) publish(ctx context.Context) (Report, error) {
 	start := time.Now()
 	rep, gen, err := w.attempt(ctx)
 	took := time.Since(start)
+	// Status first, so that whoever OnPublish wakes sees it updated.
+	if err != nil {
+		w.failed(ctx, err)
+	} else {
+		w.succeeded(ctx, gen)
+	}
 	if w.opts.OnPublish != nil {
 		w.opts.OnPublish(err == nil, took)
 	}
 	if err != nil {
-		w.failed(ctx, err)
 		return rep, err
 	}
-	w.succeeded(ctx, gen)
 	w.opts.Log.Info("published", "generation", gen, "uploaded", len(rep.Uploaded),
 		"deleted", len(rep.Deleted), "skipped", len(rep.Skipped), "invalidation", rep.Invalidation, "took", took)
 	return rep, nil
@@ -232,7 +232,10 @@ func (w *Worker) attempt(ctx context.Context) (Report, uint64, error) {
 		return Report{}, gen, fmt.Errorf("render generation %d: %w", gen, err)
 	}
 	// A build that fails validation publishes nothing: a broken page must
-	// not replace a working one.
+	// not replace a working one, and an empty one would delete the site.
+	if !slices.ContainsFunc(files, func(f File) bool { return f.Path == indexPath }) {
+		return Report{}, gen, fmt.Errorf("validate generation %d: no %s in the build", gen, indexPath)
+	}
 	if err := Validate(files); err != nil {
 		return Report{}, gen, fmt.Errorf("validate generation %d: %w", gen, err)
 	}

@@ -209,32 +209,44 @@ func TestWorkerRetriesUntilPublishedAndTellsTheChatOnce(t *testing.T) {
 }
 
 func TestWorkerPublishesNothingThatFailsValidation(t *testing.T) {
-	s := pubStore(t)
-	pubChange(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
-	target := newPubFakeTarget(0)
-	var notes pubNotes
-	broken := func(b *status.Board, now time.Time) ([]File, error) {
-		files, err := pubRender(b, now)
-		for i := range files {
-			if strings.HasSuffix(files[i].Path, ".json") {
-				files[i].Body = []byte(`{"outages": [`)
-				break
+	tests := []struct {
+		name  string
+		spoil func(files []File) []File
+	}{
+		{"invalid JSON", func(files []File) []File {
+			i := slices.IndexFunc(files, func(f File) bool { return strings.HasSuffix(f.Path, ".json") })
+			files[i].Body = []byte(`{"outages": [`)
+			return files
+		}},
+		{"no index.html", func(files []File) []File {
+			return slices.DeleteFunc(files, func(f File) bool { return f.Path == "index.html" })
+		}},
+		{"empty build", func([]File) []File { return nil }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := pubStore(t)
+			pubChange(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
+			target := newPubFakeTarget(0)
+			var notes pubNotes
+			broken := func(b *status.Board, now time.Time) ([]File, error) {
+				files, err := pubRender(b, now)
+				return tc.spoil(files), err
 			}
-		}
-		return files, err
-	}
-	w := NewWorker(s, broken, target, WorkerOptions{Now: pubClock, MinBackoff: time.Hour, FlushTimeout: 50 * time.Millisecond, Notify: notes.notify})
-	stop := pubRun(t, w)
-	pubEventually(t, 10*time.Second, "the failure", func() bool { return w.Status().ConsecutiveFailures > 0 })
-	stop()
-	if n := target.callCount(); n != 0 {
-		t.Fatalf("target called %d times with an invalid build", n)
-	}
-	if msgs := notes.all(); len(msgs) != 1 || !strings.Contains(msgs[0], "validate") {
-		t.Fatalf("chat heard %q, want the validation failure once", msgs)
-	}
-	if _, _, pending := s.Pending(); !pending {
-		t.Fatal("outbox cleared although nothing was published")
+			w := NewWorker(s, broken, target, WorkerOptions{Now: pubClock, MinBackoff: time.Hour, FlushTimeout: 50 * time.Millisecond, Notify: notes.notify})
+			stop := pubRun(t, w)
+			pubEventually(t, 10*time.Second, "the failure", func() bool { return w.Status().ConsecutiveFailures > 0 })
+			stop()
+			if n := target.callCount(); n != 0 {
+				t.Fatalf("target called %d times with an invalid build", n)
+			}
+			if msgs := notes.all(); len(msgs) != 1 || !strings.Contains(msgs[0], "validate") {
+				t.Fatalf("chat heard %q, want the validation failure once", msgs)
+			}
+			if _, _, pending := s.Pending(); !pending {
+				t.Fatal("outbox cleared although nothing was published")
+			}
+		})
 	}
 }
 
