@@ -10,7 +10,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/fedora-infra/nocbot/bot"
 	"github.com/fedora-infra/nocbot/bot/console"
@@ -91,35 +90,68 @@ func daemon(ctx context.Context, cfg *config.Config, getenv func(string) string,
 		}
 	}
 
-	intake, stopIntake := context.WithCancel(ctx)
-	defer stopIntake()
-	g, gctx := errgroup.WithContext(intake)
-	g.Go(func() error { return b.Run(gctx) })
-	g.Go(func() error { return sched.Run(gctx) })
-	for _, r := range chats.runners {
-		g.Go(func() error { return r.Run(gctx) })
-	}
+	var srv *web.Server
 	if cfg.Web.Listen != "" {
-		srv := web.New(web.Options{Listen: cfg.Web.Listen, PreviewDir: previewDir(cfg), Checks: checks, Gatherer: reg, Log: log})
-		g.Go(func() error { return srv.Run(gctx) })
+		srv = web.New(web.Options{Listen: cfg.Web.Listen, PreviewDir: previewDir(cfg), Checks: checks, Gatherer: reg, Log: log})
 	}
-
-	// The publisher outlives intake so the last commands reach the page.
-	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
-	pubDone := make(chan error, 1)
-	go func() { pubDone <- worker.Run(pubCtx) }()
-
 	log.Info("nocbot running", "state", cfg.Bot.State, "publisher", cfg.Publisher.Target, "web", cfg.Web.Listen,
 		"console", cfg.ConsoleEnabled(), "irc", cfg.IRCEnabled(), "matrix", cfg.MatrixEnabled())
-	err = g.Wait()
-	log.Info("shutting down: intake stopped, in-flight commands finished; flushing the page")
-	stopPub()
-	if perr := <-pubDone; perr != nil && !errors.Is(perr, context.Canceled) {
-		err = errors.Join(err, fmt.Errorf("publisher: %w", perr))
+	return supervise(ctx, log, b, sched, chats.runners, worker, srv)
+}
+
+// supervise runs the parts and shuts them down in order when ctx ends or
+// one of them fails: the bot stops taking commands and finishes those it
+// accepted while the chat networks are still up to carry the replies;
+// then the networks disconnect; then the publisher flushes what the last
+// commands changed; the web server goes last so probes see it all. The
+// caller closes the store after supervise returns.
+func supervise(ctx context.Context, log *slog.Logger, b *bot.Bot, sched *scheduler.Scheduler, nets []runner, worker *publisher.Worker, srv *web.Server) error {
+	root, fail := context.WithCancelCause(ctx)
+	defer fail(nil)
+	stage := func(parent context.Context, name string, parts ...runner) (stop func() error) {
+		c, cancel := context.WithCancel(parent)
+		errc := make(chan error, len(parts))
+		for _, p := range parts {
+			go func() {
+				err := p.Run(c)
+				if err != nil && !errors.Is(err, context.Canceled) {
+					err = fmt.Errorf("%s: %w", name, err)
+					fail(err) // one part failing stops the daemon
+				}
+				errc <- err
+			}()
+		}
+		return func() error {
+			cancel()
+			var errs []error
+			for range parts {
+				if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+					errs = append(errs, err)
+				}
+			}
+			return errors.Join(errs...)
+		}
 	}
-	if errors.Is(err, context.Canceled) {
-		err = nil
+	detached := context.WithoutCancel(root) // later stages outlive the signal until stopped
+	var webParts []runner
+	if srv != nil {
+		webParts = append(webParts, srv)
 	}
+	stopWeb := stage(detached, "web", webParts...)
+	stopPub := stage(detached, "publisher", worker)
+	stopNets := stage(detached, "chat", nets...)
+	stopBot := stage(root, "bot", b, sched)
+
+	<-root.Done()
+	if cause := context.Cause(root); cause != nil && !errors.Is(cause, context.Canceled) {
+		log.Error("stopping after a failure", "err", cause)
+	}
+	log.Info("shutting down: finishing accepted commands")
+	err := stopBot()
+	log.Info("disconnecting from chat")
+	err = errors.Join(err, stopNets())
+	log.Info("flushing the page")
+	err = errors.Join(err, stopPub(), stopWeb())
 	return err
 }
 
