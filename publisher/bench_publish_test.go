@@ -119,6 +119,10 @@ func BenchmarkPublishVsAWSCLI(b *testing.B) {
 			"--distribution-id", pubDistribution, "--paths"}, awsDeployPaths...)...)
 		awsTimes = append(awsTimes, time.Since(start))
 		if i == 0 {
+			list, err := e.admin.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("status-awscli")})
+			if err != nil || int(aws.ToInt32(list.KeyCount)) != len(files) {
+				b.Fatalf("aws s3 cp left %v objects (%v), want %d", list, err, len(files))
+			}
 			b.Logf("aws s3 cp: %d files, %d bytes", len(files), pubBytes(files))
 		}
 	}

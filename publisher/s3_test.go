@@ -80,7 +80,12 @@ func pubAWSEnv(t testing.TB, key, secret string) {
 // target is an S3Target as main builds one, talking through the proxy.
 func (e *pubS3) target(t testing.TB, kv KV, cdn bool) *S3Target {
 	t.Helper()
-	opts := S3Options{Bucket: pubBucket, Region: e.srv.Region, Endpoint: e.rec.URL, PathStyle: true}
+	return e.targetAt(t, kv, cdn, "")
+}
+
+func (e *pubS3) targetAt(t testing.TB, kv KV, cdn bool, prefix string) *S3Target {
+	t.Helper()
+	opts := S3Options{Bucket: pubBucket, Region: e.srv.Region, Endpoint: e.rec.URL, PathStyle: true, Prefix: prefix}
 	if cdn {
 		opts.DistributionID, opts.CloudFrontEndpoint = pubDistribution, e.cf.URL
 	}
@@ -621,5 +626,40 @@ func TestS3RetriesFailedInvalidationOnce(t *testing.T) {
 	target.Wait(ctx)
 	if got := len(e.cf.Posts()); got != n+1 {
 		t.Fatalf("after two failures %d more invalidations, want none", got-n-1)
+	}
+}
+
+func TestS3PrefixKeepsToItsFolder(t *testing.T) {
+	e := pubNewS3(t)
+	ctx := context.Background()
+	s := pubStore(t)
+	e.putForeign(t, "index.html", "the bucket's own root page")
+	pubChange(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
+	files, gen := pubFiles(t, s)
+	target := e.targetAt(t, s, true, "/status/")
+	if _, err := target.Publish(ctx, files, gen); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := target.Publish(ctx, nil, gen); err != nil { // delete everything nocbot wrote
+		t.Fatal(err)
+	}
+	if err := target.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	objs := e.objects(t)
+	if len(objs) != 2 || objs["index.html"].Body != "the bucket's own root page" || objs["status/"+generationKey].Body == "" {
+		t.Fatalf("bucket holds %d objects; want the foreign root page and status/%s", len(objs), generationKey)
+	}
+	for _, p := range e.cf.Posts() {
+		for _, path := range p.Paths {
+			if strings.HasPrefix(path, "/status/") {
+				t.Errorf("invalidation path %s: want it relative to the site (the CDN's origin path is the prefix)", path)
+			}
+		}
+	}
+	for _, r := range e.rec.take() {
+		if r.Key != "" && !strings.HasPrefix(r.Key, "status/") {
+			t.Errorf("%s %s outside the prefix", r.Method, r.Key)
+		}
 	}
 }
