@@ -10,7 +10,7 @@ import (
 	"io"
 	"net/url"
 	"path"
-	"regexp"
+
 	"strings"
 )
 
@@ -126,17 +126,46 @@ func checkICS(body []byte) error {
 	return errors.Join(errs...)
 }
 
-// The pages are rendered from our own templates, which always quote
-// attributes with double quotes, so a pattern finds every link.
-var (
-	linkAttr = regexp.MustCompile(`\s(?:href|src)="([^"]*)"`)
-	idAttr   = regexp.MustCompile(`\sid="([^"]*)"`)
-)
+// attrValues returns the values of the named attributes in document
+// order. The pages come from our own templates, which always quote
+// attributes with double quotes, so a plain scan finds every one; it is
+// several times cheaper than a regular expression over ~1,000 pages,
+// and Validate runs on every publish.
+func attrValues(body []byte, names ...string) []string {
+	var out []string
+	for i := 0; i < len(body); {
+		j := bytes.IndexByte(body[i:], '=')
+		if j < 0 {
+			break
+		}
+		eq := i + j
+		i = eq + 1
+		if eq+1 >= len(body) || body[eq+1] != '"' {
+			continue
+		}
+		for _, n := range names {
+			start := eq - len(n)
+			if start < 1 || string(body[start:eq]) != n || !isSpace(body[start-1]) {
+				continue
+			}
+			end := bytes.IndexByte(body[eq+2:], '"')
+			if end < 0 {
+				return out
+			}
+			out = append(out, string(body[eq+2:eq+2+end]))
+			i = eq + 2 + end + 1
+			break
+		}
+	}
+	return out
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' }
 
 func htmlIDs(body []byte) map[string]bool {
 	out := map[string]bool{}
-	for _, m := range idAttr.FindAllSubmatch(body, -1) {
-		out[html.UnescapeString(string(m[1]))] = true
+	for _, v := range attrValues(body, "id") {
+		out[html.UnescapeString(v)] = true
 	}
 	return out
 }
@@ -146,8 +175,8 @@ func htmlIDs(body []byte) map[string]bool {
 // REST origin serves no directory indexes below the root.
 func checkLinks(f File, exists map[string]bool, ids map[string]map[string]bool) error {
 	var errs []error
-	for _, m := range linkAttr.FindAllSubmatch(f.Body, -1) {
-		raw := html.UnescapeString(string(m[1]))
+	for _, v := range attrValues(f.Body, "href", "src") {
+		raw := html.UnescapeString(v)
 		u, err := url.Parse(raw)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("unparsable link %q", raw))
