@@ -56,7 +56,8 @@ func BenchmarkPublishVsAWSCLI(b *testing.B) {
 	}
 	target := &pubTimedTarget{S3Target: s3t}
 	published := make(chan bool, 16)
-	w = NewWorker(s, pubRender, target, WorkerOptions{Debounce: NoDebounce, Now: pubClock,
+	// The daemon publishes through the caching renderer; so does the benchmark.
+	w = NewWorker(s, NewRenderer(pubSite()).Render, target, WorkerOptions{Debounce: NoDebounce, Now: pubClock,
 		OnPublish: func(ok bool, _ time.Duration) {
 			select {
 			case published <- ok:

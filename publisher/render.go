@@ -77,29 +77,36 @@ var siteEpoch = time.Date(2012, 8, 1, 0, 0, 0, 0, time.UTC)
 // returned in upload order: assets, detail pages, JSON and feeds, badges,
 // and index.html last, so a reader never follows a link to a missing file.
 func Render(b *status.Board, now time.Time, site Site) ([]File, error) {
+	files, _, err := renderCached(b, now, site, nil)
+	return files, err
+}
+
+// renderCached is Render with a cache of incident pages: prev holds pages from
+// an earlier call, keyed by incident pointer; next holds this call's.
+func renderCached(b *status.Board, now time.Time, site Site, prev map[*status.Incident]File) (files []File, next map[*status.Incident]File, err error) {
 	if b == nil || b.Catalogue == nil {
-		return nil, errors.New("render: board without catalogue")
+		return nil, nil, errors.New("render: board without catalogue")
 	}
 	m, err := newModel(b, now.UTC(), site)
 	if err != nil {
-		return nil, fmt.Errorf("render: %w", err)
+		return nil, nil, fmt.Errorf("render: %w", err)
 	}
-	var files []File
+	m.prevPages, m.pages = prev, map[*status.Incident]File{}
 	steps := []func(*model) ([]File, error){
 		renderPages, renderV2, renderLegacy, renderFeeds, renderICS, renderBadges,
 	}
 	for _, step := range steps {
 		fs, err := step(m)
 		if err != nil {
-			return nil, fmt.Errorf("render: %w", err)
+			return nil, nil, fmt.Errorf("render: %w", err)
 		}
 		files = append(files, fs...)
 	}
 	if err := checkPaths(files); err != nil {
-		return nil, fmt.Errorf("render: %w", err)
+		return nil, nil, fmt.Errorf("render: %w", err)
 	}
 	sortUploadOrder(files)
-	return files, nil
+	return files, m.pages, nil
 }
 
 // newFile classifies a rendered body by its path.

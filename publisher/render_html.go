@@ -268,6 +268,23 @@ type incidentPageView struct {
 }
 
 func (m *model) incidentPage(in *status.Incident) (File, error) {
+	// A page depends only on its incident, the catalogue and the site, and
+	// the board never mutates an incident in place (copy on write): the
+	// same pointer renders the same bytes. Scheduled maintenances are the
+	// exception, their "start time passed" label follows the clock.
+	cacheable := in.Status != status.Scheduled
+	if f, ok := m.prevPages[in]; ok && cacheable {
+		m.pages[in] = f
+		return f, nil
+	}
+	f, err := m.renderIncidentPage(in)
+	if err == nil && cacheable && m.pages != nil {
+		m.pages[in] = f
+	}
+	return f, err
+}
+
+func (m *model) renderIncidentPage(in *status.Incident) (File, error) {
 	v := incidentPageView{incidentView: m.view(in, "../", -1)}
 	v.Href = "" // the page itself
 	// The year's first page, not the exact one: pages shift as incidents

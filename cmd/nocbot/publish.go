@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/fedora-infra/nocbot/bot"
 	"github.com/fedora-infra/nocbot/config"
 	"github.com/fedora-infra/nocbot/publisher"
-	"github.com/fedora-infra/nocbot/status"
 	"github.com/fedora-infra/nocbot/store"
 	"github.com/fedora-infra/nocbot/web"
 )
@@ -56,8 +54,7 @@ func newWorker(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 	if metrics != nil {
 		opts.OnPublish = metrics.ObservePublish
 	}
-	render := func(board *status.Board, now time.Time) ([]publisher.File, error) {
-		return publisher.Render(board, now, s)
-	}
-	return publisher.NewWorker(st, render, target, opts), nil
+	// The caching renderer re-renders only the permalinks of incidents
+	// that changed; its output is byte for byte publisher.Render's.
+	return publisher.NewWorker(st, publisher.NewRenderer(s).Render, target, opts), nil
 }
