@@ -90,7 +90,6 @@ type Bot struct {
 	closed     bool
 	announcers []Announcer
 	limits     *limiter
-	inflight   sync.WaitGroup
 }
 
 type job struct {
@@ -178,14 +177,8 @@ func (b *Bot) Submit(msg Message, reply ReplyFunc) error {
 	if !ok {
 		return nil
 	}
-	if len(line) > b.opts.MaxInput {
-		go b.send(msg, reply, []string{fmt.Sprintf("error: message too long (%d bytes; the limit is %d)", len(line), b.opts.MaxInput)})
-		return nil
-	}
-	if !utf8.ValidString(line) {
-		go b.send(msg, reply, []string{"error: the message is not valid UTF-8"})
-		return nil
-	}
+	// The rate limit comes first, so even refused input costs a
+	// flooding sender their budget.
 	key := msg.Identity()
 	if key == "" {
 		key = msg.Net + ":nick:" + msg.Sender.Nick
@@ -198,19 +191,23 @@ func (b *Bot) Submit(msg Message, reply ReplyFunc) error {
 		b.opts.Log.Warn("rate limited", "net", msg.Net, "sender", key)
 		return nil
 	}
+	if len(line) > b.opts.MaxInput {
+		go b.send(msg, reply, []string{fmt.Sprintf("error: message too long (%d bytes; the limit is %d)", len(line), b.opts.MaxInput)})
+		return nil
+	}
+	if !utf8.ValidString(line) {
+		go b.send(msg, reply, []string{"error: the message is not valid UTF-8"})
+		return nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return ErrBusy
 	}
-	// Count the job before a worker can take it: Add after the send let a
-	// fast worker call Done first (negative WaitGroup counter).
-	b.inflight.Add(1)
 	select {
 	case b.jobs <- job{msg: msg, line: line, reply: reply}:
 		return nil
 	default:
-		b.inflight.Done()
 		return ErrBusy
 	}
 }
@@ -252,7 +249,6 @@ func (b *Bot) Run(ctx context.Context) error {
 			defer wg.Done()
 			for j := range b.jobs {
 				b.handle(j)
-				b.inflight.Done()
 			}
 		}()
 	}
