@@ -153,6 +153,9 @@ type IRC struct {
 	FloodBurst     int      `toml:"flood_burst"`
 	FloodInterval  Duration `toml:"flood_interval"`
 	ReconnectMax   Duration `toml:"reconnect_max"`
+	// HostRateLimit caps commands per client host per minute, on top of the per-account
+	// [bot] rate_limit, so nick-hopping from one host does not escape it.
+	HostRateLimit int `toml:"host_rate_limit"`
 }
 
 // Matrix is the Matrix connection. Exactly one credential reference is set.
@@ -257,6 +260,7 @@ func (i *IRC) setDefaults() {
 		FloodBurst:     4,
 		FloodInterval:  Duration{2 * time.Second},
 		ReconnectMax:   Duration{5 * time.Minute},
+		HostRateLimit:  30,
 	}
 }
 

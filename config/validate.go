@@ -259,6 +259,7 @@ func (irc *IRC) validate(v check, at path) {
 	v.atLeast(at.key("flood_burst"), irc.FloodBurst, 1)
 	v.positive(at.key("flood_interval"), irc.FloodInterval)
 	v.positive(at.key("reconnect_max"), irc.ReconnectMax)
+	v.atLeast(at.key("host_rate_limit"), irc.HostRateLimit, 1)
 }
 
 func (m *Matrix) validate(v check, at path) {

@@ -31,6 +31,7 @@ func addNetworks(cfg *config.Config, getenv func(string) string, st *store.Store
 			ClientCertFile: c.ClientCertFile, ClientKeyFile: c.ClientKeyFile,
 			Channels: c.Channels, TrustNicks: !c.RequireAccount,
 			FloodBurst: c.FloodBurst, FloodInterval: c.FloodInterval.Duration, ReconnectMax: c.ReconnectMax.Duration,
+			HostRatePerMinute: c.HostRateLimit, HostBurst: max(10, c.HostRateLimit/4),
 		}, b, log.With("net", "irc"))
 		b.AddAnnouncer(client)
 		ch.runners = append(ch.runners, client)

@@ -21,12 +21,12 @@ import (
 
 // operator is a raw IRC client logged in to services with SASL PLAIN.
 type operator struct {
-	t    *testing.T
+	t    testing.TB
 	conn net.Conn
 	r    *bufio.Reader
 }
 
-func dialOperator(t *testing.T, addr, account, password string) *operator {
+func dialOperator(t testing.TB, addr, account, password string) *operator {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -77,7 +77,7 @@ func (o *operator) expect(want string) string {
 
 // matrixUser talks to the homeserver's client-server API directly.
 type matrixUser struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	token string
 	txn   int
@@ -106,25 +106,42 @@ func (m *matrixUser) call(method, path string, body any, out any) {
 	}
 }
 
-// TestDaemonOnIRCAndMatrix runs the real binary's wiring against real
-// servers: the same command works from an IRC channel and a Matrix room,
-// secrets come from the environment, and both networks make /readyz ready.
-func TestDaemonOnIRCAndMatrix(t *testing.T) {
-	ircSrv := testsrv.IRC(t)
-	ircSrv.RegisterAccounts(t, map[string]string{"nocbot": "botpass123", "opsadmin": "opspass123"})
-	hs := testsrv.Dendrite(t)
-	botID, botToken := hs.CreateUser(t, "nocbot", "botpass123")
-	opsID, opsToken := hs.CreateUser(t, "opsadmin", "opspass123")
-	ops := &matrixUser{t: t, url: hs.URL, token: opsToken}
+// stack is an InspIRCd+Anope and a Dendrite with accounts for nocbot and
+// an operator, a room, and a config file pointing nocbot at all of it.
+type stack struct {
+	irc      *testsrv.IRCServer
+	hs       *testsrv.MatrixServer
+	botID    string
+	room     string
+	ops      *matrixUser
+	web      string
+	cfgPath  string
+	env      map[string]string
+	stateDir string
+}
+
+func newStack(t testing.TB) *stack {
+	t.Helper()
+	s := &stack{irc: testsrv.IRC(t), hs: testsrv.Dendrite(t), stateDir: t.TempDir()}
+	s.irc.RegisterAccounts(t, map[string]string{"nocbot": "botpass123", "opsadmin": "opspass123"})
+	botID, botToken := s.hs.CreateUser(t, "nocbot", "botpass123")
+	_, opsToken := s.hs.CreateUser(t, "opsadmin", "opspass123")
+	s.botID, s.ops = botID, &matrixUser{t: t, url: s.hs.URL, token: opsToken}
 	var room struct {
 		RoomID string `json:"room_id"`
 	}
-	ops.call("POST", "/_matrix/client/v3/createRoom", map[string]any{"preset": "public_chat", "invite": []string{botID}}, &room)
-
-	dir := t.TempDir()
-	web := freePort(t)
+	s.ops.call("POST", "/_matrix/client/v3/createRoom", map[string]any{"preset": "public_chat", "invite": []string{botID}}, &room)
+	s.room = room.RoomID
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.web = ln.Addr().String()
+	ln.Close()
+	dir := s.stateDir
 	cfg := fmt.Sprintf(`[bot]
 state = %q
+rate_limit = 100000
 [web]
 listen = %q
 [publisher]
@@ -140,7 +157,9 @@ sasl_mechanism = "PLAIN"
 sasl_user = "nocbot"
 sasl_password_env = "TEST_IRC_PASSWORD"
 channels = ["#fedora-noc"]
-flood_interval = "100ms"
+flood_burst = 1000
+flood_interval = "1ms"
+host_rate_limit = 100000
 [matrix]
 homeserver = %q
 user_id = %q
@@ -149,10 +168,22 @@ rooms = [%q]
 allowed_homeservers = ["localhost"]
 auto_join_invites_from = ["localhost"]
 account_mapping = { localhost = "localpart" }
-`, filepath.Join(dir, "nocbot.db"), web, filepath.Join(dir, "public"), ircSrv.Addr, hs.URL, botID, room.RoomID)
-	os.WriteFile(filepath.Join(dir, "nocbot.toml"), []byte(cfg), 0o600)
-	env := map[string]string{"TEST_IRC_PASSWORD": "botpass123", "TEST_MATRIX_TOKEN": botToken}
+`, filepath.Join(dir, "nocbot.db"), s.web, filepath.Join(dir, "public"), s.irc.Addr, s.hs.URL, botID, s.room)
+	s.cfgPath = filepath.Join(dir, "nocbot.toml")
+	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.env = map[string]string{"TEST_IRC_PASSWORD": "botpass123", "TEST_MATRIX_TOKEN": botToken}
+	return s
+}
 
+// TestDaemonOnIRCAndMatrix runs the real binary's wiring against real
+// servers: the same command works from an IRC channel and a Matrix room,
+// secrets come from the environment, and both networks make /readyz ready.
+func TestDaemonOnIRCAndMatrix(t *testing.T) {
+	st := newStack(t)
+	ops, room, botID, web, env, ircSrv := st.ops, st.room, st.botID, st.web, st.env, st.irc
+	dir := st.stateDir
 	var stdout, stderr syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -177,7 +208,7 @@ account_mapping = { localhost = "localpart" }
 		t.Fatalf("IRC reply: %s", line)
 	}
 
-	ops.call("PUT", fmt.Sprintf("/_matrix/client/v3/rooms/%s/send/m.room.message/t1", room.RoomID),
+	ops.call("PUT", fmt.Sprintf("/_matrix/client/v3/rooms/%s/send/m.room.message/t1", room),
 		map[string]string{"msgtype": "m.text", "body": "!status major - zodbot"}, nil)
 	in.waitFor(func() bool {
 		var msgs struct {
@@ -186,13 +217,13 @@ account_mapping = { localhost = "localpart" }
 				Content map[string]any `json:"content"`
 			} `json:"chunk"`
 		}
-		ops.call("GET", fmt.Sprintf("/_matrix/client/v3/rooms/%s/messages?dir=b&limit=20", room.RoomID), nil, &msgs)
+		ops.call("GET", fmt.Sprintf("/_matrix/client/v3/rooms/%s/messages?dir=b&limit=20", room), nil, &msgs)
 		for _, m := range msgs.Chunk {
 			if m.Sender == botID && m.Content["msgtype"] == "m.notice" && strings.Contains(fmt.Sprint(m.Content["body"]), "updated #1") {
 				return true
 			}
 		}
 		return false
-	}, "the Matrix notice answering the command (%s)", opsID)
+	}, "the Matrix notice answering the command%s", "")
 	in.waitFor(func() bool { return strings.Contains(in.get("/api/v2/summary.json"), `"major_outage"`) }, "the page to show the major outage%s", "")
 }
