@@ -227,3 +227,60 @@ func TestImportStatusfpo(t *testing.T) {
 	}
 
 }
+
+// TestOneShotTools covers the commands for when chat is down: publish
+// renders the stored state to the target; acme-challenge writes and
+// removes a challenge and refuses anything that is not a token.
+func TestOneShotTools(t *testing.T) {
+	dir := t.TempDir()
+	pub := filepath.Join(dir, "public")
+	env := map[string]string{"NOCBOT_BOT_STATE": filepath.Join(dir, "nocbot.db"), "NOCBOT_PUBLISHER_DIR": pub}
+	getenv := func(k string) string { return env[k] }
+	challenge := filepath.Join(pub, ".well-known", "acme-challenge", "tok_EN-123")
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr bool
+		want    string
+		check   func(t *testing.T)
+	}{
+		{"import history", []string{"import-statusfpo", "../../statusfpo/testdata/outages.main-content.json"}, false, "imported 256", nil},
+		{"publish", []string{"publish"}, false, "published generation 1", func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(pub, "resolved.json"))
+			if err != nil || !strings.Contains(string(b), "jenkins.fedorainfracloud.org") {
+				t.Errorf("resolved.json after publish: %v %.200s", err, b)
+			}
+		}},
+		{"publish again uploads nothing", []string{"publish"}, false, "0 uploaded", nil},
+		{"acme put", []string{"acme-challenge", "put", "tok_EN-123", "tok_EN-123.KEYAUTH"}, false, "wrote", func(t *testing.T) {
+			if b, err := os.ReadFile(challenge); err != nil || string(b) != "tok_EN-123.KEYAUTH" {
+				t.Errorf("challenge file: %q %v", b, err)
+			}
+		}},
+		{"publish keeps the challenge", []string{"publish"}, false, "published", func(t *testing.T) {
+			if _, err := os.Stat(challenge); err != nil {
+				t.Errorf("publish touched .well-known: %v", err)
+			}
+		}},
+		{"acme bad token", []string{"acme-challenge", "put", "../index", "x"}, true, "", nil},
+		{"acme delete", []string{"acme-challenge", "delete", "tok_EN-123"}, false, "removed", func(t *testing.T) {
+			if _, err := os.Stat(challenge); !os.IsNotExist(err) {
+				t.Errorf("challenge still there: %v", err)
+			}
+		}},
+		{"acme usage", []string{"acme-challenge", "frob"}, true, "", nil},
+	}
+	for _, tc := range tests {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), tc.args, getenv, nil, &out, &errb)
+		if (err != nil) != tc.wantErr {
+			t.Fatalf("%s: err = %v\n%s%s", tc.name, err, out.String(), errb.String())
+		}
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("%s: output %q lacks %q", tc.name, out.String(), tc.want)
+		}
+		if tc.check != nil {
+			tc.check(t)
+		}
+	}
+}
