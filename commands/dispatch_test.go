@@ -1,0 +1,117 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedora-infra/nocbot/status"
+)
+
+// fakeStore is an in-memory Store that records audit events.
+type fakeStore struct {
+	board   *status.Board
+	audit   []status.Event
+	updates int
+	panics  bool
+}
+
+func (f *fakeStore) Board() *status.Board {
+	if f.panics {
+		panic("corrupt state")
+	}
+	return f.board
+}
+
+func (f *fakeStore) Update(_ context.Context, ev status.Event, fn func(*status.Board) (status.Outcome, error)) (status.Outcome, error) {
+	work := f.board.Clone()
+	out, err := fn(work)
+	if err != nil {
+		return out, err
+	}
+	f.board, f.updates = work, f.updates+1
+	f.audit = append(f.audit, ev)
+	return out, nil
+}
+
+func (f *fakeStore) Audit(_ context.Context, ev status.Event) error {
+	f.audit = append(f.audit, ev)
+	return nil
+}
+
+type fakeGroups struct {
+	groups map[string][]string
+	err    error
+}
+
+func (g fakeGroups) Groups(_ context.Context, id string) ([]string, error) { return g.groups[id], g.err }
+
+func newTestDispatcher(st *fakeStore, g fakeGroups, replyUnknown bool) *Dispatcher {
+	return New(Options{
+		Store: st, Members: g, Prefix: "!", ReplyUnknown: replyUnknown,
+		Permissions: map[string][]string{"status": {"sysadmin-main"}},
+		Now:         func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) },
+	})
+}
+
+func TestDispatch(t *testing.T) {
+	cat := status.NewCatalogue([]status.Component{{ID: "zodbot", Name: "Zodbot", Group: "Chat"}})
+	admins := fakeGroups{groups: map[string][]string{"irc:nirik": {"sysadmin-main"}}}
+	tests := []struct {
+		name         string
+		req          Request
+		groups       fakeGroups
+		panics       bool
+		replyUnknown bool
+		wantResult   Result
+		wantLine     string
+		wantUpdates  int
+		wantAudit    string // action of the last audit event
+	}{
+		{name: "authorised change", req: Request{Net: "irc", Identity: "irc:nirik", Line: `status minor "x" zodbot`},
+			groups: admins, wantResult: ResultOK, wantLine: "opened incident #1", wantUpdates: 1, wantAudit: "status.minor"},
+		{name: "denied change is audited", req: Request{Net: "irc", Identity: "irc:guest", Nick: "guest", Line: `status minor "x" zodbot`},
+			groups: admins, wantResult: ResultDenied, wantLine: "needs membership in sysadmin-main", wantAudit: "denied"},
+		{name: "unidentified sender, with the network's reason", req: Request{Net: "irc", Nick: "nirik", Unverified: "this network does not tell me who you are", Line: `status good - zodbot`},
+			groups: admins, wantResult: ResultDenied, wantLine: "this network does not tell me who you are", wantAudit: "denied"},
+		{name: "group lookup failure changes nothing", req: Request{Net: "irc", Identity: "irc:nirik", Line: `status minor "x" zodbot`},
+			groups: fakeGroups{err: errors.New("fasjson down")}, wantResult: ResultDenied, wantLine: "cannot check your groups right now, ref "},
+		{name: "arity before permission", req: Request{Net: "irc", Line: `status resolve`},
+			groups: admins, wantResult: ResultUsage, wantLine: "usage: !status resolve <incident-id>"},
+		{name: "panic is recovered with a reference", req: Request{Net: "irc", Line: `status`},
+			groups: admins, panics: true, wantResult: ResultError, wantLine: "internal error, ref "},
+		{name: "unknown command is ignored", req: Request{Net: "irc", Line: `karma nirik++`},
+			groups: admins, wantResult: ResultUnknown},
+		{name: "unknown command answered when configured", req: Request{Net: "irc", Line: `karma nirik++`},
+			groups: admins, replyUnknown: true, wantResult: ResultUnknown, wantLine: `unknown command "karma"; try !help`},
+		{name: "unterminated quote in someone else's command stays silent", req: Request{Net: "irc", Line: `karma "x`},
+			groups: admins, wantResult: ResultUnknown},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &fakeStore{board: status.NewBoard(cat), panics: tc.panics}
+			resp := newTestDispatcher(st, tc.groups, tc.replyUnknown).Dispatch(context.Background(), tc.req)
+			if resp.Result != tc.wantResult {
+				t.Errorf("result = %s, want %s (%q)", resp.Result, tc.wantResult, resp.Lines)
+			}
+			got := strings.Join(resp.Lines, "\n")
+			if tc.wantLine == "" && got != "" || !strings.Contains(got, tc.wantLine) {
+				t.Errorf("reply = %q, want it to contain %q", got, tc.wantLine)
+			}
+			if st.updates != tc.wantUpdates {
+				t.Errorf("%d changes committed, want %d", st.updates, tc.wantUpdates)
+			}
+			switch {
+			case tc.wantAudit == "" && len(st.audit) > 0:
+				t.Errorf("unexpected audit events %+v", st.audit)
+			case tc.wantAudit != "" && (len(st.audit) == 0 || st.audit[len(st.audit)-1].Action != tc.wantAudit):
+				t.Errorf("audit = %+v, want a %q event", st.audit, tc.wantAudit)
+			}
+			if tc.wantAudit == "denied" && !strings.Contains(st.audit[0].Actor, tc.req.Net+":") {
+				t.Errorf("denial actor = %q", st.audit[0].Actor)
+			}
+		})
+	}
+}
