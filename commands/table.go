@@ -51,19 +51,26 @@ func Table() []Command {
 
 func runSummary(ctx context.Context, env *Env) ([]string, error) {
 	b := env.d.opts.Store.Board()
-	var parts []string
-	for _, c := range b.Catalogue.All() {
-		s := b.ComponentStatus(c.ID)
-		if s == status.Operational {
+	// One pass over what is open, not over the whole history per component.
+	open := b.Open()
+	statuses := map[string]status.ComponentStatus{}
+	refs := map[string][]string{}
+	for _, in := range open {
+		if !in.Active() {
 			continue
 		}
-		var refs []string
-		for _, in := range b.Incidents {
-			if in.Active() && in.Components[c.ID] != "" && in.Components[c.ID] != status.Operational {
-				refs = append(refs, "#"+in.ID)
+		for _, id := range in.Order {
+			if s := in.Components[id]; s != status.Operational {
+				statuses[id] = status.Worse(statuses[id], s)
+				refs[id] = append(refs[id], "#"+in.ID)
 			}
 		}
-		parts = append(parts, fmt.Sprintf("%s: %s (%s)", c.ID, s.Label(), strings.Join(refs, " ")))
+	}
+	var parts []string
+	for _, c := range b.Catalogue.All() {
+		if s, ok := statuses[c.ID]; ok {
+			parts = append(parts, fmt.Sprintf("%s: %s (%s)", c.ID, s.Label(), strings.Join(refs[c.ID], " ")))
+		}
 	}
 	var lines []string
 	if len(parts) == 0 {
@@ -76,7 +83,7 @@ func runSummary(ctx context.Context, env *Env) ([]string, error) {
 		lines = append(lines, "Notice: "+b.Notice.Text)
 	}
 	var upcoming []string
-	for _, in := range b.Open() {
+	for _, in := range open {
 		if in.Kind == status.KindMaintenance && in.Status == status.Scheduled {
 			upcoming = append(upcoming, fmt.Sprintf("#%s %s at %s", in.ID, in.Title, in.ScheduledFor.UTC().Format("2006-01-02 15:04 UTC")))
 		}
