@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,10 +20,7 @@ import (
 // operator client. Run: go test -run '^$' -bench Daemon -benchtime 200x ./cmd/nocbot
 func BenchmarkDaemon(b *testing.B) {
 	st := newStack(b)
-	bin := filepath.Join(b.TempDir(), "nocbot")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(b)
 	cmd := exec.Command(bin, "-config", st.cfgPath, "-log-level", "warn")
 	cmd.Env = append(os.Environ(), "TEST_IRC_PASSWORD="+st.env["TEST_IRC_PASSWORD"], "TEST_MATRIX_TOKEN="+st.env["TEST_MATRIX_TOKEN"])
 	var stderr syncBuffer
