@@ -21,7 +21,7 @@ import (
 
 // Invalidation is the outcome of one CloudFront invalidation request.
 type Invalidation struct {
-	Ref   string   // CallerReference: "nocbot-<generation>"
+	Ref   string   // CallerReference: "nocbot-<generation>-<digest of the batch>"
 	ID    string   // CloudFront's id, empty when the request failed
 	Paths []string // as sent: escaped, with a leading slash
 	Err   error
@@ -46,41 +46,57 @@ type invalidator struct {
 	log  *slog.Logger
 
 	mu      sync.Mutex
-	pending map[string]int // site path -> failed attempts so far
-	tail    chan struct{}  // closed when the newest request is answered
+	pending map[string]queued // by site path
+	tail    chan struct{}     // closed when the newest request is answered
 	result  Invalidation
 }
 
-func newInvalidator(cf invalidationAPI, dist string, log *slog.Logger) *invalidator {
-	return &invalidator{cf: cf, dist: dist, log: log, pending: map[string]int{}}
+// queued is a path waiting for an invalidation: what changed there (the
+// object's hashes before and after), which goes into the CallerReference,
+// and how many requests for it failed so far.
+type queued struct {
+	change string
+	failed int
 }
 
-// add queues changed site paths for the next invalidation.
-func (v *invalidator) add(paths []string) {
+func newInvalidator(cf invalidationAPI, dist string, log *slog.Logger) *invalidator {
+	return &invalidator{cf: cf, dist: dist, log: log, pending: map[string]queued{}}
+}
+
+// add queues changed site paths (path -> what changed) for the next
+// invalidation.
+func (v *invalidator) add(changes map[string]string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for _, p := range paths {
-		if _, ok := v.pending[p]; !ok {
-			v.pending[p] = 0
-		}
+	for p, c := range changes {
+		q := v.pending[p]
+		q.change = c
+		v.pending[p] = q
 	}
 }
 
-// start queues paths and sends everything queued as one invalidation in
+// start queues changes and sends everything queued as one invalidation in
 // the background, after any earlier one is answered. It returns the
 // CallerReference, or "" when there was nothing to invalidate.
-func (v *invalidator) start(ctx context.Context, paths []string, gen uint64) string {
-	v.add(paths)
+//
+// The reference is the generation plus a digest of the batch, paths and
+// what changed at each: one generation is published many times as the
+// clock moves the page (bars, notice expiry), and CloudFront answers a
+// reference it has seen, with the same paths, with the old invalidation
+// and creates none. A retry of a failed batch sends the same reference,
+// so a request that did reach CloudFront is not made twice.
+func (v *invalidator) start(ctx context.Context, changes map[string]string, gen uint64) string {
+	v.add(changes)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if len(v.pending) == 0 {
 		return ""
 	}
 	batch := v.pending
-	v.pending = map[string]int{}
+	v.pending = map[string]queued{}
 	prev, done := v.tail, make(chan struct{})
 	v.tail = done
-	ref := fmt.Sprintf("nocbot-%d", gen)
+	ref := fmt.Sprintf("nocbot-%d-%s", gen, batchDigest(batch))
 	// The request outlives the publish that asked for it, but not the
 	// bound: shutdown waits for it through wait.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), invalidationTimeout)
@@ -96,7 +112,16 @@ func (v *invalidator) start(ctx context.Context, paths []string, gen uint64) str
 	return ref
 }
 
-func (v *invalidator) finish(res Invalidation, batch map[string]int) {
+// batchDigest identifies a batch by its paths and what changed at each.
+func batchDigest(batch map[string]queued) string {
+	h := sha256.New()
+	for _, p := range slices.Sorted(maps.Keys(batch)) {
+		fmt.Fprintf(h, "%s\x00%s\n", p, batch[p].change)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:6])
+}
+
+func (v *invalidator) finish(res Invalidation, batch map[string]queued) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.result = res
@@ -105,14 +130,17 @@ func (v *invalidator) finish(res Invalidation, batch map[string]int) {
 		return
 	}
 	var dropped int
-	for p, n := range batch {
-		if n >= 1 {
+	for p, q := range batch {
+		if q.failed >= 1 {
 			dropped++
 			continue
 		}
-		if _, ok := v.pending[p]; !ok || v.pending[p] < n+1 {
-			v.pending[p] = n + 1
+		if cur, ok := v.pending[p]; ok { // changed again meanwhile: keep the newer change
+			cur.failed = max(cur.failed, q.failed+1)
+			v.pending[p] = cur
+			continue
 		}
+		v.pending[p] = queued{change: q.change, failed: q.failed + 1}
 	}
 	v.log.Warn("cdn invalidation failed; retrying with the next publish",
 		"ref", res.Ref, "paths", len(res.Paths), "given_up", dropped, "err", res.Err)

@@ -180,6 +180,7 @@ func (t *S3Target) Publish(ctx context.Context, files []File, gen uint64) (rep R
 	}
 
 	sums := make(map[string]string, len(files))
+	was := map[string]string{} // hash at each changed or gone path before this publish
 	var changed []File
 	for _, f := range files {
 		sum := sha256.Sum256(f.Body)
@@ -188,11 +189,13 @@ func (t *S3Target) Publish(ctx context.Context, files []File, gen uint64) (rep R
 			rep.Skipped = append(rep.Skipped, f.Path)
 			continue
 		}
+		was[f.Path] = t.manifest[f.Path].SHA256
 		changed = append(changed, f)
 	}
 	var gone []string
 	for _, p := range slices.Sorted(maps.Keys(t.manifest)) {
 		if _, ok := sums[p]; !ok && checkPath(p, reservedDir) == nil {
+			was[p] = t.manifest[p].SHA256
 			gone = append(gone, p)
 		}
 	}
@@ -215,7 +218,9 @@ func (t *S3Target) Publish(ctx context.Context, files []File, gen uint64) (rep R
 		}
 	}()
 
-	var dirty []string
+	// The mutable paths that changed in the bucket, with what changed
+	// there, for the CDN invalidation.
+	dirty := map[string]string{}
 	for _, group := range uploadGroups(changed) {
 		done, err := forEach(ctx, t.opts.Concurrency, group, func(ctx context.Context, f File) error {
 			return t.put(ctx, f, gen, sums[f.Path])
@@ -223,7 +228,7 @@ func (t *S3Target) Publish(ctx context.Context, files []File, gen uint64) (rep R
 		for _, f := range done {
 			rep.Uploaded = append(rep.Uploaded, f.Path)
 			if mutable(f.CacheControl) {
-				dirty = append(dirty, f.Path)
+				dirty[f.Path] = was[f.Path] + ">" + sums[f.Path]
 			}
 		}
 		if err != nil {
@@ -238,7 +243,7 @@ func (t *S3Target) Publish(ctx context.Context, files []File, gen uint64) (rep R
 	rep.Deleted = deleted
 	for _, p := range deleted {
 		if _, cc := UploadClass(p); mutable(cc) {
-			dirty = append(dirty, p)
+			dirty[p] = was[p] + ">"
 		}
 	}
 	if err != nil {
@@ -267,16 +272,16 @@ func (t *S3Target) LastInvalidation() Invalidation {
 	return t.inv.last()
 }
 
-func (t *S3Target) invalidate(ctx context.Context, paths []string, gen uint64) string {
+func (t *S3Target) invalidate(ctx context.Context, changes map[string]string, gen uint64) string {
 	if t.inv == nil {
 		return ""
 	}
-	return t.inv.start(ctx, paths, gen)
+	return t.inv.start(ctx, changes, gen)
 }
 
-func (t *S3Target) invalidateLater(paths []string) {
+func (t *S3Target) invalidateLater(changes map[string]string) {
 	if t.inv != nil {
-		t.inv.add(paths)
+		t.inv.add(changes)
 	}
 }
 

@@ -521,9 +521,9 @@ func TestS3InvalidatesChangedPaths(t *testing.T) {
 	}
 	posts := e.cf.Posts()
 	all, _ := pubDiff(nil, files1)
-	if len(posts) != 1 || posts[0].Ref != fmt.Sprintf("nocbot-%d", gen1) || rep.Invalidation != posts[0].Ref ||
+	if len(posts) != 1 || !strings.HasPrefix(posts[0].Ref, fmt.Sprintf("nocbot-%d-", gen1)) || rep.Invalidation != posts[0].Ref ||
 		posts[0].Dist != pubDistribution || !posts[0].Signed || !slices.Equal(posts[0].Paths, wantPaths(files1, all)) {
-		t.Fatalf("first publish: report ref %q, invalidations %+v; want one, ref nocbot-%d, paths %q",
+		t.Fatalf("first publish: report ref %q, invalidations %+v; want one, ref nocbot-%d-<digest>, paths %q",
 			rep.Invalidation, posts, gen1, wantPaths(files1, all))
 	}
 	if inv := target.LastInvalidation(); inv.ID != posts[0].ID || inv.Err != nil {
@@ -542,7 +542,7 @@ func TestS3InvalidatesChangedPaths(t *testing.T) {
 	target.Wait(ctx)
 	posts = e.cf.Posts()
 	want := wantPaths(files2, changed)
-	if len(posts) != 2 || !slices.Equal(posts[1].Paths, want) || posts[1].Ref != fmt.Sprintf("nocbot-%d", gen2) {
+	if len(posts) != 2 || !slices.Equal(posts[1].Paths, want) || !strings.HasPrefix(posts[1].Ref, fmt.Sprintf("nocbot-%d-", gen2)) {
 		t.Fatalf("second publish invalidated %+v, want %q", posts[1:], want)
 	}
 	if slices.Contains(changed, "index.html") && !slices.Contains(posts[1].Paths, "/") {
@@ -568,6 +568,53 @@ func TestS3InvalidatesChangedPaths(t *testing.T) {
 	other := target.inv.send(ctx, posts[1].Ref, []string{"/other.json"})
 	if other.Err != nil || other.ID == posts[1].ID || other.Ref == posts[1].Ref {
 		t.Fatalf("reused reference with other paths = %+v", other)
+	}
+}
+
+// TestS3InvalidatesEveryChangeWithinAGeneration: without a new commit the
+// page still changes (the periodic republish moves the bars, expires the
+// notice), so one generation publishes index.html many times. CloudFront
+// answers a repeated CallerReference with the same paths with the old
+// invalidation and creates nothing, so the reference must differ whenever
+// the content does.
+func TestS3InvalidatesEveryChangeWithinAGeneration(t *testing.T) {
+	e := pubNewS3(t)
+	ctx := context.Background()
+	s := pubStore(t)
+	pubChange(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
+	files, gen := pubFiles(t, s)
+	target := e.target(t, s, true)
+	if _, err := target.Publish(ctx, files, gen); err != nil {
+		t.Fatal(err)
+	}
+	if err := target.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(files, func(f File) bool { return f.Path == indexPath })
+	seen := map[string]bool{e.cf.Posts()[0].ID: true}
+	for round := 1; round <= 3; round++ {
+		files = slices.Clone(files)
+		files[i].Body = append(bytes.Clone(files[i].Body), ' ') // the same generation, a later "now"
+		rep, err := target.Publish(ctx, files, gen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := target.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		posts := e.cf.Posts()
+		last := posts[len(posts)-1]
+		if !slices.Equal(rep.Uploaded, []string{indexPath}) || !slices.Equal(last.Paths, []string{"/", "/index.html"}) {
+			t.Fatalf("round %d: uploaded %q, invalidated %q", round, rep.Uploaded, last.Paths)
+		}
+		if seen[last.ID] {
+			t.Fatalf("round %d: index.html changed but CloudFront returned the earlier invalidation %s (ref %s): nothing was invalidated",
+				round, last.ID, last.Ref)
+		}
+		seen[last.ID] = true
+		if !strings.HasPrefix(last.Ref, fmt.Sprintf("nocbot-%d-", gen)) || rep.Invalidation != last.Ref {
+			t.Errorf("round %d: ref %q (report %q), want nocbot-%d-<content digest>", round, last.Ref, rep.Invalidation, gen)
+		}
 	}
 }
 
