@@ -83,7 +83,11 @@ func (c *Client) onEvent(_ *girc.Client, e girc.Event) {
 		// account, realname; "0" is "no account".
 		if len(e.Params) == 8 && e.Params[1] == "1" {
 			nick, acct := e.Params[5], noAccount(e.Params[6], "0")
-			if ch := e.Params[2]; ch != "*" {
+			// A WHO on a channel we are in lists its members. A WHO on a
+			// nick (girc sends one for every JOIN) may name a channel of
+			// theirs that we are not in, where nothing keeps the entry
+			// current after they leave ours: it only completes an entry.
+			if ch := e.Params[2]; c.inChannel(ch) {
 				c.accounts.whox(nick, ch, acct)
 			} else {
 				c.accounts.setAccount(nick, acct)
@@ -217,7 +221,9 @@ func (c *Client) onWelcome(e girc.Event) {
 }
 
 // onConnected joins the channels. girc sends CONNECTED a moment after 001,
-// once services had a chance to apply our login and cloak.
+// once services had a chance to apply our login and cloak. After JoinWait
+// the joins are settled: from then on a channel we are not in (a failed
+// join, a kick, a ban) no longer holds the lines for the others.
 func (c *Client) onConnected() {
 	c.mu.Lock()
 	gen := c.conn.gen
@@ -225,13 +231,22 @@ func (c *Client) onConnected() {
 	c.joinAll()
 	time.AfterFunc(c.opts.JoinWait, func() {
 		c.mu.Lock()
-		if c.conn.gen == gen && c.conn.registered && !c.allJoinedLocked() {
+		if c.conn.gen == gen && c.conn.registered {
 			c.conn.joinGaveUp = true
-			c.log.Warn("not in every channel; sending queued lines anyway")
+			if !c.allJoinedLocked() {
+				c.log.Warn("not in every channel; sending queued lines anyway")
+			}
 		}
 		c.mu.Unlock()
 		c.out.signal()
 	})
+}
+
+// inChannel reports whether the bot is in channel, one of its own.
+func (c *Client) inChannel(channel string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conn.joined[fold(channel)]
 }
 
 func (c *Client) onJoin(e girc.Event) {
@@ -295,13 +310,15 @@ func (c *Client) onNick(e girc.Event) {
 		return
 	}
 	from, to := e.Source.Name, e.Last()
+	// Our own entry (the WHO on joining lists us) follows us too: left
+	// behind, it would vouch for whoever takes the nick we left.
+	c.accounts.rename(from, to)
 	if c.isUs(from) {
 		if fold(to) == fold(c.opts.Nick) {
 			c.log.Info("regained nick", "nick", to)
 		}
 		return
 	}
-	c.accounts.rename(from, to)
 	if fold(from) == fold(c.opts.Nick) {
 		c.regainNick()
 	}

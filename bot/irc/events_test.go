@@ -392,3 +392,91 @@ func TestOptionsErrors(t *testing.T) {
 		t.Fatalf("default TLS port: %d, %v", c.port, c.optErr)
 	}
 }
+
+// A WHO on a nick (girc sends one for every JOIN) names some channel of
+// the user's, often one the bot is not in. Recording that channel kept
+// the entry alive after the user left every shared channel, when nothing
+// (account-notify, QUIT, NICK) keeps it current any more: whoever took the
+// nick later inherited the account.
+func TestIntakeWhoxOutsideOurChannels(t *testing.T) {
+	c, _ := offlineClient(t, bot.Options{}, Options{}, true)
+	c.registered(t, "account-notify extended-join")
+	ask := func(nick string) string {
+		t.Helper()
+		c.feed(t, ":"+nick+"!~m@evil.example PRIVMSG nocbot :whoami")
+		return c.waitOut(t, 1)[0]
+	}
+
+	// Alice is also in #fedora, which the bot is not in.
+	c.feed(t,
+		":alice!~a@host.example JOIN #noc alice :Alice",
+		":irc.test 354 nocbot 1 #fedora ~a host.example alice alice :Alice",
+		":alice!~a@host.example PART #noc :later")
+	if got := ask("alice"); strings.Contains(got, "irc:alice") {
+		t.Fatalf("after alice left every shared channel, her nick still carries her account: %q", got)
+	}
+
+	// The WHO reply arrives after a quick join and part.
+	c.feed(t,
+		":bob!~b@host.example JOIN #noc bob :Bob",
+		":bob!~b@host.example PART #noc",
+		":irc.test 354 nocbot 1 #fedora ~b host.example bob bob :Bob")
+	if got := ask("bob"); strings.Contains(got, "irc:bob") {
+		t.Fatalf("a late WHO reply revived bob's account: %q", got)
+	}
+	if n := len(c.accounts.users); n != 0 {
+		t.Fatalf("%d entries left for users who share no channel with the bot", n)
+	}
+
+	// A WHO reply still completes what a plain JOIN did not say, and one
+	// for a channel we are in still records the user.
+	c.feed(t,
+		":carol!~c@host.example JOIN #noc",
+		":irc.test 354 nocbot 1 #fedora ~c host.example carol carol :Carol",
+		":irc.test 354 nocbot 1 #admin ~d host.example dave dave :Dave")
+	for nick, want := range map[string]string{"carol": "irc:carol", "dave": "irc:dave"} {
+		if got := ask(nick); !strings.Contains(got, "from "+want) {
+			t.Errorf("%s: %q, want %s", nick, got, want)
+		}
+	}
+}
+
+// After the joins of a connection are settled, one channel the bot is
+// kicked (and banned) from, or forced out of, must not hold the replies
+// for every other channel and for direct messages.
+func TestLeavingAChannelDoesNotHoldReplies(t *testing.T) {
+	for name, leave := range map[string]string{
+		"kick": ":op!~op@host.example KICK #admin nocbot :go away",
+		"part": ":nocbot!~nocbot@127.0.0.1 PART #admin :forced",
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, _ := offlineClient(t, bot.Options{}, Options{JoinWait: 10 * time.Millisecond, RejoinDelay: time.Hour}, false)
+			c.registered(t, "")
+			c.feed(t, "CLIENT_CONNECTED irc.test:6667")
+			time.Sleep(50 * time.Millisecond) // JoinWait passes with every channel joined
+			c.feed(t, leave)
+			if c.Ready() {
+				t.Fatal("ready while out of #admin")
+			}
+			waitFor(t, "lines may be sent again", c.canSend)
+		})
+	}
+}
+
+// The WHO the bot sends on joining lists the bot too. When the bot changes
+// nick (regaining its own after wearing the fallback), that entry must
+// follow it: left behind, it handed the bot's account to whoever took the
+// fallback nick next.
+func TestOwnNickChangeMovesOwnEntry(t *testing.T) {
+	c, _ := offlineClient(t, bot.Options{}, Options{}, false)
+	c.registered(t, "account-notify extended-join")
+	c.feed(t,
+		":irc.test 354 nocbot 1 #noc ~nocbot 127.0.0.1 nocbot botacct :nocbot",
+		":nocbot!~nocbot@127.0.0.1 NICK :nocbot-new")
+	if acct, known := c.accounts.lookup("nocbot"); known || acct != "" {
+		t.Fatalf("the nick the bot left still carries %q", acct)
+	}
+	if acct, _ := c.accounts.lookup("nocbot-new"); acct != "botacct" {
+		t.Fatalf("the bot's new nick carries %q, want botacct", acct)
+	}
+}

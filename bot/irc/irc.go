@@ -160,6 +160,9 @@ type Client struct {
 	port     int
 	channels []channel
 	optErr   error // reported by Run: New cannot fail
+	// closeWait bounds each step of leaving on shutdown: the server's
+	// answer to QUIT, then girc's Connect returning after Close.
+	closeWait time.Duration
 
 	accounts *accountTable
 	hosts    *hostLimiter
@@ -177,7 +180,7 @@ type connState struct {
 	registered bool          // 001 received
 	since      time.Time     // when 001 arrived
 	joined     map[string]bool
-	joinGaveUp bool            // JoinWait passed: send even if a join failed
+	joinGaveUp bool            // JoinWait passed: channels no longer hold lines
 	caps       map[string]bool // acknowledged capabilities
 	whox       bool
 	nickTry    string    // nick asked for during registration
@@ -203,6 +206,8 @@ func New(opts Options, b *bot.Bot, log *slog.Logger) *Client {
 		accounts: newAccountTable(),
 		hosts:    newHostLimiter(opts.HostRatePerMinute, opts.HostBurst),
 		out:      newOutbox(opts.QueueLines),
+
+		closeWait: 5 * time.Second,
 	}
 	c.host, c.port, c.optErr = splitServer(opts.Server, opts.TLS)
 	if c.optErr == nil {
@@ -435,13 +440,22 @@ func (c *Client) session(ctx context.Context) error {
 	}
 	c.drain(c.opts.DrainTimeout)
 	c.irc.Quit(c.opts.QuitReason)
-	t := time.NewTimer(5 * time.Second)
+	t := time.NewTimer(c.closeWait)
 	defer t.Stop()
 	select {
 	case <-done:
 	case <-t.C:
 		c.irc.Close()
-		<-done
+		t.Reset(c.closeWait)
+		select {
+		case <-done:
+		case <-t.C:
+			// Connect returns only once girc's writer does, and a write to
+			// a stalled server (say, one that never finishes the TLS
+			// handshake) blocks for minutes. We are exiting: leave it.
+			c.log.Warn("connection did not close in time; leaving it behind", "server", c.opts.Server)
+			return nil
+		}
 	}
 	c.log.Info("disconnected on shutdown", "server", c.opts.Server)
 	return nil
@@ -464,9 +478,10 @@ func (c *Client) allJoinedLocked() bool {
 	return true
 }
 
-// canSend: lines wait until the channels are joined (a channel that is
-// +n refuses lines from outside), or JoinWait has passed since the joins
-// were sent, so one unjoinable channel does not hold every reply.
+// canSend: after connecting, lines wait until the channels are joined (a
+// channel that is +n refuses lines from outside), or JoinWait has passed
+// since the joins were sent, so one unjoinable channel (or a later kick or
+// ban) does not hold every reply.
 func (c *Client) canSend() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

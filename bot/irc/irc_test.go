@@ -545,3 +545,49 @@ func TestIRCSASLFailureBacksOff(t *testing.T) {
 		t.Fatal("no error logged about the SASL failure")
 	}
 }
+
+// A server that accepts the connection and then says nothing (here: never
+// answers the TLS handshake) must not hold up shutdown: girc's Connect
+// only returns once its writer gives up, minutes later.
+func TestShutdownWithAStalledServer(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err == nil {
+			accepted <- conn
+		}
+	}()
+	c := New(Options{Server: ln.Addr().String(), TLS: true, TLSInsecureSkipVerify: true, Nick: "nocbot", Channels: []string{"#noc"}},
+		bot.New(&recorder{}, bot.Options{}), nil) // the abandoned connection may log after the test
+	c.closeWait = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	var conn net.Conn
+	select {
+	case conn = <-accepted:
+	case <-time.After(opTimeout):
+		t.Fatal("the client did not connect")
+	}
+	t.Cleanup(func() { conn.Close() })
+	waitFor(t, "the connection is set up", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.conn.initCh == nil
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(opTimeout):
+		t.Fatal("Run did not return after its context ended")
+	}
+}
