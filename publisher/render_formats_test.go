@@ -502,3 +502,15 @@ func TestLegacyRSSLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestICSLineFoldingTerminates feeds the folding a line of stray UTF-8
+// continuation bytes, which has no rune start to cut at.
+func TestICSLineFoldingTerminates(t *testing.T) {
+	var c icsWriter
+	c.line("SUMMARY:" + string(bytes.Repeat([]byte{0x80}, 200)))
+	for _, l := range bytes.Split([]byte(c.sb.String()), []byte("\r\n")) {
+		if len(l) > 75 {
+			t.Fatalf("folded line of %d octets", len(l))
+		}
+	}
+}

@@ -85,6 +85,9 @@ func (c *icsWriter) line(s string) {
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}
+		if cut == 0 { // no rune start in reach (invalid UTF-8): cut anyway rather than loop
+			cut = width
+		}
 		c.sb.WriteString(s[:cut])
 		c.sb.WriteString("\r\n ")
 		s = s[cut:]
