@@ -205,7 +205,9 @@ func (c *Client) processBatch(ctx context.Context, resp *mautrix.RespSync, catch
 		delete(c.joined, roomID)
 		c.forgetRoom(roomID)
 	}
-	if err := c.kv.Put(ctx, Namespace, keyNextBatch+string(c.self), []byte(resp.NextBatch)); err != nil {
+	// Saved even when shutdown has begun: the batch was received and its
+	// commands are handed on below.
+	if err := c.kv.Put(context.WithoutCancel(ctx), Namespace, keyNextBatch+string(c.self), []byte(resp.NextBatch)); err != nil {
 		// The in-memory token and the event-id memory still prevent a
 		// re-run in this process; only a restart could repeat this batch.
 		c.log.Error("cannot save matrix sync token", "err", err)

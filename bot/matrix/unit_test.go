@@ -695,3 +695,32 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		t.Errorf("good options: %v", err)
 	}
 }
+
+// ctxKV fails like the real store once the context has ended.
+type ctxKV struct{ *memKV }
+
+func (k ctxKV) Put(ctx context.Context, ns, key string, v []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return k.memKV.Put(ctx, ns, key, v)
+}
+
+// A batch that was received is handled even when shutdown cancels the
+// loop's context meanwhile; its sync token must be saved all the same, or
+// the next start fetches the batch again and runs its commands a second
+// time (or, after a "busy" answer, late).
+func TestSyncTokenSavedDuringShutdown(t *testing.T) {
+	kv := ctxKV{newMemKV()}
+	c, err := New(Options{Homeserver: "http://127.0.0.1:1", UserID: "@nocbot:example.org", AccessToken: "t"},
+		bot.New(&recorder{}, bot.Options{}), kv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c.processBatch(ctx, syncResp(t, "b7", nil, nil), false)
+	if v, _ := kv.Get(context.Background(), Namespace, keyNextBatch+"@nocbot:example.org"); string(v) != "b7" {
+		t.Fatalf("next_batch = %q after a batch handled during shutdown, want b7", v)
+	}
+}
