@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -107,6 +108,21 @@ func TestRateLimit(t *testing.T) {
 	}
 	if got := l.allow("irc:x", now); got != limitWarn {
 		t.Fatalf("warning is given again after a refill: %v", got)
+	}
+}
+
+func TestRateLimitMemoryIsBounded(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLimiter(60, 1) // one a second
+	for i := 0; i < maxSenders; i++ {
+		l.allow("irc:nick:n"+strconv.Itoa(i), now)
+	}
+	if got := l.allow("irc:nick:late", now); got != limitDrop || len(l.buckets) != maxSenders {
+		t.Fatalf("new sender in a full table: %v, %d buckets", got, len(l.buckets))
+	}
+	now = now.Add(time.Second) // every bucket has refilled and can be forgotten
+	if got := l.allow("irc:nick:late", now); got != limitAllow || len(l.buckets) != 1 {
+		t.Fatalf("after refill: %v, %d buckets", got, len(l.buckets))
 	}
 }
 

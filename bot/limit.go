@@ -27,6 +27,19 @@ type bucket struct {
 	warned bool
 }
 
+// maxSenders bounds the memory a flood of distinct senders can take.
+const maxSenders = 10000
+
+// prune forgets senders whose bucket has refilled: a fresh bucket would be
+// the same, so nothing is lost.
+func (l *limiter) prune(now time.Time) {
+	for k, v := range l.buckets {
+		if v.tokens+now.Sub(v.last).Seconds()*l.rate >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
+}
+
 func newLimiter(perMinute, burst int) *limiter {
 	return &limiter{rate: float64(perMinute) / 60, burst: float64(burst), buckets: map[string]*bucket{}}
 }
@@ -36,12 +49,11 @@ func (l *limiter) allow(key string, now time.Time) limitResult {
 	defer l.mu.Unlock()
 	b, ok := l.buckets[key]
 	if !ok {
-		if len(l.buckets) > 10000 { // forget idle senders rather than grow without bound
-			for k, v := range l.buckets {
-				if now.Sub(v.last) > time.Hour {
-					delete(l.buckets, k)
-				}
-			}
+		if len(l.buckets) >= maxSenders {
+			l.prune(now)
+		}
+		if len(l.buckets) >= maxSenders {
+			return limitDrop // a flood of distinct senders: new ones wait until buckets refill
 		}
 		b = &bucket{tokens: l.burst, last: now}
 		l.buckets[key] = b
