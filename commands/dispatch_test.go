@@ -46,7 +46,9 @@ type fakeGroups struct {
 	err    error
 }
 
-func (g fakeGroups) Groups(_ context.Context, id string) ([]string, error) { return g.groups[id], g.err }
+func (g fakeGroups) Groups(_ context.Context, id string) ([]string, error) {
+	return g.groups[id], g.err
+}
 
 func newTestDispatcher(st *fakeStore, g fakeGroups, replyUnknown bool) *Dispatcher {
 	return New(Options{

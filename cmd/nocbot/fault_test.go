@@ -32,7 +32,7 @@ func TestKilledAfterAcknowledging(t *testing.T) {
 	env := append(os.Environ(),
 		"NOCBOT_BOT_STATE="+filepath.Join(dir, "nocbot.db"),
 		"NOCBOT_PUBLISHER_DIR="+filepath.Join(dir, "public"),
-		"NOCBOT_PUBLISHER_DEBOUNCE=1h", // the publish never happens before the kill
+		"NOCBOT_PUBLISHER_DEBOUNCE=1h",   // the publish never happens before the kill
 		"NOCBOT_WEB_LISTEN="+freePort(t), // an empty value would mean the default port
 	)
 	cmd := exec.Command(bin, "-config", filepath.Join(dir, "absent-is-an-error.toml"))
