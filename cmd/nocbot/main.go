@@ -53,7 +53,12 @@ static groups (no accounts, cloud or directory needed). Type !help at the prompt
 
 Every config key can be overridden from the environment as NOCBOT_<SECTION>_<KEY>,
 e.g. NOCBOT_WEB_LISTEN=127.0.0.1:9090 or NOCBOT_PUBLISHER_S3_BUCKET=status.
-See config.example.toml for all keys.
+See config.example.toml for all keys. Secrets are read from the variables or files
+the config names (*_env, *_file); S3 credentials come from the standard AWS chain
+(AWS_* variables, shared profile, web identity).
+
+SIGINT/SIGTERM: nocbot stops taking commands, finishes the accepted ones, flushes
+the page, and exits. Endpoints: /healthz, /readyz, /metrics on [web] listen.
 
 Flags:
 `
