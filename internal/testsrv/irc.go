@@ -43,15 +43,33 @@ type IRCServer struct {
 	linkPort  int
 	anopeDir  string
 	anopeUser *user.User // non-nil when Anope must drop root privileges
+	pingFreq  time.Duration
+}
+
+// IRCOptions tune the private network.
+type IRCOptions struct {
+	// PingFreq is how often the server PINGs each client and how long it
+	// waits for the PONG before dropping it (InspIRCd's pingfreq); 120 s
+	// when zero. Tests of ping-outs make it short.
+	PingFreq time.Duration
 }
 
 // IRC starts a private IRC network for the test and returns once the
 // services have linked and synced.
 func IRC(t testing.TB) *IRCServer {
 	t.Helper()
+	return IRCWith(t, IRCOptions{})
+}
+
+// IRCWith is IRC with options.
+func IRCWith(t testing.TB, opts IRCOptions) *IRCServer {
+	t.Helper()
 	requireFile(t, "inspircd", inspircdBin)
 	requireFile(t, "anope", anopeBin)
-	s := &IRCServer{}
+	if opts.PingFreq <= 0 {
+		opts.PingFreq = 120 * time.Second
+	}
+	s := &IRCServer{pingFreq: opts.PingFreq}
 	s.server = server{what: "IRC server", in: newInstance(t, "irc"), up: s.start}
 	s.anopeDir = s.in.path("anope")
 	if os.Geteuid() == 0 {
@@ -137,7 +155,7 @@ func (s *IRCServer) configure(t testing.TB) {
 	t.Helper()
 	clientPort := s.Addr[strings.LastIndexByte(s.Addr, ':')+1:]
 	ircdConf := fmt.Sprintf(inspircdConf, ircServerName, s.in.dir, clientPort, s.linkPort,
-		inspircdModules(), ircServicesName, ircLinkPassword)
+		inspircdModules(), ircServicesName, ircLinkPassword, int(s.pingFreq.Seconds()))
 	writeFile(t, s.in.path("inspircd.conf"), ircdConf)
 	writeFile(t, s.in.path("inspircd.motd"), "nocbot test network\n")
 
@@ -213,7 +231,7 @@ func inspircdModules() string {
 }
 
 // inspircdConf takes: server name, instance dir, client port, link port,
-// module lines, services name, link password.
+// module lines, services name, link password, ping frequency in seconds.
 const inspircdConf = `# Private loopback InspIRCd 3 for one test, linked to Anope.
 <server name="%[1]s" description="nocbot test server" network="TestNet">
 <admin name="test" nick="test" email="test@%[1]s">
@@ -226,7 +244,7 @@ const inspircdConf = `# Private loopback InspIRCd 3 for one test, linked to Anop
 
 # Every test client comes from 127.0.0.1: no per-IP limits, no fakelag, no
 # lookups. The resolver is pointed at loopback so nothing outside is asked.
-<connect name="main" allow="*" timeout="60" pingfreq="120" hardsendq="1048576" softsendq="65536"
+<connect name="main" allow="*" timeout="60" pingfreq="%[8]d" hardsendq="1048576" softsendq="65536"
          recvq="65536" localmax="10000" globalmax="10000" maxconnwarn="off" useident="no"
          resolvehostnames="no" limit="10000" threshold="10000" commandrate="1000000"
          fakelag="off" modes="">
