@@ -73,9 +73,12 @@ type Options struct {
 	RatePerMinute  int           // commands per sender per minute (20)
 	Burst          int           // commands a sender may fire at once (5)
 	Workers        int           // concurrent commands (4)
-	QueueSize      int           // accepted but not started commands (64)
-	Log            *slog.Logger
-	Now            func() time.Time
+	// MaxAge refuses, with a reply, commands delivered later than this
+	// after they were sent (Message.At); zero disables the check.
+	MaxAge    time.Duration
+	QueueSize int // accepted but not started commands (64)
+	Log       *slog.Logger
+	Now       func() time.Time
 	// OnCommand observes every dispatched command (metrics).
 	OnCommand func(name, result string, took time.Duration)
 }
@@ -197,6 +200,13 @@ func (b *Bot) Submit(msg Message, reply ReplyFunc) error {
 	}
 	if !utf8.ValidString(line) {
 		go b.send(msg, reply, []string{"error: the message is not valid UTF-8"})
+		return nil
+	}
+	if age := b.opts.Now().Sub(msg.At); b.opts.MaxAge > 0 && !msg.At.IsZero() && age > b.opts.MaxAge {
+		b.opts.Log.Info("stale command not run", "net", msg.Net, "room", msg.Room, "sender", key, "age", age)
+		go b.send(msg, reply, []string{fmt.Sprintf(
+			"not run: this was sent %s ago, while nocbot was not listening; send it again if it still applies",
+			age.Round(time.Minute))})
 		return nil
 	}
 	b.mu.Lock()

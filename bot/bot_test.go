@@ -126,6 +126,28 @@ func TestRateLimitMemoryIsBounded(t *testing.T) {
 	}
 }
 
+func TestStaleCommandIsNotRun(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	e := &echo{}
+	b := New(e, Options{MaxAge: 10 * time.Minute, Now: func() time.Time { return now }})
+	replies := make(chan []string, 1)
+	b.Submit(Message{Text: "!status major - zodbot", At: now.Add(-63 * time.Minute)},
+		func(_ context.Context, lines []string) error { replies <- lines; return nil })
+	if r := <-replies; !strings.Contains(r[0], "not run: this was sent 1h3m0s ago") {
+		t.Fatalf("reply %q", r)
+	}
+	if len(e.lines) != 0 {
+		t.Fatalf("the stale command reached the dispatcher: %q", e.lines)
+	}
+	// Recent and undated messages are queued as usual.
+	for _, at := range []time.Time{now.Add(-time.Minute), {}} {
+		if err := b.Submit(Message{Text: "!status", At: at}, func(context.Context, []string) error { return nil }); err != nil || len(b.jobs) == 0 {
+			t.Fatalf("message at %v not queued: %v", at, err)
+		}
+		<-b.jobs
+	}
+}
+
 func TestOversizedAndInvalidInput(t *testing.T) {
 	b := New(&echo{}, Options{MaxInput: 50})
 	replies := make(chan []string, 2)

@@ -41,9 +41,13 @@ type Bot struct {
 	UnknownCommandReply bool     `toml:"unknown_command_reply"`
 	MaxMessage          int      `toml:"max_message"` // longest accepted command line, in characters
 	CommandTimeout      Duration `toml:"command_timeout"`
-	MaxReplyLines       int      `toml:"max_reply_lines"`
-	RateLimit           int      `toml:"rate_limit"` // commands per minute per account
-	Workers             int      `toml:"workers"`
+	// MaxCommandAge refuses commands that reach nocbot later than this after they were sent
+	// (Matrix delivers what was said while nocbot was down); a late "!status major" would
+	// stamp a wrong history. Zero runs them however old.
+	MaxCommandAge Duration `toml:"max_command_age"`
+	MaxReplyLines int      `toml:"max_reply_lines"`
+	RateLimit     int      `toml:"rate_limit"` // commands per minute per account
+	Workers       int      `toml:"workers"`
 }
 
 // Log selects the slog handler.
@@ -206,6 +210,7 @@ func Default() *Config {
 			State:          "./nocbot.db",
 			MaxMessage:     1000,
 			CommandTimeout: Duration{10 * time.Second},
+			MaxCommandAge:  Duration{10 * time.Minute},
 			MaxReplyLines:  10,
 			RateLimit:      20,
 			Workers:        4,

@@ -52,6 +52,9 @@ func (c *Config) validateBot(v check) {
 	v.required(b.key("state"), c.Bot.State)
 	v.atLeast(b.key("max_message"), c.Bot.MaxMessage, 1)
 	v.positive(b.key("command_timeout"), c.Bot.CommandTimeout)
+	if c.Bot.MaxCommandAge.Duration < 0 {
+		v.add(b.key("max_command_age"), "must not be negative (0 runs commands however old)")
+	}
 	v.atLeast(b.key("max_reply_lines"), c.Bot.MaxReplyLines, 1)
 	v.atLeast(b.key("rate_limit"), c.Bot.RateLimit, 1)
 	v.atLeast(b.key("workers"), c.Bot.Workers, 1)
