@@ -19,16 +19,15 @@ const (
 	LevelGood      Level = "good"
 )
 
-// Levels lists the accepted levels in the order help shows them.
-var levels = []Level{LevelMajor, LevelMinor, LevelDegraded, LevelScheduled, LevelGood}
-
 // Levels returns the accepted levels in the order help shows them.
-func Levels() []Level { return append([]Level(nil), levels...) }
+func Levels() []Level {
+	return []Level{LevelMajor, LevelMinor, LevelDegraded, LevelScheduled, LevelGood}
+}
 
 // ParseLevel accepts a level case-insensitively.
 func ParseLevel(s string) (Level, error) {
 	l := Level(strings.ToLower(s))
-	for _, k := range levels {
+	for _, k := range Levels() {
 		if l == k {
 			return l, nil
 		}
