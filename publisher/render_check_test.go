@@ -282,7 +282,7 @@ func largeBoard(t testing.TB, comps, n int) *status.Board {
 
 func TestPageSizes(t *testing.T) {
 	if testing.Short() {
-		t.Skip("large board")
+		t.Skip("short mode: the 1,000-incident board is slow")
 	}
 	files, err := Render(largeBoard(t, 30, 1000), fixedNow, testSite())
 	if err != nil {
