@@ -1,7 +1,9 @@
 package testsrv
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net"
 	"os"
@@ -27,6 +29,8 @@ const (
 	ircLinkPassword    = "linkpass"
 	ircStartTimeout    = 20 * time.Second
 	anopeDoneSyncing   = ircServicesName + " (Test Services) is done syncing"
+	inspircdRunning    = "InspIRCd is now running as"
+	inspircdBindFailed = "listeners failed to bind"
 	anopeRuntimeUser   = "irc"
 	inspircdModuleFile = "m_%s.so"
 )
@@ -64,6 +68,18 @@ func IRC(t testing.TB) *IRCServer {
 // IRCWith is IRC with options.
 func IRCWith(t testing.TB, opts IRCOptions) *IRCServer {
 	t.Helper()
+	s := newIRCServer(t, opts)
+	s.launch(t, func() {
+		ports := freePorts(t, 2)
+		s.Addr, s.linkPort = loopback(ports[0]), ports[1]
+		s.configure(t)
+	})
+	return s
+}
+
+// newIRCServer prepares the instance of IRCWith; nothing runs yet.
+func newIRCServer(t testing.TB, opts IRCOptions) *IRCServer {
+	t.Helper()
 	requireFile(t, "inspircd", inspircdBin)
 	requireFile(t, "anope", anopeBin)
 	if opts.PingFreq <= 0 {
@@ -82,11 +98,6 @@ func IRCWith(t testing.TB, opts IRCOptions) *IRCServer {
 	}
 	s.ircd = s.in.process("inspircd")
 	s.services = s.in.process("anope")
-	s.launch(t, func() {
-		ports := freePorts(t, 2)
-		s.Addr, s.linkPort = loopback(ports[0]), ports[1]
-		s.configure(t)
-	})
 	return s
 }
 
@@ -95,7 +106,13 @@ func (s *IRCServer) start() error {
 		return err
 	}
 	// Anope retries a failed uplink only after a second: wait for the listener.
+	// InspIRCd reports listeners it could not bind before it says it is
+	// running, and then runs without them: a port taken since freePorts
+	// would leave Addr to whoever took it.
 	err := waitUntil("inspircd listening", ircStartTimeout, func() bool {
+		if !s.ircd.logContains(inspircdRunning) {
+			return false
+		}
 		c, err := net.DialTimeout("tcp", loopback(s.linkPort), time.Second)
 		if err == nil {
 			c.Close()
@@ -104,6 +121,9 @@ func (s *IRCServer) start() error {
 	}, s.ircd)
 	if err != nil {
 		return err
+	}
+	if s.ircd.logContains(inspircdBindFailed) {
+		return fmt.Errorf("%w: inspircd could not bind %s or %d", errPortTaken, s.Addr, s.linkPort)
 	}
 	if err := s.services.start(); err != nil {
 		return err
@@ -169,7 +189,7 @@ func (s *IRCServer) configure(t testing.TB) {
 		ircServicesName, s.linkPort, ircLinkPassword, ircServicesName, s.anopeDir))
 	writeFile(t, filepath.Join(conf, "services.motd"), "nocbot test services\n")
 	for name, edits := range anopeConfEdits {
-		data, err := os.ReadFile(filepath.Join(anopeConfDir, name))
+		data, err := readAnopeConf(name)
 		if err != nil {
 			notInstalled(t, "readable anope configuration (%v)", err)
 		}
@@ -207,6 +227,19 @@ func (s *IRCServer) configure(t testing.TB) {
 			// Changing user clears the parent-death signal; restore it.
 			"--pdeathsig=keep"}, s.services.argv...)
 	}
+}
+
+// readAnopeConf reads one of Debian's service configurations. /etc/anope is
+// readable only to root and group irc; install.sh leaves other users a copy
+// in the tools cache.
+func readAnopeConf(name string) ([]byte, error) {
+	data, err := os.ReadFile(filepath.Join(anopeConfDir, name))
+	if errors.Is(err, fs.ErrPermission) {
+		if copied, cerr := os.ReadFile(filepath.Join(toolsDir(), "anope-conf", name)); cerr == nil {
+			return copied, nil
+		}
+	}
+	return data, err
 }
 
 // inspircdModules are the <module> lines. Optional modules are only loaded if

@@ -119,6 +119,10 @@ type process struct {
 // become ready, e.g. because its port was taken meanwhile.
 var errExited = errors.New("server process exited")
 
+// errPortTaken reports that a server runs but could not bind a port it was
+// given, which someone else took after freePorts found it free.
+var errPortTaken = errors.New("port taken")
+
 func (p *process) start() error {
 	if p.running() {
 		return fmt.Errorf("%s is already running", p.name)
@@ -239,8 +243,9 @@ const stopGrace = 10 * time.Second
 const launchAttempts = 3
 
 // launch runs setup (choose ports, write configs) and up until up succeeds.
-// A server that exits early is retried on new ports: a port found free can
-// be taken by someone else before the server binds it.
+// A server that exits early, or reports a port it could not bind, is retried
+// on new ports: a port found free can be taken by someone else before the
+// server binds it.
 func (s *server) launch(t testing.TB, setup func()) {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
@@ -250,7 +255,8 @@ func (s *server) launch(t testing.TB, setup func()) {
 			return
 		}
 		s.in.killAll()
-		if !errors.Is(err, errExited) || attempt == launchAttempts {
+		retry := errors.Is(err, errExited) || errors.Is(err, errPortTaken)
+		if !retry || attempt == launchAttempts {
 			t.Fatalf("testsrv: starting %s: %v", s.what, err)
 		}
 		t.Logf("testsrv: starting %s (attempt %d): %v; retrying on other ports", s.what, attempt, err)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -224,5 +225,40 @@ func TestChromium(t *testing.T) {
 	out, err := exec.CommandContext(ctx, Chromium(t), args...).Output()
 	if err != nil || !strings.Contains(string(out), "status: <b>ok</b>") {
 		t.Fatalf("chromium --dump-dom: %v\n%s", err, out)
+	}
+}
+
+// TestIRCPortTaken: InspIRCd keeps running when one of its listeners fails to
+// bind, so a client port taken between freePorts and the start must be
+// noticed (and the launch retried on other ports) rather than handing the
+// test an address that belongs to someone else.
+func TestIRCPortTaken(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	s := newIRCServer(t, IRCOptions{})
+	attempts := 0
+	s.launch(t, func() {
+		attempts++
+		ports := freePorts(t, 2)
+		s.Addr, s.linkPort = loopback(ports[0]), ports[1]
+		if attempts == 1 {
+			s.Addr = taken.Addr().String()
+		}
+		s.configure(t)
+	})
+	if attempts != 2 {
+		t.Errorf("launched after %d attempts, want 2 (the first on a taken client port)", attempts)
+	}
+	c, err := dialIRC(s.Addr, "probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	if err := c.welcome(); err != nil {
+		t.Fatalf("the launched server does not answer on %s: %v", s.Addr, err)
 	}
 }

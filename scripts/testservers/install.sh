@@ -37,7 +37,8 @@ with_lock() {
 install_debian_packages() {
 	local missing=() p
 	for p in "${APT_PACKAGES[@]}"; do
-		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+		# Not dpkg -s: it succeeds for a removed package whose config files remain.
+		[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || missing+=("$p")
 	done
 	if [ ${#missing[@]} -eq 0 ]; then
 		say "debian packages present: ${APT_PACKAGES[*]}"
@@ -48,6 +49,21 @@ install_debian_packages() {
 	as_root "${apt[@]}" update -qq
 	as_root "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}"
 	say "installed: ${missing[*]}"
+}
+
+# /etc/anope is root:irc, mode 0640: a user outside group irc (any non-root CI user) cannot read the
+# service configurations the IRC tests adapt, so it gets a copy; internal/testsrv reads it there.
+ANOPE_CONFS=(nickserv.conf chanserv.conf operserv.conf)
+copy_anope_conf() {
+	local dst="$TOOLS/anope-conf" f
+	for f in "${ANOPE_CONFS[@]}"; do
+		if [ -r "/etc/anope/$f" ] || { [ -r "$dst/$f" ] && ! [ "/etc/anope/$f" -nt "$dst/$f" ]; }; then
+			continue
+		fi
+		mkdir -p "$dst"
+		as_root install -m 0644 -o "$(id -u)" -g "$(id -g)" "/etc/anope/$f" "$dst/$f"
+		say "copied /etc/anope/$f (unreadable to $(id -un)) to $dst"
+	done
 }
 
 have_all() { # dir binary...
@@ -109,6 +125,7 @@ install_versitygw() {
 
 start=$SECONDS
 with_lock apt install_debian_packages
+copy_anope_conf
 # One build at a time: the machines have two cores.
 with_lock build install_dendrite
 with_lock build install_versitygw
