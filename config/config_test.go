@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -196,4 +197,34 @@ func TestDurationText(t *testing.T) {
 	if err := d.UnmarshalText([]byte("90")); err == nil {
 		t.Error("a bare number was accepted as a duration")
 	}
+}
+
+// TestExampleMentionsEveryKey walks Config's toml tags and checks config.example.toml names
+// each key (as a key or in a comment), so a new key cannot go undocumented.
+func TestExampleMentionsEveryKey(t *testing.T) {
+	src, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(rt reflect.Type, at path)
+	walk = func(rt reflect.Type, at path) {
+		for i := range rt.NumField() {
+			tag := rt.Field(i).Tag.Get("toml")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			key := at.key(tag)
+			if !regexp.MustCompile(`(^|[^a-z_])` + regexp.QuoteMeta(tag) + `([^a-z_]|$)`).Match(src) {
+				t.Errorf("config.example.toml does not mention %s", key)
+			}
+			ft := deref(rt.Field(i).Type)
+			if ft.Kind() == reflect.Slice {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct && !isText(ft) {
+				walk(ft, key)
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), nil)
 }

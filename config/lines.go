@@ -43,6 +43,14 @@ func indexLines(src string) lineIndex {
 		}
 		return p
 	}
+	// Tables that only appear as a prefix ([matrix.account_mapping], irc.server = …) are placed
+	// where they first do, unless they have a header of their own.
+	implicit := lineIndex{}
+	addParents := func(p path, n int) {
+		for i := 1; i < len(p); i++ {
+			implicit.add(p[:i], n)
+		}
+	}
 	var table path
 	var v valueScanner
 	for i, line := range strings.Split(src, "\n") {
@@ -62,6 +70,7 @@ func indexLines(src string) lineIndex {
 			arr := resolve(parts[:len(parts)-1]).key(parts[len(parts)-1])
 			entries[arr.String()]++
 			table = arr.index(entries[arr.String()] - 1)
+			addParents(arr, n)
 			idx.add(arr, n)
 			idx.add(table, n)
 		case s[0] == '[':
@@ -70,6 +79,7 @@ func indexLines(src string) lineIndex {
 				continue
 			}
 			table = resolve(parts)
+			addParents(table, n)
 			idx.add(table, n)
 		default:
 			parts, rest, ok := parseKey(s, "=")
@@ -80,8 +90,14 @@ func indexLines(src string) lineIndex {
 			for _, k := range parts {
 				at = at.key(k)
 			}
+			addParents(at, n)
 			idx.add(at, n)
 			v.scan(rest)
+		}
+	}
+	for k, n := range implicit {
+		if _, ok := idx[k]; !ok {
+			idx[k] = n
 		}
 	}
 	return idx

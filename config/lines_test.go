@@ -106,3 +106,33 @@ func TestPathString(t *testing.T) {
 		t.Errorf("key() shares its backing array: %v %v", x, y)
 	}
 }
+
+// TestIndexLinesImplicitTables: a table that only dotted keys or a sub-table header bring in
+// (irc.server = … at top level, [matrix.account_mapping] without [matrix]) is placed where it
+// first appears, unless the file also has its own header.
+func TestIndexLinesImplicitTables(t *testing.T) {
+	tests := []struct {
+		name, src string
+		at        path
+		want      int
+	}{
+		{"dotted key at top level", "# irc\n\nirc.server = \"x:1\"\n", path{"irc", "nick"}, 3},
+		{"quoted dotted key", "\"irc\" . 'server' = \"x:1\"\n", path{"irc", "nick"}, 1},
+		{"deeper dotted key", "[publisher]\ns3.bucket = \"b\"\n", path{"publisher", "s3", "region"}, 2},
+		{"sub-table header alone", "[bot]\n[matrix.account_mapping]\n\"fedora.im\" = \"none\"\n", path{"matrix", "homeserver"}, 2},
+		{"own header wins", "[publisher.s3]\nbucket = \"b\"\n[publisher]\ntarget = \"s3\"\n", path{"publisher", "title"}, 3},
+		{"own header wins over dotted", "[publisher]\ns3.bucket = \"b\"\n", path{"publisher", "title"}, 1},
+		{"array of tables header", "[[components]]\nid = \"a\"\n[components.sub.deep]\n", path{"components", "[0]", "sub", "x"}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var tree map[string]any
+			if _, err := toml.Decode(tt.src, &tree); err != nil {
+				t.Fatalf("test input is not TOML: %v", err)
+			}
+			if got := indexLines(tt.src).lookup(tt.at); got != tt.want {
+				t.Errorf("%s: line %d, want %d", tt.at, got, tt.want)
+			}
+		})
+	}
+}

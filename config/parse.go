@@ -8,9 +8,12 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
@@ -104,7 +107,33 @@ func syntaxError(name string, err error) Errors {
 			msg = strings.TrimPrefix(msg, fmt.Sprintf("toml: line %d: ", pe.Position.Line))
 		}
 	}
-	return Errors{{File: name, Line: pe.Position.Line, Msg: "syntax error: " + msg}}
+	return Errors{{File: name, Line: pe.Position.Line, Msg: "syntax error: " + hideValues(msg)}}
+}
+
+var (
+	bareWordMsg = regexp.MustCompile(`^expected value but found "[^"]*" instead$`)
+	quotedText  = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'[^']*'`)
+)
+
+// hideValues removes from a parser message the source text it quotes: the word it choked on
+// may be a secret written inline without quotes (sasl_password = hunter2). Single characters,
+// escapes such as '\u' and key names ("Key 'bot' has already been defined") stay.
+func hideValues(msg string) string {
+	if bareWordMsg.MatchString(msg) {
+		return "expected a value but found an unquoted word (strings need quotes)"
+	}
+	if strings.HasPrefix(msg, "Key '") || strings.HasSuffix(msg, " is not a table") {
+		return msg
+	}
+	return quotedText.ReplaceAllStringFunc(msg, func(q string) string {
+		inner := q[1 : len(q)-1]
+		if n := utf8.RuneCountInString(inner); n < 2 || n == 2 && inner[0] == '\\' || !strings.ContainsFunc(inner, func(r rune) bool {
+			return unicode.IsLetter(r) || unicode.IsDigit(r)
+		}) {
+			return q
+		}
+		return "…"
+	})
 }
 
 // isText reports whether values of t (or *t) decode themselves from text, like Duration.

@@ -192,3 +192,49 @@ func TestParseTooLarge(t *testing.T) {
 		t.Error("a file over the size limit was accepted")
 	}
 }
+
+// TestParseSyntaxErrorHidesValues: a secret written inline without quotes is a syntax error,
+// and the parser's message quotes the word it choked on; the message must not carry it, while
+// key names and single characters stay.
+func TestParseSyntaxErrorHidesValues(t *testing.T) {
+	tests := []struct {
+		name, src string
+		secret    string // must not appear in the message
+		want      string // the whole message
+	}{
+		{"unquoted secret", "[irc]\nsasl_password = hunter2\n", "hunter",
+			"nocbot.toml:2: syntax error: expected a value but found an unquoted word (strings need quotes)"},
+		{"unquoted token", "[matrix]\naccess_token = syt_abc.def\n", "syt",
+			"nocbot.toml:2: syntax error: expected a value but found an unquoted word (strings need quotes)"},
+		{"bare word like a boolean", "[irc]\nsasl_password = truehunter\n", "truehunter",
+			"nocbot.toml:2: syntax error: expected a value but found an unquoted word (strings need quotes)"},
+		{"in a multi-line array", "[irc]\nchannels = [\n  hunter2,\n]\n", "hunter",
+			"nocbot.toml:3: syntax error: expected a value but found an unquoted word (strings need quotes)"},
+		{"in an inline table", "[irc]\nsasl = { password = hunter2 }\n", "hunter",
+			"nocbot.toml:2: syntax error: expected a value but found an unquoted word (strings need quotes)"},
+		{"bad number", "[irc]\nsasl_password = 1_hunter\n", `"1_"`,
+			"nocbot.toml:2: syntax error: Invalid integer …: underscores must be surrounded by digits"},
+		{"bad escape", "[irc]\nsasl_password = \"\\uZZZZhunter\"\n", "uZ",
+			`nocbot.toml:2: syntax error: expected four hexadecimal digits after '\u', but got … instead`},
+		{"escape stays", "[irc]\nsasl_password = \"hun\\qter2\"\n", "hun",
+			`nocbot.toml:2: syntax error: invalid escape in string '\q'`},
+		{"one character stays", "[irc]\nsasl_password = \"x\" extra\n", "extra",
+			"nocbot.toml:2: syntax error: expected a top-level item to end with a newline, comment, or EOF, but got 'e' instead"},
+		{"key names stay", "[bot]\nname = \"a\"\n[bot]\n", "",
+			"nocbot.toml:3: syntax error: Key 'bot' has already been defined."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(strings.NewReader(tt.src), "nocbot.toml", nil)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if tt.secret != "" && strings.Contains(err.Error(), tt.secret) {
+				t.Errorf("message echoes the value %q: %v", tt.secret, err)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("got  %s\nwant %s", err, tt.want)
+			}
+		})
+	}
+}

@@ -140,8 +140,15 @@ func (c *Config) validateGroups(v check) {
 	v.url(fj.key("url"), c.Groups.FASJSON.URL, "https", "http")
 	v.positive(fj.key("cache_ttl"), c.Groups.FASJSON.CacheTTL)
 
+	// The defaults name every permission the commands ask for; a key outside them (a typo such
+	// as "stauts") would leave the real permission at its default without a word.
+	known := sortedKeys(Default().Permissions)
 	for _, cmd := range sortedKeys(c.Permissions) {
 		at := path{"permissions", cmd}
+		if !slices.Contains(known, cmd) {
+			v.add(at, "unknown command %q: permissions exist for %s", cmd, quoteList(known))
+			continue
+		}
 		groups := c.Permissions[cmd]
 		if len(groups) == 0 {
 			v.add(at, "list at least one group (leave the command out to keep its default)")

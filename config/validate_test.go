@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -70,6 +71,7 @@ func TestValidate(t *testing.T) {
 			c.Components[1].Aliases = []string{"ipsilon"}
 		}, []string{"components[1].aliases[0]"}},
 		{"no components", func(c *Config) { c.Components = nil }, []string{"components"}},
+		{"permission for an unknown command", func(c *Config) { c.Permissions["stauts"] = []string{"noc"} }, []string{"permissions.stauts"}},
 		{"permission with unknown group", func(c *Config) { c.Permissions["status"] = []string{"noc", "nobody"} }, []string{"permissions.status[1]"}},
 		{"unknown group is fine with fasjson", func(c *Config) {
 			c.Groups.Source = "fasjson"
@@ -114,5 +116,20 @@ func TestValidate(t *testing.T) {
 				t.Errorf("problems at %q, want at %q\n%v", got, want, err)
 			}
 		})
+	}
+}
+
+// TestParseSectionFromDottedKeys: problems in a section the file brings in with dotted keys
+// only still carry the line.
+func TestParseSectionFromDottedKeys(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"# IRC\nirc.nick = \"nocbot\"\n", "nocbot.toml:2: irc.server: required"},
+		{"[matrix.account_mapping]\n\"fedora.im\" = \"none\"\n", "nocbot.toml:1: matrix.homeserver: required"},
+	}
+	for _, tt := range tests {
+		_, err := Parse(strings.NewReader(tt.src), "nocbot.toml", nil)
+		if err == nil || !strings.Contains(err.Error()+"\n", tt.want+"\n") {
+			t.Errorf("%q:\ngot:\n%v\nwant a line:\n%s", tt.src, err, tt.want)
+		}
 	}
 }
