@@ -164,9 +164,12 @@ func (b *Board) good(now time.Time, author, text string, ids []string, defaulted
 		if !open.Active() || !touchesAny(open, ids) {
 			continue
 		}
+		if allOperational(open.Components, intersect(open, ids)) && !allOperational(open.Components, nil) {
+			continue // already operational here; other services keep it open
+		}
 		in := b.edit(open.ID)
 		changes := setComponents(in, intersect(in, ids), Operational)
-		if allOperational(in) {
+		if allOperational(in.Components, nil) {
 			closed := Resolved
 			if in.Kind == KindMaintenance {
 				closed = Completed
@@ -304,9 +307,19 @@ func intersect(in *Incident, ids []string) []string {
 	return out
 }
 
-func allOperational(in *Incident) bool {
-	for _, s := range in.Components {
-		if s != Operational {
+// allOperational reports whether the components ids (all of them when ids
+// is nil) are operational in cs.
+func allOperational(cs map[string]ComponentStatus, ids []string) bool {
+	if ids == nil {
+		for _, s := range cs {
+			if s != Operational {
+				return false
+			}
+		}
+		return true
+	}
+	for _, id := range ids {
+		if cs[id] != Operational {
 			return false
 		}
 	}

@@ -294,3 +294,32 @@ func TestParseLevel(t *testing.T) {
 		t.Errorf("critical: %v", err)
 	}
 }
+
+// "good" on a service that is already operational in an open incident
+// changes nothing: no empty update (" operational again."), and with
+// nothing else to set operational it says nothing is open there.
+func TestGoodOnAlreadyOperationalService(t *testing.T) {
+	b := testBoard()
+	if _, err := b.SetLevel(t0, "x", LevelMinor, "flaky", []string{"zodbot", "wiki"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.SetLevel(t0, "x", LevelGood, "-", []string{"zodbot"}); err != nil {
+		t.Fatal(err)
+	}
+	n := len(b.Incidents[0].Updates)
+	_, err := b.SetLevel(t0.Add(time.Minute), "x", LevelGood, "-", []string{"zodbot"})
+	if !errors.Is(err, ErrNothingOpen) {
+		t.Errorf("second good on zodbot: err = %v, want %v", err, ErrNothingOpen)
+	}
+	for _, u := range b.Incidents[0].Updates[n:] {
+		t.Errorf("no-op update added: %q", u.Text)
+	}
+	if !b.Incidents[0].Open() || b.ComponentStatus("wiki") != PartialOutage {
+		t.Errorf("incident = %+v", b.Incidents[0])
+	}
+	// A good naming an operational and a broken service touches the broken one only.
+	out, err := b.SetLevel(t0.Add(2*time.Minute), "x", LevelGood, "-", []string{"zodbot", "wiki"})
+	if err != nil || len(out.IDs) != 1 || b.Incidents[0].Open() {
+		t.Errorf("good on both: %+v %v", out, err)
+	}
+}
