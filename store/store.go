@@ -158,17 +158,29 @@ func (s *Store) Update(ctx context.Context, ev status.Event, fn func(b *status.B
 	if err := ctx.Err(); err != nil {
 		return status.Outcome{}, err
 	}
+	out, gen, committed, err := s.commit(ev, fn)
+	if err != nil || !committed {
+		return out, err
+	}
+	if s.opts.OnCommit != nil {
+		s.opts.OnCommit(gen)
+	}
+	return out, nil
+}
+
+// commit runs fn on a clone under the writer lock and, if it changed
+// anything, writes the change and swaps the clone in.
+func (s *Store) commit(ev status.Event, fn func(b *status.Board) (status.Outcome, error)) (status.Outcome, uint64, bool, error) {
 	s.mu.Lock()
+	defer s.mu.Unlock() // also when fn panics: the dispatcher recovers, the store must not stay locked
 	work := s.board.Clone()
 	out, err := fn(work)
 	if err != nil {
-		s.mu.Unlock()
-		return status.Outcome{}, err
+		return status.Outcome{}, 0, false, err
 	}
 	ids, noticeChanged := work.Dirty()
 	if len(ids) == 0 && !noticeChanged {
-		s.mu.Unlock()
-		return out, nil
+		return out, 0, false, nil
 	}
 	now := s.opts.Now()
 	if ev.At.IsZero() {
@@ -215,16 +227,11 @@ func (s *Store) Update(ctx context.Context, ev status.Event, fn func(b *status.B
 		return appendAudit(tx, &ev)
 	})
 	if err != nil {
-		s.mu.Unlock()
-		return status.Outcome{}, fmt.Errorf("commit change: %w", err)
+		return status.Outcome{}, 0, false, fmt.Errorf("commit change: %w", err)
 	}
 	work.Reload()
 	s.board, s.gen, s.pending = work, gen, pending
-	s.mu.Unlock()
-	if s.opts.OnCommit != nil {
-		s.opts.OnCommit(gen)
-	}
-	return out, nil
+	return out, gen, true, nil
 }
 
 // Audit records an event that changed nothing (a refused command, say).

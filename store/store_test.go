@@ -238,3 +238,31 @@ func TestKV(t *testing.T) {
 		t.Fatalf("deleted key = %q", v)
 	}
 }
+
+// The dispatcher recovers a panicking handler; the store must not stay
+// locked behind it, or every later command and publish would hang.
+func TestPanicInChangeReleasesTheStore(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "state.db"), nil)
+	defer s.Close()
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic did not reach the caller")
+			}
+		}()
+		s.Update(context.Background(), status.Event{}, func(*status.Board) (status.Outcome, error) { panic("boom") })
+	}()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Update(context.Background(), status.Event{}, minor)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Update hangs after a panicking change: the store lock was never released")
+	}
+}
