@@ -58,6 +58,15 @@ type Dispatcher interface {
 	Dispatch(ctx context.Context, req commands.Request) commands.Response
 }
 
+// answerer is implemented by dispatchers that can tell, without running
+// anything, whether they would answer a line (*commands.Dispatcher does).
+// Lines they would ignore belong to another bot and are dropped before
+// the rate limit, so they neither spend a sender's budget nor draw a
+// "slow down" from nocbot.
+type answerer interface {
+	Answers(line string) bool
+}
+
 // Announcer broadcasts to every room of one network.
 type Announcer interface {
 	Announce(ctx context.Context, text string) error
@@ -178,6 +187,9 @@ var ErrBusy = errors.New("bot is busy or shutting down")
 func (b *Bot) Submit(msg Message, reply ReplyFunc) error {
 	line, ok := b.commandLine(msg)
 	if !ok {
+		return nil
+	}
+	if a, ok := b.disp.(answerer); ok && !a.Answers(line) {
 		return nil
 	}
 	// The rate limit comes first, so even refused input costs a
@@ -313,9 +325,9 @@ func (b *Bot) run(ctx context.Context, j job) {
 	if len(resp.Lines) == 0 {
 		return
 	}
-	if err := j.reply(ctx, b.cap(resp.Lines)); err != nil {
-		b.opts.Log.Warn("reply not delivered", "net", j.msg.Net, "room", j.msg.Room, "err", err)
-	}
+	// The reply gets time of its own: a command that used up its timeout
+	// (and says so) or finished just before it must still be answered.
+	b.send(j.msg, j.reply, b.cap(resp.Lines))
 }
 
 func (b *Bot) send(msg Message, reply ReplyFunc, lines []string) {

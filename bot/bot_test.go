@@ -199,3 +199,71 @@ func TestSplitBytes(t *testing.T) {
 		t.Fatalf("empty: %q", got)
 	}
 }
+
+// slow answers only when its context has ended, like a command that ran
+// into the command timeout ("error: timed out ...").
+type slow struct{}
+
+func (slow) Dispatch(ctx context.Context, _ commands.Request) commands.Response {
+	<-ctx.Done()
+	return commands.Response{Command: "status minor", Result: commands.ResultError, Lines: []string{"error: timed out"}}
+}
+
+// A command that used up its timeout still gets its reply delivered: the
+// reply must not be sent with the command's already expired context
+// (the Matrix adapter honours it and would drop the message).
+func TestReplyAfterTimeoutIsDelivered(t *testing.T) {
+	b := New(slow{}, Options{CommandTimeout: 20 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- b.Run(ctx) }()
+	got := make(chan error, 1)
+	err := b.Submit(Message{Net: "matrix", Text: "!status minor x y", Sender: Sender{Nick: "n", Account: "a"}},
+		func(ctx context.Context, _ []string) error { got <- ctx.Err(); return ctx.Err() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Errorf("reply sent with a dead context: %v", err)
+	}
+	cancel()
+	<-done
+}
+
+// picky owns only "status"; other lines belong to other bots.
+type picky struct{ echo }
+
+func (p *picky) Answers(line string) bool { return strings.HasPrefix(line, "status") }
+
+// Commands meant for another bot in the channel are ignored silently: they
+// neither draw a "slow down" from nocbot nor spend the sender's budget.
+func TestOthersCommandsDoNotCountAgainstTheRateLimit(t *testing.T) {
+	p := &picky{}
+	b := New(p, Options{RatePerMinute: 6, Burst: 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- b.Run(ctx) }()
+	replies := make(chan []string, 20)
+	reply := func(_ context.Context, lines []string) error { replies <- lines; return nil }
+	msg := Message{Net: "irc", Room: "#fedora-admin", Sender: Sender{Nick: "n", Account: "a"}}
+	for range 10 {
+		msg.Text = "!fasinfo someone"
+		if err := b.Submit(msg, reply); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msg.Text = "!status"
+	if err := b.Submit(msg, reply); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-replies; len(got) != 1 || got[0] != "irc:a status" {
+		t.Errorf("reply = %q, want the status command's (and no slow-down warning)", got)
+	}
+	cancel()
+	<-done
+	select {
+	case got := <-replies:
+		t.Errorf("unexpected reply %q", got)
+	default:
+	}
+}

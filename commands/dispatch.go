@@ -158,6 +158,21 @@ func (d *Dispatcher) Known(line string) bool {
 	return ok
 }
 
+// Answers reports whether Dispatch would reply to a line: one of our
+// commands, or any command when unknown ones are answered. The bot drops
+// the other lines (another bot's commands) before rate limiting them.
+func (d *Dispatcher) Answers(line string) bool {
+	if d.opts.ReplyUnknown || d.Known(line) {
+		return true
+	}
+	words, err := Tokenize(line) // a quoted command name
+	if err != nil || len(words) == 0 {
+		return false
+	}
+	_, _, ok := d.lookup(words)
+	return ok
+}
+
 // ErrUser marks errors whose text is meant for the user as is.
 var ErrUser = errors.New("user error")
 

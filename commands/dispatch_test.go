@@ -117,3 +117,29 @@ func TestDispatch(t *testing.T) {
 		})
 	}
 }
+
+func TestAnswers(t *testing.T) {
+	quiet := newTestDispatcher(&fakeStore{}, fakeGroups{}, false)
+	loud := newTestDispatcher(&fakeStore{}, fakeGroups{}, true)
+	tests := []struct {
+		line        string
+		quiet, loud bool
+	}{
+		{"status", true, true},
+		{"STATUS minor - zodbot", true, true},
+		{`"status" minor "unterminated`, false, true}, // Dispatch stays silent too
+		{`"status"`, true, true},
+		{"help", true, true},
+		{"fasinfo someone", false, true},
+		{`fasinfo "unterminated`, false, true},
+		{"", false, true},
+	}
+	for _, tc := range tests {
+		if got := quiet.Answers(tc.line); got != tc.quiet {
+			t.Errorf("Answers(%q) = %v, want %v", tc.line, got, tc.quiet)
+		}
+		if got := loud.Answers(tc.line); got != tc.loud {
+			t.Errorf("with unknown_command_reply: Answers(%q) = %v, want %v", tc.line, got, tc.loud)
+		}
+	}
+}
