@@ -7,6 +7,7 @@ package console
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -50,19 +51,25 @@ func (c *Console) Run(ctx context.Context) error {
 	if c.opts.Banner != "" {
 		c.write(c.opts.Banner)
 	}
-	lines := make(chan string)
+	lines := make(chan inputLine)
 	errc := make(chan error, 1)
 	go func() { // a blocked Read cannot be interrupted; this goroutine ends with the process
-		sc := bufio.NewScanner(c.in)
-		sc.Buffer(make([]byte, 64*1024), 64*1024)
-		for sc.Scan() {
+		r := bufio.NewReaderSize(c.in, maxLine)
+		for {
+			text, tooLong, err := readLine(r, maxLine)
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					err = nil
+				}
+				errc <- err
+				return
+			}
 			select {
-			case lines <- sc.Text():
+			case lines <- inputLine{text, tooLong}:
 			case <-ctx.Done():
 				return
 			}
 		}
-		errc <- sc.Err()
 	}()
 	for {
 		select {
@@ -79,8 +86,43 @@ func (c *Console) Run(ctx context.Context) error {
 	}
 }
 
-func (c *Console) handle(ctx context.Context, line string) {
-	line = bot.StripFormatting(line)
+// maxLine is the longest input line kept; longer ones are refused whole.
+const maxLine = 64 * 1024
+
+// inputLine is one line read, or the news that it was too long.
+type inputLine struct {
+	text    string
+	tooLong bool
+}
+
+// readLine reads one line without its end. A line longer than max is
+// consumed to its end and reported as too long, so the next line is read
+// normally and the console keeps running.
+func readLine(r *bufio.Reader, max int) (text string, tooLong bool, err error) {
+	var b []byte
+	long := false
+	for {
+		frag, more, err := r.ReadLine()
+		if err != nil {
+			return "", false, err
+		}
+		if len(b)+len(frag) > max {
+			long, b = true, nil
+		} else if !long {
+			b = append(b, frag...)
+		}
+		if !more {
+			return string(b), long, nil
+		}
+	}
+}
+
+func (c *Console) handle(ctx context.Context, in inputLine) {
+	if in.tooLong {
+		c.write(fmt.Sprintf("error: line too long (more than %d bytes); nothing was done", maxLine))
+		return
+	}
+	line := bot.StripFormatting(in.text)
 	if strings.TrimSpace(line) == "" {
 		return
 	}

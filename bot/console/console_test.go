@@ -91,7 +91,7 @@ func (h *harness) say(user, line string) {
 		c = New(nil, &h.out, h.bot, Options{Account: user})
 		h.cons[user] = c
 	}
-	c.handle(context.Background(), line)
+	c.handle(context.Background(), inputLine{text: line})
 }
 
 // TestTranscripts replays testdata/*.txtar: lines "user> command" are
@@ -159,5 +159,23 @@ func TestRunReadsUntilEOF(t *testing.T) {
 	}
 	if h.store.Board().ComponentStatus("zodbot") != status.PartialOutage {
 		t.Fatal("change not committed")
+	}
+}
+
+// A line longer than the console reads at once (a paste gone wrong) is
+// refused like any over-long command; it does not end the console, whose
+// error would stop the whole daemon.
+func TestOverlongLineDoesNotEndTheConsole(t *testing.T) {
+	h := newHarness(t, filepath.Join(t.TempDir(), "state.db"))
+	in := strings.NewReader("!status minor \"" + strings.Repeat("x", 200*1024) + "\" zodbot\n!status minor \"IRC flaky\" zodbot\n")
+	var out bytes.Buffer
+	c := New(in, &out, h.bot, Options{})
+	if err := c.Run(context.Background()); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "error: ") || !strings.Contains(lines[0], "too long") ||
+		lines[1] != "opened incident #1: Zodbot IRC bot partial outage" {
+		t.Fatalf("output:\n%.300s", out.String())
 	}
 }
