@@ -226,6 +226,9 @@ func (b *Board) AddUpdate(now time.Time, author, id, message string) (Outcome, e
 	if !ok {
 		return Outcome{}, fmt.Errorf("%w #%s", ErrUnknownIncident, strings.TrimPrefix(id, "#"))
 	}
+	if strings.TrimSpace(message) == "-" { // "-" means default text elsewhere; an update has none
+		return Outcome{}, fmt.Errorf("%w: an update needs its text, not '-'", ErrEmptyText)
+	}
 	text, err := CleanText(message, MaxText)
 	if err != nil {
 		return Outcome{}, err

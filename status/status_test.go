@@ -225,6 +225,9 @@ func TestResolveUpdateNotice(t *testing.T) {
 	if _, err := b.AddUpdate(later, "y", "#1", "we know why"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := b.AddUpdate(later, "y", "1", "-"); !errors.Is(err, ErrEmptyText) {
+		t.Errorf("update with '-': %v", err)
+	}
 	if _, err := b.Resolve(later, "y", "1", "-"); err != nil {
 		t.Fatal(err)
 	}
