@@ -132,12 +132,7 @@ func newStack(t testing.TB) *stack {
 	}
 	s.ops.call("POST", "/_matrix/client/v3/createRoom", map[string]any{"preset": "public_chat", "invite": []string{botID}}, &room)
 	s.room = room.RoomID
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.web = ln.Addr().String()
-	ln.Close()
+	s.web = freePort(t)
 	dir := s.stateDir
 	cfg := fmt.Sprintf(`[bot]
 state = %q
