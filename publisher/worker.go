@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/fedora-infra/nocbot/internal/backoff"
 	"github.com/fedora-infra/nocbot/status"
 )
 
@@ -81,7 +81,8 @@ type Worker struct {
 	render func(b *status.Board, now time.Time) ([]File, error)
 	target Target
 	opts   WorkerOptions
-	kick   chan struct{} // capacity 1: pending triggers coalesce
+	retry  backoff.Policy // after failed publishes
+	kick   chan struct{}  // capacity 1: pending triggers coalesce
 
 	pubMu sync.Mutex // one publish at a time (Run and PublishOnce)
 
@@ -116,7 +117,8 @@ func NewWorker(src Source, render func(b *status.Board, now time.Time) ([]File, 
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{src: src, render: render, target: target, opts: opts, kick: make(chan struct{}, 1)}
+	return &Worker{src: src, render: render, target: target, opts: opts, kick: make(chan struct{}, 1),
+		retry: backoff.Policy{Min: opts.MinBackoff, Max: opts.MaxBackoff}}
 }
 
 // Trigger asks for a publish. It never blocks; triggers that arrive before
@@ -173,7 +175,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				continue
 			}
 			failures++
-			d := w.backoff(failures)
+			d := w.retry.Delay(failures - 1)
 			w.opts.Log.Warn("publish failed; retrying", "attempt", failures, "in", d, "err", err)
 			timer.Reset(d)
 			armed = true
@@ -308,7 +310,7 @@ func (w *Worker) flush(ctx context.Context) {
 		case <-ctx.Done():
 			w.opts.Log.Warn("shutting down with the page behind; it stays queued for the next start")
 			return
-		case <-time.After(w.backoff(failures)):
+		case <-time.After(w.retry.Delay(failures - 1)):
 		}
 	}
 	if wt, ok := w.target.(waiter); ok {
@@ -316,17 +318,6 @@ func (w *Worker) flush(ctx context.Context) {
 			w.opts.Log.Warn("cdn invalidation unfinished at shutdown", "err", err)
 		}
 	}
-}
-
-// backoff doubles from MinBackoff up to MaxBackoff, then takes a random
-// point in the upper half, so restarted instances do not retry in step.
-func (w *Worker) backoff(failures int) time.Duration {
-	d := w.opts.MinBackoff
-	for i := 1; i < failures && d < w.opts.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, w.opts.MaxBackoff)
-	return d/2 + rand.N(d/2+1)
 }
 
 func truncate(s string, n int) string {
