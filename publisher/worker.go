@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fedora-infra/nocbot/internal/backoff"
+	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/status"
 )
 
@@ -78,7 +79,7 @@ type waiter interface {
 // clearing the store's outbox.
 type Worker struct {
 	src    Source
-	render func(b *status.Board, now time.Time) ([]File, error)
+	render func(b *status.Board, now time.Time) ([]render.File, error)
 	target Target
 	opts   WorkerOptions
 	retry  backoff.Policy // after failed publishes
@@ -92,7 +93,7 @@ type Worker struct {
 }
 
 // NewWorker returns a worker; nothing runs before Run or PublishOnce.
-func NewWorker(src Source, render func(b *status.Board, now time.Time) ([]File, error), target Target, opts WorkerOptions) *Worker {
+func NewWorker(src Source, render func(b *status.Board, now time.Time) ([]render.File, error), target Target, opts WorkerOptions) *Worker {
 	if opts.Debounce == 0 {
 		opts.Debounce = defaultDebounce
 	}
@@ -235,10 +236,10 @@ func (w *Worker) attempt(ctx context.Context) (Report, uint64, error) {
 	}
 	// A build that fails validation publishes nothing: a broken page must
 	// not replace a working one, and an empty one would delete the site.
-	if !slices.ContainsFunc(files, func(f File) bool { return f.Path == indexPath }) {
+	if !slices.ContainsFunc(files, func(f render.File) bool { return f.Path == indexPath }) {
 		return Report{}, gen, fmt.Errorf("validate generation %d: no %s in the build", gen, indexPath)
 	}
-	if err := Validate(files); err != nil {
+	if err := render.Validate(files); err != nil {
 		return Report{}, gen, fmt.Errorf("validate generation %d: %w", gen, err)
 	}
 	rep, err := w.target.Publish(ctx, files, gen)
