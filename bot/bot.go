@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fedora-infra/nocbot/commands"
+	"github.com/fedora-infra/nocbot/internal/ratelimit"
 )
 
 // Sender is who wrote a message as the network vouches for it. Account is
@@ -101,7 +102,7 @@ type Bot struct {
 	mu         sync.Mutex
 	closed     bool
 	announcers []Announcer
-	limits     *limiter
+	limits     *ratelimit.Table // per sender
 }
 
 type job struct {
@@ -149,7 +150,7 @@ func New(disp Dispatcher, opts Options) *Bot {
 		opts:   opts,
 		disp:   disp,
 		jobs:   make(chan job, opts.QueueSize),
-		limits: newLimiter(opts.RatePerMinute, opts.Burst),
+		limits: ratelimit.NewTable(opts.Burst, ratelimit.PerMinute(opts.RatePerMinute), 0),
 	}
 }
 
@@ -198,11 +199,11 @@ func (b *Bot) Submit(msg Message, reply ReplyFunc) error {
 	if key == "" {
 		key = msg.Net + ":nick:" + msg.Sender.Nick
 	}
-	switch b.limits.allow(key, b.opts.Now()) {
-	case limitWarn:
+	switch b.limits.Allow(key, b.opts.Now()) {
+	case ratelimit.Warn:
 		go b.send(msg, reply, []string{"slow down: at most " + fmt.Sprint(b.opts.RatePerMinute) + " commands a minute"})
 		return nil
-	case limitDrop:
+	case ratelimit.Drop:
 		b.opts.Log.Warn("rate limited", "net", msg.Net, "sender", key)
 		return nil
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/fedora-infra/nocbot/commands"
 )
 
+var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
 // recorder is a dispatcher that answers every command with what it was
 // given, so tests see exactly what the adapter handed to the bot.
 type recorder struct {

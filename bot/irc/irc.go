@@ -28,6 +28,8 @@ import (
 	"github.com/lrstanley/girc"
 
 	"github.com/fedora-infra/nocbot/bot"
+	"github.com/fedora-infra/nocbot/internal/backoff"
+	"github.com/fedora-infra/nocbot/internal/ratelimit"
 )
 
 // Options configure a Client. The main wiring maps the [irc] config section
@@ -165,7 +167,7 @@ type Client struct {
 	closeWait time.Duration
 
 	accounts *accountTable
-	hosts    *hostLimiter
+	hosts    *ratelimit.Table // commands per client host
 	out      *outbox
 
 	mu      sync.Mutex
@@ -204,7 +206,7 @@ func New(opts Options, b *bot.Bot, log *slog.Logger) *Client {
 		bot:      b,
 		log:      log,
 		accounts: newAccountTable(),
-		hosts:    newHostLimiter(opts.HostRatePerMinute, opts.HostBurst),
+		hosts:    ratelimit.NewTable(opts.HostBurst, ratelimit.PerMinute(opts.HostRatePerMinute), 0),
 		out:      newOutbox(opts.QueueLines),
 
 		closeWait: 5 * time.Second,
@@ -382,7 +384,8 @@ func (c *Client) Run(ctx context.Context) error {
 	if c.opts.TrustNicks {
 		c.log.Warn("require_account is off: on networks without accounts, nicks are trusted")
 	}
-	for attempt := 0; ; attempt++ {
+	bo := backoff.New(backoff.Policy{Min: c.opts.ReconnectMin, Max: c.opts.ReconnectMax})
+	for {
 		started := time.Now()
 		err := c.session(ctx)
 		if ctx.Err() != nil {
@@ -392,15 +395,11 @@ func (c *Client) Run(ctx context.Context) error {
 		// is dropped right after registering (a K-line, a SASL failure)
 		// must not turn into a reconnect storm.
 		if c.registeredSince(started) {
-			attempt = 0
+			bo.Reset()
 		}
-		delay := backoff(attempt, c.opts.ReconnectMin, c.opts.ReconnectMax, rand.Float64())
-		c.log.Warn("disconnected", "server", c.opts.Server, "err", err, "attempt", attempt+1, "retry_in", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		delay := bo.Next()
+		c.log.Warn("disconnected", "server", c.opts.Server, "err", err, "attempt", bo.Failures(), "retry_in", delay)
+		if backoff.Sleep(ctx, nil, delay) != nil {
 			return nil
 		}
 	}

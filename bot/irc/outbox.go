@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fedora-infra/nocbot/bot"
+	"github.com/fedora-infra/nocbot/internal/ratelimit"
 )
 
 // maxLine is the longest line a server relays: 512 bytes including CRLF.
@@ -176,7 +177,7 @@ func (c *Client) prefixLen(command, target string) int {
 // sendLoop drains the outbox through the flood bucket while the bot is
 // ready to send. It owns the bucket, so the bucket needs no lock.
 func (c *Client) sendLoop(ctx context.Context) {
-	b := newBucket(c.opts.FloodBurst, c.opts.FloodInterval, c.opts.Now())
+	b := ratelimit.NewBucket(c.opts.FloodBurst, c.opts.FloodInterval, c.opts.Now())
 	for {
 		line, ok := c.out.peek()
 		if !ok || !c.canSend() {
@@ -187,7 +188,7 @@ func (c *Client) sendLoop(ctx context.Context) {
 			}
 			continue
 		}
-		if d := b.take(c.opts.Now()); d > 0 {
+		if d := b.Take(c.opts.Now()); d > 0 {
 			t := time.NewTimer(d)
 			select {
 			case <-t.C:

@@ -17,6 +17,7 @@ import (
 	"github.com/fedora-infra/nocbot/config"
 	"github.com/fedora-infra/nocbot/groups"
 	"github.com/fedora-infra/nocbot/publisher"
+	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/scheduler"
 	"github.com/fedora-infra/nocbot/status"
 	"github.com/fedora-infra/nocbot/store"
@@ -208,11 +209,11 @@ func previewDir(cfg *config.Config) string {
 	return ""
 }
 
-func site(cfg *config.Config) publisher.Site {
+func site(cfg *config.Config) render.Site {
 	p := cfg.Publisher
-	s := publisher.Site{Title: p.Title, URL: p.SiteURL, TicketsURL: p.TicketsURL}
+	s := render.Site{Title: p.Title, URL: p.SiteURL, TicketsURL: p.TicketsURL}
 	for _, l := range p.ChatLinks {
-		s.ChatLinks = append(s.ChatLinks, publisher.Link{Name: chatName(l), URL: l})
+		s.ChatLinks = append(s.ChatLinks, render.Link{Name: chatName(l), URL: l})
 	}
 	return s
 }

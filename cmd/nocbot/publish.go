@@ -8,6 +8,7 @@ import (
 	"github.com/fedora-infra/nocbot/bot"
 	"github.com/fedora-infra/nocbot/config"
 	"github.com/fedora-infra/nocbot/publisher"
+	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/store"
 	"github.com/fedora-infra/nocbot/web"
 )
@@ -55,6 +56,6 @@ func newWorker(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 		opts.OnPublish = metrics.ObservePublish
 	}
 	// The caching renderer re-renders only the permalinks of incidents
-	// that changed; its output is byte for byte publisher.Render's.
-	return publisher.NewWorker(st, publisher.NewRenderer(s).Render, target, opts), nil
+	// that changed; its output is byte for byte render.Render's.
+	return publisher.NewWorker(st, render.NewRenderer(s).Render, target, opts), nil
 }
