@@ -175,6 +175,10 @@ type fakeHS struct {
 	leaves  []string
 	// override, when set, answers every request instead.
 	override http.HandlerFunc
+	// loginGate, when set, holds every /login until it is closed, so a
+	// test can look at the client while it waits for a new session.
+	loginGate chan struct{}
+	loginSeen chan struct{} // receives a token when a held /login arrives
 }
 
 type sentEvent struct {
@@ -213,6 +217,19 @@ func (f *fakeHS) serve(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/_matrix/client/v3/")
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
+	if gate, seen := f.loginGate, f.loginSeen; path == "login" && gate != nil {
+		f.mu.Unlock()
+		select {
+		case seen <- struct{}{}:
+		default:
+		}
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
+		f.mu.Lock()
+	}
 	if path == "login" {
 		var req map[string]any
 		json.Unmarshal(body, &req)
@@ -409,8 +426,23 @@ func TestUnknownTokenRelogsInWithPassword(t *testing.T) {
 	h.run(t)
 	eventually(t, "ready after login", h.client.Ready)
 
-	h.hs.revokeAll() // the homeserver logs the device out
-	eventually(t, "not ready with a revoked token", func() bool { return !h.client.Ready() })
+	// The homeserver logs the device out and holds the next login, so the
+	// state in between (token lost, no new session yet) lasts until the
+	// test has looked at it instead of for a few milliseconds.
+	gate, seen := make(chan struct{}), make(chan struct{}, 1)
+	h.hs.mu.Lock()
+	h.hs.loginGate, h.hs.loginSeen = gate, seen
+	h.hs.mu.Unlock()
+	h.hs.revokeAll()
+	select {
+	case <-seen:
+	case <-time.After(waitLimit):
+		t.Fatal("no second login after the token was revoked")
+	}
+	if h.client.Ready() {
+		t.Error("ready while the token is revoked and the new login is pending")
+	}
+	close(gate)
 	eventually(t, "ready after the second login", func() bool { return h.client.Ready() && h.hs.snapshot().issued == 2 })
 
 	s := h.hs.snapshot()
