@@ -101,6 +101,37 @@ func TestNoticeContent(t *testing.T) {
 	}
 }
 
+func TestReplyHTML(t *testing.T) {
+	tests := []struct {
+		name  string
+		lines []string
+		want  string
+	}{
+		{"one line, escaped", []string{`<b>x</b> & "y"`}, "&lt;b&gt;x&lt;/b&gt; &amp; &#34;y&#34;"},
+		{"summary lines stay lines", []string{"Minor Service Outage: wiki: partial outage (#2)", "Notice: rebuild"},
+			"Minor Service Outage: wiki: partial outage (#2)<br>Notice: rebuild"},
+		{"a listing becomes a list, its link a link", []string{
+			"#3 2026-11-22 09:06 minor [wiki] <i>slow</i> (investigating)",
+			"#2 2026-11-22 09:03 major [fas] down (resolved after 9m)",
+			"and 7 more incidents: https://status.example.org/history/",
+		}, "<ul><li>#3 2026-11-22 09:06 minor [wiki] &lt;i&gt;slow&lt;/i&gt; (investigating)</li>" +
+			"<li>#2 2026-11-22 09:03 major [fas] down (resolved after 9m)</li></ul>" +
+			`and 7 more incidents: <a href="https://status.example.org/history/">https://status.example.org/history/</a>`},
+		{"a headline before the list", []string{"Partial System Outage.", "#2 major x", "#1 minor y"},
+			"Partial System Outage.<ul><li>#2 major x</li><li>#1 minor y</li></ul>"},
+		{"a single incident line is no list", []string{"#1 minor y", "#x is not an item"}, "#1 minor y<br>#x is not an item"},
+		{"links end at a parenthesis and lose trailing dots; quotes stay escaped", []string{`see (https://a.example/x?q="1"&r=2). or http:// alone`},
+			`see (<a href="https://a.example/x?q=&#34;1&#34;&amp;r=2">https://a.example/x?q=&#34;1&#34;&amp;r=2</a>). or http:// alone`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := replyHTML(tc.lines); got != tc.want {
+				t.Errorf("replyHTML =\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestCapLines(t *testing.T) {
 	long := strings.Repeat("é", 100) // 200 bytes
 	got := capLines([]string{"abc", long, "never"}, 50)
