@@ -79,10 +79,14 @@ type Options struct {
 	Prefix         string        // command prefix, "!"
 	MaxInput       int           // longest accepted line in bytes (2000)
 	CommandTimeout time.Duration // per command (10s)
-	MaxReplyLines  int           // cap on reply lines (10)
-	RatePerMinute  int           // commands per sender per minute (20)
-	Burst          int           // commands a sender may fire at once (5)
-	Workers        int           // concurrent commands (4)
+	MaxReplyLines  int           // cap on reply lines (25), the one in a direct message
+	// ChannelLines caps replies in a channel (6), where every line is
+	// paced in front of everyone: a longer reply shows its first lines and
+	// offers the rest in a direct message. Listings size themselves to it.
+	ChannelLines  int
+	RatePerMinute int // commands per sender per minute (20)
+	Burst         int // commands a sender may fire at once (5)
+	Workers       int // concurrent commands (4)
 	// MaxAge refuses, with a reply, commands delivered later than this
 	// after they were sent (Message.At); zero disables the check.
 	MaxAge    time.Duration
@@ -126,7 +130,10 @@ func New(disp Dispatcher, opts Options) *Bot {
 		opts.CommandTimeout = 10 * time.Second
 	}
 	if opts.MaxReplyLines <= 0 {
-		opts.MaxReplyLines = 10
+		opts.MaxReplyLines = 25
+	}
+	if opts.ChannelLines <= 0 {
+		opts.ChannelLines = 6
 	}
 	if opts.RatePerMinute <= 0 {
 		opts.RatePerMinute = 20
@@ -319,6 +326,7 @@ func (b *Bot) run(ctx context.Context, j job) {
 	resp := b.disp.Dispatch(ctx, commands.Request{
 		Net: j.msg.Net, Room: j.msg.Room, Nick: j.msg.Sender.Nick,
 		Identity: j.msg.Identity(), Unverified: j.msg.Sender.Unverified, Line: j.line,
+		Direct: j.msg.Direct, MaxLines: b.lineCap(j.msg),
 	})
 	if resp.Result != commands.ResultUnknown && b.opts.OnCommand != nil {
 		b.opts.OnCommand(resp.Command, string(resp.Result), time.Since(start))
@@ -328,7 +336,7 @@ func (b *Bot) run(ctx context.Context, j job) {
 	}
 	// The reply gets time of its own: a command that used up its timeout
 	// (and says so) or finished just before it must still be answered.
-	b.send(j.msg, j.reply, b.cap(resp.Lines))
+	b.send(j.msg, j.reply, b.cap(j.msg, j.line, resp.Lines))
 }
 
 func (b *Bot) send(msg Message, reply ReplyFunc, lines []string) {
@@ -339,13 +347,27 @@ func (b *Bot) send(msg Message, reply ReplyFunc, lines []string) {
 	}
 }
 
-// cap keeps replies short: at most MaxReplyLines lines, the last one
-// saying how many were left out.
-func (b *Bot) cap(lines []string) []string {
-	if len(lines) <= b.opts.MaxReplyLines {
+// lineCap is how many lines a reply to msg may take.
+func (b *Bot) lineCap(msg Message) int {
+	if msg.Direct {
+		return b.opts.MaxReplyLines
+	}
+	return min(b.opts.ChannelLines, b.opts.MaxReplyLines)
+}
+
+// cap keeps replies short. In a channel a reply longer than ChannelLines
+// shows its first lines and offers the rest in a direct message, where
+// the same command answers in full; elsewhere at most MaxReplyLines
+// lines are sent, the last one saying how many were left out.
+func (b *Bot) cap(msg Message, line string, lines []string) []string {
+	limit := b.lineCap(msg)
+	if len(lines) <= limit {
 		return lines
 	}
-	keep := b.opts.MaxReplyLines - 1
+	keep := limit - 1
 	out := append([]string(nil), lines[:keep]...)
+	if !msg.Direct {
+		return append(out, fmt.Sprintf("… %d more lines: send me %s%s in a direct message", len(lines)-keep, b.opts.Prefix, line))
+	}
 	return append(out, fmt.Sprintf("… %d more lines not shown", len(lines)-keep))
 }

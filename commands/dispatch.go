@@ -41,6 +41,13 @@ type Request struct {
 	// not tell me who you are"), for a clear refusal.
 	Unverified string
 	Line       string // the command line without prefix
+	// Direct is a direct message, where longer listings are fine; in a
+	// channel every line is paced in front of everyone.
+	Direct bool
+	// MaxLines is how many lines the reply may take where it was asked
+	// (the bot's channel or direct-message cap); 0: 6 in a channel, 21 in
+	// a direct message. Listings fit it with "and N more: <link>".
+	MaxLines int
 }
 
 // Result classifies a dispatch for metrics and logs.
@@ -109,6 +116,8 @@ type Options struct {
 	Prefix      string // shown in usage and help, e.g. "!"
 	// ReplyUnknown answers unknown commands instead of ignoring them.
 	ReplyUnknown bool
+	// PageURL is the public status page, where replies cut short point.
+	PageURL string
 }
 
 // Dispatcher routes requests through the table.

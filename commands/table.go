@@ -15,7 +15,7 @@ import (
 // a package variable, so nothing can change it at run time.
 func Table() []Command {
 	t := []Command{
-		{Name: "status", Help: "show what is not operational, or 'all systems operational'", MaxArgs: 0, Run: runSummary},
+		{Name: "status", Help: "show what is not operational, or 'all systems operational', in a line or two", MaxArgs: 0, Run: runSummary},
 	}
 	var names []string
 	for _, l := range status.Levels() {
@@ -42,6 +42,8 @@ func Table() []Command {
 			Help: "resolve an incident or complete a maintenance", MinArgs: 1, MaxArgs: 2, Perm: "status", Run: runResolve},
 		Command{Name: "status", Sub: "update", Usage: `<incident-id> "message"`,
 			Help: "add an update to an incident's timeline", MinArgs: 2, MaxArgs: 2, Perm: "status", Run: runUpdate},
+		Command{Name: "status", Sub: "--all", Help: "everything !status sums up: each open incident and maintenance with its services, the notice in full",
+			Run: runStatusAll},
 		Command{Name: "history", Usage: "[service] [n]", Help: "the last n incidents (default 5, at most 20), optionally for one service",
 			MaxArgs: 2, Run: runHistory},
 		Command{Name: "whoami", Help: "what nocbot knows of you: network, account, groups", Run: runWhoami},
@@ -51,47 +53,22 @@ func Table() []Command {
 
 func runSummary(ctx context.Context, env *Env) ([]string, error) {
 	b := env.d.opts.Store.Board()
-	// One pass over what is open, not over the whole history per component.
-	open := b.Open()
-	statuses := map[string]status.ComponentStatus{}
-	refs := map[string][]string{}
-	for _, in := range open {
-		if !in.Active() {
-			continue
-		}
-		for _, id := range in.Order {
-			if s := in.Components[id]; s != status.Operational {
-				statuses[id] = status.Worse(statuses[id], s)
-				refs[id] = append(refs[id], "#"+in.ID)
-			}
-		}
-	}
-	var parts []string
-	for _, c := range b.Catalogue.All() {
-		if s, ok := statuses[c.ID]; ok {
-			parts = append(parts, fmt.Sprintf("%s: %s (%s)", c.ID, s.Label(), strings.Join(refs[c.ID], " ")))
-		}
-	}
-	var lines []string
-	if len(parts) == 0 {
-		lines = append(lines, "All systems operational.")
-	} else {
-		_, desc := b.Indicator()
-		lines = append(lines, desc+": "+strings.Join(parts, "; "))
-	}
-	if b.Notice.ActiveAt(env.Now) {
-		lines = append(lines, "Notice: "+b.Notice.Text)
-	}
-	var upcoming []string
-	for _, in := range open {
-		if in.Kind == status.KindMaintenance && in.Status == status.Scheduled {
-			upcoming = append(upcoming, fmt.Sprintf("#%s %s at %s", in.ID, in.Title, in.ScheduledFor.UTC().Format("2006-01-02 15:04 UTC")))
-		}
-	}
-	if len(upcoming) > 0 {
-		lines = append(lines, "Planned: "+strings.Join(upcoming, "; "))
+	lines := []string{summaryLine(b, env.d.opts.PageURL)}
+	if x := extrasLine(b, env.Now, env.d.opts.PageURL); x != "" {
+		lines = append(lines, x)
 	}
 	return lines, nil
+}
+
+// runStatusAll gives everything !status compresses. It is sized for a
+// direct message even in a channel, where the bot shows the first lines
+// and offers the rest in a direct message.
+func runStatusAll(ctx context.Context, env *Env) ([]string, error) {
+	limit := directLines
+	if env.Req.Direct && env.Req.MaxLines > 0 {
+		limit = env.Req.MaxLines
+	}
+	return statusAll(env.d.opts.Store.Board(), env.Now, env.d.opts.PageURL, limit), nil
 }
 
 func runLevel(l status.Level) Handler {
@@ -178,14 +155,7 @@ func runHistory(ctx context.Context, env *Env) ([]string, error) {
 		}
 		service = c.ID
 	}
-	var lines []string
-	for i := len(b.Incidents) - 1; i >= 0 && len(lines) < n; i-- {
-		in := b.Incidents[i]
-		if service != "" && !in.Affects(service) {
-			continue
-		}
-		lines = append(lines, historyLine(in))
-	}
+	lines := history(b, service, n, maxLines(env.Req), env.d.opts.PageURL)
 	if len(lines) == 0 {
 		if service != "" {
 			return []string{"no incidents recorded for " + service}, nil
@@ -193,19 +163,6 @@ func runHistory(ctx context.Context, env *Env) ([]string, error) {
 		return []string{"no incidents recorded"}, nil
 	}
 	return lines, nil
-}
-
-func historyLine(in *status.Incident) string {
-	start := in.StartedAt
-	if in.Kind == status.KindMaintenance && !in.ScheduledFor.IsZero() {
-		start = in.ScheduledFor
-	}
-	state := string(in.Status)
-	if end := in.ResolvedAt; !end.IsZero() {
-		state = fmt.Sprintf("%s after %s", in.Status, humanDuration(end.Sub(start)))
-	}
-	return fmt.Sprintf("#%s %s %s [%s] %s (%s)", in.ID, start.UTC().Format("2006-01-02 15:04"), in.Impact,
-		strings.Join(in.Order, ","), in.Title, state)
 }
 
 func runWhoami(ctx context.Context, env *Env) ([]string, error) {

@@ -46,8 +46,11 @@ type Bot struct {
 	// stamp a wrong history. Zero runs them however old.
 	MaxCommandAge Duration `toml:"max_command_age"`
 	MaxReplyLines int      `toml:"max_reply_lines"`
-	RateLimit     int      `toml:"rate_limit"` // commands per minute per account
-	Workers       int      `toml:"workers"`
+	// ChannelLines is the most lines a reply takes in a channel: a longer one shows its first
+	// lines and offers the rest in a direct message (listings end in "and N more: <link>").
+	ChannelLines int `toml:"channel_lines"`
+	RateLimit    int `toml:"rate_limit"` // commands per minute per account
+	Workers      int `toml:"workers"`
 }
 
 // Log selects the slog handler.
@@ -211,7 +214,8 @@ func Default() *Config {
 			MaxMessage:     1000,
 			CommandTimeout: Duration{10 * time.Second},
 			MaxCommandAge:  Duration{10 * time.Minute},
-			MaxReplyLines:  10,
+			MaxReplyLines:  25,
+			ChannelLines:   6,
 			RateLimit:      20,
 			Workers:        4,
 		},

@@ -56,6 +56,7 @@ func (c *Config) validateBot(v check) {
 		v.add(b.key("max_command_age"), "must not be negative (0 runs commands however old)")
 	}
 	v.atLeast(b.key("max_reply_lines"), c.Bot.MaxReplyLines, 1)
+	v.atLeast(b.key("channel_lines"), c.Bot.ChannelLines, 2) // a line of answer and the offer of the rest
 	v.atLeast(b.key("rate_limit"), c.Bot.RateLimit, 1)
 	v.atLeast(b.key("workers"), c.Bot.Workers, 1)
 

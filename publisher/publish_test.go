@@ -49,7 +49,12 @@ func pubRender(b *status.Board, now time.Time) ([]render.File, error) {
 func pubOpenStore(t testing.TB, path string, onCommit func(uint64)) *store.Store {
 	t.Helper()
 	s, err := store.Open(context.Background(), path, pubCatalogue(), store.Options{
-		LockTimeout: time.Second, Now: func() time.Time { return pubNow }, OnCommit: onCommit,
+		LockTimeout: time.Second, Now: func() time.Time { return pubNow },
+		OnCommit: func(c store.Commit) {
+			if onCommit != nil {
+				onCommit(c.Generation)
+			}
+		},
 	})
 	if err != nil {
 		t.Fatalf("open store: %v", err)

@@ -40,7 +40,11 @@ func daemon(ctx context.Context, cfg *config.Config, getenv func(string) string,
 
 	var worker *publisher.Worker // set before anything can commit
 	st, err := store.Open(ctx, cfg.Bot.State, cat, store.Options{
-		OnCommit: func(uint64) { worker.Trigger() },
+		OnCommit: func(c store.Commit) {
+			if c.Page {
+				worker.Trigger()
+			}
+		},
 	})
 	if err != nil {
 		return err
@@ -178,10 +182,12 @@ func newBot(cfg *config.Config, getenv func(string) string, st *store.Store, log
 		Log:          log,
 		Prefix:       cfg.Bot.Prefix,
 		ReplyUnknown: cfg.Bot.UnknownCommandReply,
+		PageURL:      cfg.Publisher.SiteURL,
 	})
 	b := bot.New(disp, bot.Options{
 		Name: cfg.Bot.Name, Prefix: cfg.Bot.Prefix, MaxInput: cfg.Bot.MaxMessage * 2,
 		CommandTimeout: cfg.Bot.CommandTimeout.Duration, MaxReplyLines: cfg.Bot.MaxReplyLines,
+		ChannelLines:  cfg.Bot.ChannelLines,
 		MaxAge:        cfg.Bot.MaxCommandAge.Duration,
 		RatePerMinute: cfg.Bot.RateLimit, Burst: max(5, cfg.Bot.RateLimit/4), // a quarter minute's worth at once
 		Workers: cfg.Bot.Workers, Log: log,
