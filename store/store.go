@@ -211,6 +211,7 @@ func (s *Store) commit(ev status.Event, fn func(tx *Tx) (status.Outcome, error))
 	defer s.mu.Unlock() // also when fn panics: the dispatcher recovers, the store must not stay locked
 	var (
 		out     status.Outcome
+		fnErr   error // the change's own refusal, returned as is
 		tx      *Tx
 		gen     = s.gen
 		pending = s.pending
@@ -218,9 +219,8 @@ func (s *Store) commit(ev status.Event, fn func(tx *Tx) (status.Outcome, error))
 	now := s.opts.Now()
 	err := s.db.Update(func(btx *bolt.Tx) error {
 		tx = &Tx{s: s, btx: btx}
-		var err error
-		if out, err = fn(tx); err != nil {
-			return err
+		if out, fnErr = fn(tx); fnErr != nil {
+			return fnErr
 		}
 		var ids []string
 		var noticeChanged bool
@@ -263,6 +263,9 @@ func (s *Store) commit(ev status.Event, fn func(tx *Tx) (status.Outcome, error))
 	})
 	if errors.Is(err, errNothing) {
 		return out, Commit{}, false, nil
+	}
+	if fnErr != nil {
+		return status.Outcome{}, Commit{}, false, fnErr
 	}
 	if err != nil {
 		return status.Outcome{}, Commit{}, false, fmt.Errorf("commit change: %w", err)
