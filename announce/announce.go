@@ -56,8 +56,11 @@ type Announcement struct {
 	Text  string `json:"text"`           // plain text, one line
 	HTML  string `json:"html,omitempty"` // formatted version for networks that show it
 	// Targets overrides the topic's route when set.
-	Targets []Target  `json:"targets,omitempty"`
-	At      time.Time `json:"at"`
+	Targets []Target `json:"targets,omitempty"`
+	// Except leaves rooms out of the route: the room a command came from
+	// has its reply already.
+	Except []Target  `json:"except,omitempty"`
+	At     time.Time `json:"at"`
 }
 
 // Enqueuer is the part of a store transaction that holds an outbox record

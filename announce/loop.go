@@ -128,8 +128,40 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 }
 
-// route resolves the targets of an announcement.
+// Canonicaler is implemented by networks whose rooms have several
+// spellings (a Matrix alias and its room id, IRC's case-insensitive
+// channels), so that Except matches whichever was used.
+type Canonicaler interface {
+	Canonical(room string) string
+}
+
+// route resolves the targets of an announcement, without its exceptions.
 func (l *Loop) route(a Announcement) []Target {
+	all := l.routeAll(a)
+	if len(a.Except) == 0 {
+		return all
+	}
+	out := []Target{}
+	for _, t := range all {
+		if !slices.ContainsFunc(a.Except, func(x Target) bool { return l.same(t, x) }) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (l *Loop) same(a, b Target) bool {
+	if a.Net != b.Net {
+		return false
+	}
+	if a.Room == b.Room {
+		return true
+	}
+	c, ok := l.nets[a.Net].(Canonicaler)
+	return ok && c.Canonical(a.Room) == c.Canonical(b.Room)
+}
+
+func (l *Loop) routeAll(a Announcement) []Target {
 	if len(a.Targets) > 0 {
 		return a.Targets
 	}

@@ -116,6 +116,9 @@ func TestRouting(t *testing.T) {
 			Announcement{ID: "2", Topic: "blockers", Text: "y"}, []string{"#fedora-qa|2|y"}, []string{"!qa:fedora.im|2|y"}},
 		{"other topics take the * route", Routes{"*": {{"irc", "#fedora-noc"}}, "blockers": {{"irc", "#fedora-qa"}}},
 			Announcement{ID: "3", Topic: "status", Text: "z"}, []string{"#fedora-noc|3|z"}, nil},
+		{"the room a command came from is left out", nil,
+			Announcement{ID: "5", Topic: "status", Text: "v", Except: []Target{{"irc", "#fedora-noc"}}},
+			[]string{"#fedora-admin|5|v"}, []string{"!noc:fedora.im|5|v"}},
 		{"explicit targets win", Routes{"status": {{"irc", "#fedora-noc"}}},
 			Announcement{ID: "4", Topic: "status", Text: "w", Targets: []Target{{"matrix", "!noc:fedora.im"}}}, nil, []string{"!noc:fedora.im|4|w"}},
 	}

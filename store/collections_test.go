@@ -37,21 +37,21 @@ func TestApplyCollections(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name     string
-		change   func(tx *Tx) error
+		change   func(tx Change) error
 		wantPage bool
 		wantBox  []string
 	}{
-		{"non-page collection: no publish", func(tx *Tx) error {
+		{"non-page collection: no publish", func(tx Change) error {
 			return jobs.Put(tx, "sync", job{Name: "sync", Spec: "@every 30m"})
 		}, false, nil},
-		{"page collection: publish", func(tx *Tx) error {
+		{"page collection: publish", func(tx Change) error {
 			return tx.Put("banner", "text", []byte(`"hello"`))
 		}, true, nil},
-		{"board change: publish", func(tx *Tx) error {
+		{"board change: publish", func(tx Change) error {
 			_, err := minor(tx.Board())
 			return err
 		}, true, nil},
-		{"outbox record alone: no publish, loop woken", func(tx *Tx) error {
+		{"outbox record alone: no publish, loop woken", func(tx Change) error {
 			_, err := tx.Enqueue("announce", "status:1", []byte(`{"text":"hi"}`))
 			return err
 		}, false, []string{"announce"}},
@@ -65,7 +65,7 @@ func TestApplyCollections(t *testing.T) {
 			}
 			defer s.Close()
 			gen0, _, _ := s.Pending()
-			_, err = s.Apply(ctx, status.Event{Actor: "nocbot", Action: "test"}, func(tx *Tx) (status.Outcome, error) {
+			_, err = s.Apply(ctx, status.Event{Actor: "nocbot", Action: "test"}, func(tx Change) (status.Outcome, error) {
 				return status.Outcome{Text: "done"}, tt.change(tx)
 			})
 			if err != nil {
@@ -102,7 +102,7 @@ func TestApplyRollsBackEverything(t *testing.T) {
 	}
 	defer s.Close()
 	boom := errors.New("boom")
-	_, err = s.Apply(ctx, status.Event{Action: "test"}, func(tx *Tx) (status.Outcome, error) {
+	_, err = s.Apply(ctx, status.Event{Action: "test"}, func(tx Change) (status.Outcome, error) {
 		if err := jobs.Put(tx, "a", job{Name: "a"}); err != nil {
 			return status.Outcome{}, err
 		}
@@ -143,7 +143,7 @@ func TestUndeclaredCollectionRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	_, err = s.Apply(context.Background(), status.Event{}, func(tx *Tx) (status.Outcome, error) {
+	_, err = s.Apply(context.Background(), status.Event{}, func(tx Change) (status.Outcome, error) {
 		return status.Outcome{}, tx.Put("nope", "k", []byte("1"))
 	})
 	if err == nil || !strings.Contains(err.Error(), `collection "nope" is not declared`) {
@@ -160,7 +160,7 @@ func TestOutboxDedupAndFinish(t *testing.T) {
 	}
 	enqueue := func(id string) bool {
 		var added bool
-		_, err := s.Apply(ctx, status.Event{Action: "announce"}, func(tx *Tx) (status.Outcome, error) {
+		_, err := s.Apply(ctx, status.Event{Action: "announce"}, func(tx Change) (status.Outcome, error) {
 			var err error
 			added, err = tx.Enqueue("announce", id, []byte(`{"n":1}`))
 			return status.Outcome{}, err
@@ -207,7 +207,7 @@ func TestCollectionMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Apply(ctx, status.Event{}, func(tx *Tx) (status.Outcome, error) {
+	if _, err := s.Apply(ctx, status.Event{}, func(tx Change) (status.Outcome, error) {
 		return status.Outcome{}, tx.Put("jobs", "a", []byte(`{"name":"a"}`))
 	}); err != nil {
 		t.Fatal(err)

@@ -179,7 +179,7 @@ func (s *Store) Snapshot() (*status.Board, uint64) {
 
 // Update applies a change to the board alone; see [Store.Apply].
 func (s *Store) Update(ctx context.Context, ev status.Event, fn func(b *status.Board) (status.Outcome, error)) (status.Outcome, error) {
-	return s.Apply(ctx, ev, func(tx *Tx) (status.Outcome, error) { return fn(tx.Board()) })
+	return s.Apply(ctx, ev, func(tx Change) (status.Outcome, error) { return fn(tx.Board()) })
 }
 
 // Apply runs fn in one write transaction and, if fn succeeds and changed
@@ -187,7 +187,7 @@ func (s *Store) Update(ctx context.Context, ev status.Event, fn func(b *status.B
 // outbox records and the audit event (with fn's result); the publish mark
 // is set only when something the page shows changed. On any error
 // nothing changes. fn must not do network I/O: it holds the writer lock.
-func (s *Store) Apply(ctx context.Context, ev status.Event, fn func(tx *Tx) (status.Outcome, error)) (status.Outcome, error) {
+func (s *Store) Apply(ctx context.Context, ev status.Event, fn func(tx Change) (status.Outcome, error)) (status.Outcome, error) {
 	if err := ctx.Err(); err != nil {
 		return status.Outcome{}, err
 	}
@@ -206,7 +206,7 @@ var errNothing = errors.New("nothing changed")
 
 // commit runs fn under the writer lock inside one bbolt transaction and,
 // if it changed anything, swaps the edited board in.
-func (s *Store) commit(ev status.Event, fn func(tx *Tx) (status.Outcome, error)) (status.Outcome, Commit, bool, error) {
+func (s *Store) commit(ev status.Event, fn func(tx Change) (status.Outcome, error)) (status.Outcome, Commit, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock() // also when fn panics: the dispatcher recovers, the store must not stay locked
 	var (

@@ -49,6 +49,19 @@ type Enqueuer interface {
 	Enqueue(box, id string, payload []byte) (bool, error)
 }
 
+// Change is how Apply hands a change its *Tx: an alias of an interface
+// literal rather than a named type, so a consumer that must not import
+// the store (commands) declares the identical literal and *Store
+// satisfies its interface as is.
+type Change = interface {
+	Board() *status.Board
+	Get(collection, key string) ([]byte, error)
+	ForEach(collection string, fn func(key string, value []byte) error) error
+	Put(collection, key string, value []byte) error
+	Delete(collection, key string) error
+	Enqueue(box, id string, payload []byte) (bool, error)
+}
+
 // Tx is one change in progress: the board (cloned on first use), the
 // named collections and the outboxes. Apply commits all of it together
 // with the audit event, or none of it.
@@ -62,6 +75,7 @@ type Tx struct {
 }
 
 var (
+	_ Change   = (*Tx)(nil)
 	_ Writer   = (*Tx)(nil)
 	_ Enqueuer = (*Tx)(nil)
 	_ Reader   = (*View)(nil)
