@@ -68,11 +68,6 @@ type answerer interface {
 	Answers(line string) bool
 }
 
-// Announcer broadcasts to every room of one network.
-type Announcer interface {
-	Announce(ctx context.Context, text string) error
-}
-
 // Options configure a Bot. Zero values get defaults.
 type Options struct {
 	Name           string        // addressing name, "nocbot"
@@ -103,10 +98,9 @@ type Bot struct {
 	disp Dispatcher
 	jobs chan job
 
-	mu         sync.Mutex
-	closed     bool
-	announcers []Announcer
-	limits     *ratelimit.Table // per sender
+	mu     sync.Mutex
+	closed bool
+	limits *ratelimit.Table // per sender
 }
 
 type job struct {
@@ -163,28 +157,6 @@ func New(disp Dispatcher, opts Options) *Bot {
 
 // Prefix is the command prefix, for adapters that show help.
 func (b *Bot) Prefix() string { return b.opts.Prefix }
-
-// AddAnnouncer registers a network for Announce.
-func (b *Bot) AddAnnouncer(a Announcer) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.announcers = append(b.announcers, a)
-}
-
-// Announce sends text to every registered network; one network failing
-// does not stop the others.
-func (b *Bot) Announce(ctx context.Context, text string) error {
-	b.mu.Lock()
-	as := append([]Announcer(nil), b.announcers...)
-	b.mu.Unlock()
-	var errs []error
-	for _, a := range as {
-		if err := a.Announce(ctx, text); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
 
 // ErrBusy is returned by Submit when the queue is full or the bot stops.
 var ErrBusy = errors.New("bot is busy or shutting down")
