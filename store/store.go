@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -66,6 +67,9 @@ type Store struct {
 	path  string
 	opts  Options
 	colls map[string]*Collection
+
+	subMu sync.Mutex // guards subs
+	subs  []func(Commit)
 
 	mu      sync.Mutex // serialises writers and guards the fields below
 	board   *status.Board
@@ -198,7 +202,23 @@ func (s *Store) Apply(ctx context.Context, ev status.Event, fn func(tx Change) (
 	if s.opts.OnCommit != nil {
 		s.opts.OnCommit(c)
 	}
+	s.subMu.Lock()
+	subs := slices.Clone(s.subs)
+	s.subMu.Unlock()
+	for _, fn := range subs {
+		fn(c)
+	}
 	return out, nil
+}
+
+// Subscribe adds fn to what runs after every committed change, like
+// Options.OnCommit, for parts built after the store (the publisher, the
+// announcement loop). They start with a pass over what is pending, so a
+// commit made before they subscribed is not missed. fn must not block.
+func (s *Store) Subscribe(fn func(Commit)) {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	s.subs = append(s.subs, fn)
 }
 
 // errNothing rolls back a transaction in which fn changed nothing.
