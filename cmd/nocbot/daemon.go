@@ -45,19 +45,19 @@ type Daemon struct {
 	cfg *config.Config
 	log *slog.Logger
 
-	registry     *prometheus.Registry
-	metrics      *web.Metrics
-	announced    *prometheus.CounterVec
-	store        *store.Store
-	table        *commands.Table
-	bot          *bot.Bot
-	networks     map[string]announce.Network // by name, for announcements
-	chat         []runner                    // console, IRC, Matrix
-	ready        map[string]web.Check
-	worker       *publisher.Worker
-	announcer    *announce.Loop
-	scheduler    *scheduler.Scheduler
-	web          *web.Server // nil when [web] listen is empty
+	registry  *prometheus.Registry
+	metrics   *web.Metrics
+	announced *prometheus.CounterVec
+	store     *store.Store
+	table     *commands.Table
+	bot       *bot.Bot
+	networks  map[string]announce.Network // by name, for announcements
+	chat      []runner                    // console, IRC, Matrix
+	ready     map[string]web.Check
+	worker    *publisher.Worker
+	announcer *announce.Loop
+	scheduler *scheduler.Scheduler
+	web       *web.Server // nil when [web] listen is empty
 }
 
 // capabilities are what this binary honours, for the config checks: the
@@ -171,8 +171,8 @@ func botOptions(cfg *config.Config, log *slog.Logger, metrics *web.Metrics) bot.
 	return bot.Options{
 		Name: cfg.Bot.Name, Prefix: cfg.Bot.Prefix, MaxInput: cfg.Bot.MaxMessage * 2,
 		CommandTimeout: cfg.Bot.CommandTimeout.Duration, MaxReplyLines: cfg.Bot.MaxReplyLines,
-		ChannelLines: cfg.Bot.ChannelLines,
-		MaxAge:       cfg.Bot.MaxCommandAge.Duration,
+		ChannelLines:  cfg.Bot.ChannelLines,
+		MaxAge:        cfg.Bot.MaxCommandAge.Duration,
 		RatePerMinute: cfg.Bot.RateLimit, Burst: max(5, cfg.Bot.RateLimit/4), // a quarter minute's worth at once
 		Workers: cfg.Bot.Workers, Log: log,
 		OnCommand: metrics.ObserveCommand,
