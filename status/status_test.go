@@ -287,7 +287,6 @@ func TestCloneIsCopyOnWrite(t *testing.T) {
 	}
 }
 
-
 // "good" on a service that is already operational in an open incident
 // changes nothing: no empty update (" operational again."), and with
 // nothing else to set operational it says nothing is open there.
