@@ -32,6 +32,9 @@ type Site struct {
 	Lang       string // BCP 47 language of the page; "en" when empty
 	// PageID is the Statuspage v2 page id; "fedora" when empty.
 	PageID string
+	// MaintenanceDuration is how long a maintenance given without an end is
+	// expected to take; status.DefaultMaintenanceDuration when zero.
+	MaintenanceDuration time.Duration
 }
 
 // File is one object of the published tree.

@@ -238,7 +238,7 @@ func (v *v2Builder) maintenance(in *status.Incident) v2Maintenance {
 	return v2Maintenance{
 		v2Incident:     v.incident(in),
 		ScheduledFor:   v2TimePtr(in.ScheduledFor),
-		ScheduledUntil: v2TimePtr(in.ScheduledUntil),
+		ScheduledUntil: v2TimePtr(v.m.expectedEnd(in)),
 	}
 }
 
