@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -337,6 +338,15 @@ func TestContrast(t *testing.T) {
 				if r := contrast(vars[fg], vars[bg]); r < 4.5 {
 					t.Errorf("%s: --%s %s on --%s %s is %.2f:1", name, fg, vars[fg], bg, vars[bg], r)
 				}
+			}
+		}
+	}
+	// The state banner: text colour on its state's background.
+	for name, vars := range map[string]map[string]string{"light": light, "dark": dark} {
+		for n := range 5 {
+			fg, bg := vars["f"+strconv.Itoa(n)], vars["b"+strconv.Itoa(n)]
+			if r := contrast(fg, bg); fg == "" || bg == "" || r < 4.5 {
+				t.Errorf("%s: banner state %d: %q on %q is %.2f:1", name, n, fg, bg, r)
 			}
 		}
 	}
