@@ -77,8 +77,8 @@ type incidentView struct {
 	Icon            status.ComponentStatus
 	Start, End      time.Time
 	Expected        time.Time // expected end of an open maintenance without one
-	Overdue         bool   // scheduled start has passed without an update
-	Duration        string // empty while open or unknown
+	Overdue         bool      // scheduled start has passed without an update
+	Duration        string    // empty while open or unknown
 	TicketID        string
 	TicketURL       string
 	Components      []componentView
