@@ -133,7 +133,10 @@ func UploadClass(p string) (contentType, cacheControl string) {
 	case ".json":
 		contentType = "application/json; charset=utf-8"
 	case ".atom":
-		contentType = "application/atom+xml; charset=utf-8"
+		// Not application/atom+xml, which CloudFront does not compress;
+		// readers know Atom by its root element, and the pages' alternate
+		// links still say atom+xml for discovery.
+		contentType = "application/xml; charset=utf-8"
 	case ".rss":
 		contentType = "application/rss+xml; charset=utf-8"
 	case ".ics":
