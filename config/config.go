@@ -111,6 +111,10 @@ type Publisher struct {
 	TicketsURL string     `toml:"tickets_url"`
 	S3         S3         `toml:"s3"`
 	CloudFront CloudFront `toml:"cloudfront"`
+
+	// MaintenanceDuration is how long a maintenance given without an end is expected to
+	// take; the page extends it by this step while the maintenance overruns.
+	MaintenanceDuration Duration `toml:"maintenance_duration"`
 }
 
 // S3 is the bucket of the s3 target. Credentials come from the AWS default chain, never from
@@ -259,6 +263,8 @@ func Default() *Config {
 				"https://matrix.to/#/#noc:fedoraproject.org",
 			},
 			TicketsURL: "https://forge.fedoraproject.org/infra/tickets/issues",
+
+			MaintenanceDuration: Duration{2 * time.Hour},
 		},
 		Scheduler: Scheduler{Republish: "@every 15m"},
 		Announce:  Announce{MaxAge: Duration{24 * time.Hour}},

@@ -181,6 +181,9 @@ func (c *Config) validatePublisher(v check) {
 		v.url(p.key("chat_links").index(i), link)
 	}
 	v.url(p.key("tickets_url"), pub.TicketsURL, "https", "http")
+	if pub.MaintenanceDuration.Duration <= 0 {
+		v.add(p.key("maintenance_duration"), "must be positive: it is the expected length of a maintenance given without an end")
+	}
 
 	s3 := p.key("s3")
 	if pub.Target == "s3" {
