@@ -236,8 +236,8 @@ func (w *Worker) attempt(ctx context.Context) (Report, uint64, error) {
 	}
 	// A build that fails validation publishes nothing: a broken page must
 	// not replace a working one, and an empty one would delete the site.
-	if !slices.ContainsFunc(files, func(f render.File) bool { return f.Path == indexPath }) {
-		return Report{}, gen, fmt.Errorf("validate generation %d: no %s in the build", gen, indexPath)
+	if !slices.ContainsFunc(files, func(f render.File) bool { return f.Path == IndexPath }) {
+		return Report{}, gen, fmt.Errorf("validate generation %d: no %s in the build", gen, IndexPath)
 	}
 	if err := render.Validate(files); err != nil {
 		return Report{}, gen, fmt.Errorf("validate generation %d: %w", gen, err)

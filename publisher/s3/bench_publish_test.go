@@ -1,4 +1,4 @@
-package publisher
+package s3
 
 import (
 	"context"
@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/fedora-infra/nocbot/internal/testsrv"
+	"github.com/fedora-infra/nocbot/publisher"
+	"github.com/fedora-infra/nocbot/publisher/internal/pubtest"
 	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/status"
 	"github.com/fedora-infra/nocbot/store"
@@ -38,9 +40,9 @@ func BenchmarkPublishVsAWSCLI(b *testing.B) {
 	e.srv.CreateBucket(b, "status-awscli")
 	ctx := context.Background()
 
-	var w *Worker
+	var w *publisher.Worker
 	s, err := store.Open(ctx, filepath.Join(b.TempDir(), "state.db"), pubBenchCatalogue(30),
-		store.Options{Now: pubClock, OnCommit: func(uint64) {
+		store.Options{Now: pubtest.Clock, OnCommit: func(uint64) {
 			if w != nil { // the history below is committed before the worker exists
 				w.Trigger()
 			}
@@ -50,15 +52,15 @@ func BenchmarkPublishVsAWSCLI(b *testing.B) {
 	}
 	defer s.Close()
 	pubBenchHistory(b, s, 250)
-	s3t, err := NewS3Target(ctx, S3Options{Bucket: pubBucket, Region: e.srv.Region, Endpoint: e.srv.Endpoint,
+	s3t, err := New(ctx, Options{Bucket: pubBucket, Region: e.srv.Region, Endpoint: e.srv.Endpoint,
 		PathStyle: true, DistributionID: pubDistribution, CloudFrontEndpoint: e.cf.URL}, s, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	target := &pubTimedTarget{S3Target: s3t}
+	target := &pubTimedTarget{Target: s3t}
 	published := make(chan bool, 16)
 	// The daemon publishes through the caching renderer; so does the benchmark.
-	w = NewWorker(s, render.NewRenderer(pubSite()).Render, target, WorkerOptions{Debounce: NoDebounce, Now: pubClock,
+	w = publisher.NewWorker(s, render.NewRenderer(pubtest.Site()).Render, target, publisher.WorkerOptions{Debounce: publisher.NoDebounce, Now: pubtest.Clock,
 		OnPublish: func(ok bool, _ time.Duration) {
 			select {
 			case published <- ok:
@@ -80,8 +82,8 @@ func BenchmarkPublishVsAWSCLI(b *testing.B) {
 		if i%2 == 1 {
 			level = status.LevelGood
 		}
-		pubEdit(b, s, func(bd *status.Board) (status.Outcome, error) {
-			return bd.SetLevel(pubNow, pubActor, level, "Builders slow", []string{"c07"})
+		pubtest.Edit(b, s, func(bd *status.Board) (status.Outcome, error) {
+			return bd.SetLevel(pubtest.Now, pubtest.Actor, level, "Builders slow", []string{"c07"})
 		})
 		_, gen := s.Snapshot()
 		return gen
@@ -103,7 +105,7 @@ func BenchmarkPublishVsAWSCLI(b *testing.B) {
 		gen := toggle(i)
 		live(gen)
 		bd, _ := s.Snapshot()
-		files, err := pubRender(bd, pubNow)
+		files, err := pubtest.Render(bd, pubtest.Now)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -121,7 +123,7 @@ func BenchmarkPublishVsAWSCLI(b *testing.B) {
 			"--distribution-id", pubDistribution, "--paths"}, awsDeployPaths...)...)
 		awsTimes = append(awsTimes, time.Since(start))
 		if i == 0 {
-			list, err := e.admin.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("status-awscli")})
+			list, err := e.admin.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String("status-awscli")})
 			if err != nil || int(aws.ToInt32(list.KeyCount)) != len(files) {
 				b.Fatalf("aws s3 cp left %v objects (%v), want %d", list, err, len(files))
 			}
@@ -140,7 +142,7 @@ func BenchmarkPublishVsAWSCLI(b *testing.B) {
 	}
 	b.StopTimer()
 	upload, uploaded := target.reset()
-	head, err := e.admin.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(pubBucket), Key: aws.String("index.html")})
+	head, err := e.admin.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(pubBucket), Key: aws.String("index.html")})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -171,15 +173,15 @@ func BenchmarkPublishVsAWSCLI(b *testing.B) {
 // pubTimedTarget measures the target's share of a publish (diff, uploads,
 // bookkeeping); the rest is rendering and validation.
 type pubTimedTarget struct {
-	*S3Target
+	*Target
 	mu       sync.Mutex
 	took     time.Duration
 	uploaded int
 }
 
-func (t *pubTimedTarget) Publish(ctx context.Context, files []render.File, gen uint64) (Report, error) {
+func (t *pubTimedTarget) Publish(ctx context.Context, files []render.File, gen uint64) (publisher.Report, error) {
 	start := time.Now()
-	rep, err := t.S3Target.Publish(ctx, files, gen)
+	rep, err := t.Target.Publish(ctx, files, gen)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.took += time.Since(start)
@@ -231,15 +233,15 @@ func pubBenchCatalogue(n int) *status.Catalogue {
 // pubBenchHistory records n resolved incidents over the past years, like
 // the imported history of the old page.
 func pubBenchHistory(b *testing.B, s *store.Store, n int) {
-	pubEdit(b, s, func(bd *status.Board) (status.Outcome, error) {
+	pubtest.Edit(b, s, func(bd *status.Board) (status.Outcome, error) {
 		comps := bd.Catalogue.Len()
 		for i := range n {
-			at := pubNow.Add(-time.Duration(n-i) * 5 * 24 * time.Hour)
+			at := pubtest.Now.Add(-time.Duration(n-i) * 5 * 24 * time.Hour)
 			id := []string{fmt.Sprintf("c%02d", i%comps)}
-			if _, err := bd.SetLevel(at, pubActor, status.LevelMinor, fmt.Sprintf("Outage %d of %s", i, id[0]), id); err != nil {
+			if _, err := bd.SetLevel(at, pubtest.Actor, status.LevelMinor, fmt.Sprintf("Outage %d of %s", i, id[0]), id); err != nil {
 				return status.Outcome{}, err
 			}
-			if _, err := bd.SetLevel(at.Add(time.Hour), pubActor, status.LevelGood, "Fixed", id); err != nil {
+			if _, err := bd.SetLevel(at.Add(time.Hour), pubtest.Actor, status.LevelGood, "Fixed", id); err != nil {
 				return status.Outcome{}, err
 			}
 		}
