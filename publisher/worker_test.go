@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -65,42 +66,93 @@ func (f *pubFakeTarget) callCount() int {
 	return f.calls
 }
 
-func TestWorkerDebounceRendersABurstOnce(t *testing.T) {
+// countingRender counts renders over the real renderer.
+type countingRender struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingRender) render(b *status.Board, now time.Time) ([]render.File, error) {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	return pubtest.Render(b, now)
+}
+
+func (c *countingRender) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// Leading edge: with an hour of spacing, an isolated change still goes
+// live at once; the 99 changes of the burst after it wait for the next
+// publish (here the shutdown flush), which takes them all: 100 changes,
+// two publishes.
+func TestWorkerIsolatedChangeAtOnceBurstCoalesced(t *testing.T) {
 	var w *Worker
 	s := pubtest.OpenStore(t, filepath.Join(t.TempDir(), "state.db"), func(uint64) { w.Trigger() })
 	t.Cleanup(func() { s.Close() })
 	target := newPubFakeTarget(0)
-	renders := 0
-	var mu sync.Mutex
-	render := func(b *status.Board, now time.Time) ([]render.File, error) {
-		mu.Lock()
-		renders++
-		mu.Unlock()
-		return pubtest.Render(b, now)
-	}
-	const debounce = time.Second
-	w = NewWorker(s, render, target, WorkerOptions{Debounce: debounce, Now: pubtest.Clock})
-	pubtest.Run(t, w.Run)
+	var r countingRender
+	w = NewWorker(s, r.render, target, WorkerOptions{MinInterval: time.Hour, Now: pubtest.Clock})
+	stop := pubtest.Run(t, w.Run)
 	if gen := pubtest.Wait(t, target.done, "the start-up publish"); gen != 0 {
 		t.Fatalf("start-up publish of generation %d, want 0", gen)
 	}
-	for i := range 10 {
-		pubtest.Change(t, s, status.LevelMinor, "flaky "+string(rune('a'+i)), "zodbot")
+	pubtest.Change(t, s, status.LevelMinor, "flaky 0", "zodbot")
+	if gen := pubtest.Wait(t, target.done, "the isolated change"); gen != 1 {
+		t.Fatalf("published generation %d, want 1 at once (leading edge)", gen)
 	}
-	if gen := pubtest.Wait(t, target.done, "the debounced publish"); gen != 10 {
-		t.Fatalf("debounced publish of generation %d, want 10: the burst must render once", gen)
+	for i := 1; i < 100; i++ {
+		pubtest.Change(t, s, status.LevelMinor, "flaky "+strconv.Itoa(i), "zodbot")
 	}
-	time.Sleep(2 * debounce) // would a straggler publish?
-	if got := target.published(); !slices.Equal(got, []uint64{0, 10}) {
-		t.Fatalf("published generations %v, want [0 10]", got)
+	stop()
+	if got := target.published(); !slices.Equal(got, []uint64{0, 1, 100}) {
+		t.Fatalf("published generations %v, want [0 1 100]: the burst coalesces into one publish", got)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if renders != 2 {
-		t.Fatalf("%d renders, want 2", renders)
+	if n := r.count(); n != 3 {
+		t.Fatalf("%d renders, want 3", n)
 	}
 	if _, _, pending := s.Pending(); pending {
-		t.Fatal("outbox still pending after the publish")
+		t.Fatal("outbox still pending after the flush")
+	}
+}
+
+// Changes made while a publish runs go together into the next one, which
+// with min_interval = 0 starts as soon as the running one ends.
+func TestWorkerChangesDuringAPublishCoalesce(t *testing.T) {
+	var w *Worker
+	s := pubtest.OpenStore(t, filepath.Join(t.TempDir(), "state.db"), func(uint64) { w.Trigger() })
+	t.Cleanup(func() { s.Close() })
+	target := newPubFakeTarget(0)
+	entered, release := make(chan struct{}), make(chan struct{})
+	target.hook = func(call int) {
+		if call == 2 { // the first change's publish
+			close(entered)
+			<-release
+		}
+	}
+	var r countingRender
+	w = NewWorker(s, r.render, target, WorkerOptions{MinInterval: 0, Now: pubtest.Clock})
+	if w.opts.MinInterval != 0 {
+		t.Fatalf("MinInterval 0 became %v: zero must mean zero", w.opts.MinInterval)
+	}
+	pubtest.Run(t, w.Run)
+	pubtest.Wait(t, target.done, "the start-up publish")
+	pubtest.Change(t, s, status.LevelMinor, "flaky 0", "zodbot")
+	pubtest.Wait(t, entered, "the first change's publish to start")
+	for i := 1; i < 5; i++ {
+		pubtest.Change(t, s, status.LevelMinor, "flaky "+strconv.Itoa(i), "zodbot")
+	}
+	close(release)
+	pubtest.Wait(t, target.done, "the first change's publish")
+	if gen := pubtest.Wait(t, target.done, "the coalesced publish"); gen != 5 {
+		t.Fatalf("next publish of generation %d, want 5 (all four changes made meanwhile)", gen)
+	}
+	pubtest.Eventually(t, 5*time.Second, "the outbox to clear", func() bool { _, _, p := s.Pending(); return !p })
+	if got := target.published(); !slices.Equal(got, []uint64{0, 1, 5}) {
+		t.Fatalf("published generations %v, want [0 1 5]", got)
 	}
 }
 
@@ -197,13 +249,15 @@ func TestWorkerFlushesOnShutdown(t *testing.T) {
 	s := pubtest.OpenStore(t, filepath.Join(t.TempDir(), "state.db"), func(uint64) { w.Trigger() })
 	t.Cleanup(func() { s.Close() })
 	target := newPubFakeTarget(0)
-	w = NewWorker(s, pubtest.Render, target, WorkerOptions{Debounce: time.Hour, Now: pubtest.Clock})
+	w = NewWorker(s, pubtest.Render, target, WorkerOptions{MinInterval: time.Hour, Now: pubtest.Clock})
 	stop := pubtest.Run(t, w.Run)
 	pubtest.Wait(t, target.done, "the start-up publish")
 	pubtest.Change(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
+	pubtest.Wait(t, target.done, "the change, at once")
+	pubtest.Change(t, s, status.LevelMajor, "Wiki down", "wiki") // held back by min_interval
 	stop()
-	if got := target.published(); !slices.Equal(got, []uint64{0, 1}) {
-		t.Fatalf("published %v, want the change flushed at shutdown: [0 1]", got)
+	if got := target.published(); !slices.Equal(got, []uint64{0, 1, 2}) {
+		t.Fatalf("published %v, want the held-back change flushed at shutdown: [0 1 2]", got)
 	}
 	if _, _, pending := s.Pending(); pending {
 		t.Fatal("outbox pending after the final flush")

@@ -60,7 +60,7 @@ func start(t *testing.T, dir, web string) *instance {
 	env := map[string]string{
 		"NOCBOT_BOT_STATE":          filepath.Join(dir, "nocbot.db"),
 		"NOCBOT_PUBLISHER_DIR":      filepath.Join(dir, "public"),
-		"NOCBOT_PUBLISHER_DEBOUNCE": "10ms",
+		"NOCBOT_PUBLISHER_MIN_INTERVAL": "0s",
 		"NOCBOT_WEB_LISTEN":         web,
 	}
 	inR, inW := io.Pipe()

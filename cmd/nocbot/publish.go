@@ -46,7 +46,7 @@ func newWorker(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 		return nil, err
 	}
 	s := site(cfg)
-	opts := publisher.WorkerOptions{Debounce: cfg.Publisher.Debounce.Duration, Log: log}
+	opts := publisher.WorkerOptions{MinInterval: cfg.Publisher.MinInterval.Duration, Log: log}
 	if b != nil {
 		opts.Notify = func(ctx context.Context, text string) {
 			if err := b.Announce(ctx, text); err != nil {

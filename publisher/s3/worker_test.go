@@ -27,7 +27,7 @@ func TestWorkerFaultS3DownThenBack(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	opts := func(notes *pubtest.Notes, attempts chan bool) publisher.WorkerOptions {
 		return publisher.WorkerOptions{
-			Now: pubtest.Clock, Debounce: 20 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+			Now: pubtest.Clock, MinInterval: 20 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 			FlushTimeout: 500 * time.Millisecond, Notify: notes.Notify,
 			OnPublish: func(ok bool, _ time.Duration) {
 				select {
