@@ -170,8 +170,8 @@ func (c *Config) validatePublisher(v check) {
 	if pub.Target == "dir" {
 		v.required(p.key("dir"), pub.Dir)
 	}
-	if pub.Debounce.Duration < 0 {
-		v.add(p.key("debounce"), "must not be negative")
+	if pub.MinInterval.Duration < 0 {
+		v.add(p.key("min_interval"), `must not be negative ("0s" publishes every change as soon as the last publish ends)`)
 	}
 	if v.required(p.key("site_url"), pub.SiteURL) {
 		v.url(p.key("site_url"), pub.SiteURL, "https", "http")

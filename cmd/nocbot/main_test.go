@@ -58,10 +58,10 @@ type instance struct {
 func start(t *testing.T, dir, web string) *instance {
 	t.Helper()
 	env := map[string]string{
-		"NOCBOT_BOT_STATE":          filepath.Join(dir, "nocbot.db"),
-		"NOCBOT_PUBLISHER_DIR":      filepath.Join(dir, "public"),
-		"NOCBOT_PUBLISHER_DEBOUNCE": "10ms",
-		"NOCBOT_WEB_LISTEN":         web,
+		"NOCBOT_BOT_STATE":              filepath.Join(dir, "nocbot.db"),
+		"NOCBOT_PUBLISHER_DIR":          filepath.Join(dir, "public"),
+		"NOCBOT_PUBLISHER_MIN_INTERVAL": "0s",
+		"NOCBOT_WEB_LISTEN":             web,
 	}
 	inR, inW := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
