@@ -99,6 +99,21 @@ type Env struct {
 	PageURL     string              // the public page, for links
 	Permissions map[string][]string // perm -> groups, for help
 	Table       *Table              // every registered row, for help
+	OnChange    ChangeHook          // nil: nothing else rides on a status change
+}
+
+// ChangeHook runs inside the transaction of every status change a
+// command commits, after the change and its announcement, so what it
+// writes (another outbox's record) commits with them or not at all.
+type ChangeHook func(tx Tx, c Change) error
+
+// Change is what a status command changed, for a ChangeHook.
+type Change struct {
+	Outcome    status.Outcome
+	Board      *status.Board  // after the change
+	PrevNotice *status.Notice // the notice before it
+	Req        Request
+	At         time.Time
 }
 
 // Handler runs a command whose arity and permission are already checked.
@@ -156,6 +171,8 @@ type Options struct {
 	ReplyUnknown bool
 	// PageURL is the public status page, where replies cut short point.
 	PageURL string
+	// OnChange rides on every status change (the message bus outbox).
+	OnChange ChangeHook
 }
 
 // Dispatcher routes requests through the table.
@@ -275,7 +292,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req Request) (resp Response) 
 	}
 	env := &Env{Req: req, Args: args, Now: d.opts.Now().UTC(), Log: log,
 		Store: d.opts.Store, Members: d.opts.Members, Prefix: d.opts.Prefix, PageURL: d.opts.PageURL,
-		Permissions: d.opts.Permissions, Table: d.table}
+		Permissions: d.opts.Permissions, Table: d.table, OnChange: d.opts.OnChange}
 	lines, err := cmd.Run(ctx, env)
 	if err != nil {
 		return d.failure(log, resp.Command, err)

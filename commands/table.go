@@ -132,6 +132,7 @@ func runUpdate(ctx context.Context, env *Env) ([]string, error) {
 func (env *Env) change(ctx context.Context, action string, fn func(b *status.Board) (status.Outcome, error)) (status.Outcome, error) {
 	ev := status.Event{At: env.Now, Actor: env.Req.Identity, Action: action, Command: env.Req.Line}
 	out, err := env.Store.Apply(ctx, ev, func(tx Tx) (status.Outcome, error) {
+		prev := tx.Board().Notice // the edited board is a clone: this is the notice before fn
 		out, err := fn(tx.Board())
 		if err != nil {
 			return out, err
@@ -139,6 +140,11 @@ func (env *Env) change(ctx context.Context, action string, fn func(b *status.Boa
 		if a, ok := statusAnnouncement(env, tx.Board(), out); ok {
 			if _, err := announce.Enqueue(tx, a); err != nil {
 				return out, fmt.Errorf("announce %s: %w", a.ID, err)
+			}
+		}
+		if env.OnChange != nil {
+			if err := env.OnChange(tx, Change{Outcome: out, Board: tx.Board(), PrevNotice: prev, Req: env.Req, At: env.Now}); err != nil {
+				return out, fmt.Errorf("%s: %w", action, err)
 			}
 		}
 		return out, nil

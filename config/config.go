@@ -28,6 +28,7 @@ type Config struct {
 	Publisher   Publisher           `toml:"publisher"`
 	Scheduler   Scheduler           `toml:"scheduler"`
 	Announce    Announce            `toml:"announce"`
+	Messaging   Messaging           `toml:"messaging"`
 	IRC         *IRC                `toml:"irc"`    // nil: IRC not configured
 	Matrix      *Matrix             `toml:"matrix"` // nil: Matrix not configured
 }
@@ -157,6 +158,28 @@ type Announce struct {
 	MaxAge Duration `toml:"max_age"`
 }
 
+// Messaging publishes every status change on the community's AMQP message bus
+// (fedora-messaging conventions). Off by default.
+type Messaging struct {
+	Enabled bool `toml:"enabled"`
+	// URL is the broker: amqps://user@host:5671/%2Fpubsub (user = the certificate's CN).
+	URL string `toml:"url"`
+	// CAFile, CertFile and KeyFile are PEM files: the broker's CA and nocbot's client
+	// certificate and key; with a certificate nocbot logs in by SASL EXTERNAL.
+	CAFile   string `toml:"ca_file"`
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// Exchange is published to and never declared (a publish-only user may not).
+	Exchange string `toml:"exchange"`
+	// TopicPrefix goes before every topic: org.fedoraproject.prod.nocbot.incident.open.v1.
+	TopicPrefix string `toml:"topic_prefix"`
+	// App names nocbot to the broker (the client property "app").
+	App string `toml:"app"`
+	// MaxPending bounds the outbox: past it the oldest messages are dropped, with an ERROR
+	// line and nocbot_messaging_dropped_total.
+	MaxPending int `toml:"max_pending"`
+}
+
 // IRC is the IRC connection. Passwords are given by reference (env var or file).
 type IRC struct {
 	Server                string   `toml:"server"` // host:port
@@ -270,6 +293,7 @@ func Default() *Config {
 		},
 		Scheduler: Scheduler{Republish: "@every 15m"},
 		Announce:  Announce{MaxAge: Duration{24 * time.Hour}},
+		Messaging: Messaging{Exchange: "amq.topic", TopicPrefix: "org.fedoraproject.prod", App: "nocbot", MaxPending: 10000},
 	}
 }
 

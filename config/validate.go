@@ -42,6 +42,7 @@ func (c *Config) validate(ps *problems, caps *Capabilities) {
 		c.Matrix.validate(v, path{"matrix"})
 	}
 	c.validateAnnounce(v)
+	c.validateMessaging(v)
 	if caps == nil {
 		// Without the binary's own list, the defaults name every permission the core commands use.
 		caps = &Capabilities{Permissions: sortedKeys(Default().Permissions)}
@@ -452,4 +453,26 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+func (c *Config) validateMessaging(v check) {
+	m, at := c.Messaging, path{"messaging"}
+	if !m.Enabled {
+		return
+	}
+	if v.required(at.key("url"), m.URL) {
+		v.url(at.key("url"), m.URL, "amqp", "amqps")
+	}
+	if (m.CertFile == "") != (m.KeyFile == "") {
+		v.add(at.key("key_file"), "cert_file and key_file go together")
+	}
+	if m.CertFile != "" && !strings.HasPrefix(m.URL, "amqps://") {
+		v.add(at.key("url"), "a client certificate needs an amqps:// url")
+	}
+	v.required(at.key("exchange"), m.Exchange)
+	if p := m.TopicPrefix; p != "" && (strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") || strings.ContainsAny(p, " *#")) {
+		v.add(at.key("topic_prefix"), "%q: words joined by '.', without wildcards", p)
+	}
+	v.required(at.key("app"), m.App)
+	v.atLeast(at.key("max_pending"), m.MaxPending, 1)
 }

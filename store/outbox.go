@@ -136,3 +136,76 @@ func purgeTombstones(b *bolt.Bucket, now time.Time) error {
 	}
 	return nil
 }
+
+// OutboxSince lists the records of box enqueued at or after since,
+// delivered or not (finished ones are kept as tombstones for 30 days),
+// oldest first: for re-sending to a consumer that lost them.
+func (s *Store) OutboxSince(ctx context.Context, box string, since time.Time) ([]OutboxItem, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	type item struct {
+		OutboxItem
+		seq uint64
+	}
+	var items []item
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(outboxesBucket).Bucket([]byte(box))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var r outboxRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode outbox %s/%s: %w", box, k, err)
+			}
+			if !r.Enqueued.Before(since) {
+				items = append(items, item{OutboxItem{ID: string(k), Enqueued: r.Enqueued, Payload: clone(r.Payload)}, r.Seq})
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].seq < items[j].seq })
+	out := make([]OutboxItem, len(items))
+	for i, it := range items {
+		out[i] = it.OutboxItem
+	}
+	return out, nil
+}
+
+// FinishAll marks several records done in one transaction (a publisher
+// that had a batch acknowledged at once).
+func (s *Store) FinishAll(ctx context.Context, box string, ids []string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := s.opts.Now().UTC()
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := outboxBucket(tx, box)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			v := b.Get([]byte(id))
+			if v == nil {
+				return fmt.Errorf("outbox %s: no record %q", box, id)
+			}
+			var r outboxRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode outbox %s/%s: %w", box, id, err)
+			}
+			r.Done = now
+			nv, err := json.Marshal(r)
+			if err != nil {
+				return fmt.Errorf("encode outbox %s/%s: %w", box, id, err)
+			}
+			if err := b.Put([]byte(id), nv); err != nil {
+				return fmt.Errorf("put outbox %s/%s: %w", box, id, err)
+			}
+		}
+		return purgeTombstones(b, now)
+	})
+}

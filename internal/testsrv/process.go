@@ -106,6 +106,7 @@ func (in *instance) logTails(t testing.TB) {
 type process struct {
 	name    string
 	argv    []string
+	env     []string // added to the test's environment
 	dir     string
 	logPath string
 
@@ -136,6 +137,9 @@ func (p *process) start() error {
 	}
 	cmd := exec.Command(p.argv[0], p.argv[1:]...)
 	cmd.Dir = p.dir
+	if p.env != nil {
+		cmd.Env = append(os.Environ(), p.env...)
+	}
 	cmd.Stdout = f
 	cmd.Stderr = f
 	// Own process group, so stop reaches any children; die with the test binary.
