@@ -20,6 +20,8 @@ import (
 	"github.com/fedora-infra/nocbot/commands"
 	"github.com/fedora-infra/nocbot/config"
 	"github.com/fedora-infra/nocbot/groups"
+	"github.com/fedora-infra/nocbot/messaging"
+	"github.com/fedora-infra/nocbot/messaging/broker"
 	"github.com/fedora-infra/nocbot/publisher"
 	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/scheduler"
@@ -56,6 +58,7 @@ type Daemon struct {
 	ready     map[string]web.Check
 	worker    *publisher.Worker
 	announcer *announce.Loop
+	messenger *broker.Loop // nil when [messaging] is off
 	scheduler *scheduler.Scheduler
 	web       *web.Server // nil when [web] listen is empty
 }
@@ -120,12 +123,17 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	}, []string{"topic", "net", "result"})
 	d.registry.MustRegister(d.announced)
 
-	// 3. The command engine over the store and the group directory.
-	disp := commands.New(commands.Options{
+	// 3. The command engine over the store and the group directory;
+	// with [messaging], every status change also writes its bus messages.
+	opts := commands.Options{
 		Table: table, Store: d.store, Members: groups.NewStatic(cfg.Groups.Static),
 		Permissions: cfg.Permissions, Log: log, Prefix: cfg.Bot.Prefix,
 		ReplyUnknown: cfg.Bot.UnknownCommandReply, PageURL: cfg.Publisher.SiteURL,
-	})
+	}
+	if cfg.Messaging.Enabled {
+		opts.OnChange = messagingHook(cfg)
+	}
+	disp := commands.New(opts)
 	d.bot = bot.New(disp, botOptions(cfg, log, d.metrics))
 
 	// 4. Chat networks over the bot.
@@ -147,8 +155,12 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 		OnResult: func(topic, net, result string) { d.announced.WithLabelValues(topic, net, result).Inc() },
 	})
 
-	// 6. The page: its target and the worker over the store's outbox.
+	// 6. The page: its target and the worker over the store's outbox;
+	// the message bus publisher over its own.
 	if d.worker, err = newWorker(ctx, cfg, d.store, log, d.notifyPublish, d.metrics); err != nil {
+		return nil, err
+	}
+	if d.messenger, err = newMessenger(cfg, d.store, d.registry, log); err != nil {
 		return nil, err
 	}
 	d.store.Subscribe(func(c store.Commit) {
@@ -157,6 +169,9 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 		}
 		if slices.Contains(c.Outboxes, announce.Box) {
 			d.announcer.Wake()
+		}
+		if d.messenger != nil && slices.Contains(c.Outboxes, messaging.Box) {
+			d.messenger.Wake()
 		}
 	})
 
@@ -178,6 +193,9 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 		return err
 	}
 	d.ready["publisher"] = d.publisherReady
+	if d.messenger != nil {
+		d.ready["messaging"] = d.messenger.Ready
+	}
 	if cfg.Web.Listen != "" {
 		d.web = web.New(web.Options{Listen: cfg.Web.Listen, PreviewDir: previewDir(cfg), Checks: d.ready, Gatherer: d.registry, Log: log})
 	}
@@ -262,13 +280,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	stages := []stage{
 		{"web", web},
-		{"publisher", []runner{d.worker}},
+		{"publisher", d.publishers()},
 		{"chat", d.chat},
 		{"bot", []runner{d.bot, d.scheduler, d.announcer}},
 	}
 	d.log.Info("nocbot running", "state", d.cfg.Bot.State, "schema", store.SchemaVersion(), "publisher", d.cfg.Publisher.Target, "web", d.cfg.Web.Listen,
-		"console", d.cfg.ConsoleEnabled(), "irc", d.cfg.IRCEnabled(), "matrix", d.cfg.MatrixEnabled())
+		"console", d.cfg.ConsoleEnabled(), "irc", d.cfg.IRCEnabled(), "matrix", d.cfg.MatrixEnabled(), "messaging", d.cfg.Messaging.Enabled)
 	return supervise(ctx, d.log, stages)
+}
+
+// publishers are the page worker and, with [messaging], the bus publisher.
+func (d *Daemon) publishers() []runner {
+	if d.messenger != nil {
+		return []runner{d.worker, d.messenger}
+	}
+	return []runner{d.worker}
 }
 
 // supervise starts the stages in order and stops them in reverse when ctx

@@ -47,6 +47,8 @@ Usage:
                                          write or remove /.well-known/acme-challenge/TOKEN on the page target
   nocbot audit [flags] [-n N] [-action A]
                                          print the newest audit events as JSON lines (who changed or was refused what)
+  nocbot messaging replay [flags] --since T [-n]
+                                         re-send the bus messages recorded since T (same ids; nocbot stopped)
 
 With no -config, nocbot reads ./nocbot.toml if it exists, else runs on built-in
 defaults: the console on this terminal as the local operator, the page written
@@ -100,6 +102,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return acmeChallenge(ctx, args[1:], getenv, stdout, stderr)
 		case "audit":
 			return auditLog(ctx, args[1:], getenv, stdout, stderr)
+		case "messaging":
+			return messagingCmd(ctx, args[1:], getenv, stdout, stderr)
 		case "help":
 			args = []string{"-help"}
 		}

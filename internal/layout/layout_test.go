@@ -21,6 +21,8 @@ var allowed = map[string][]string{
 	"status":                     {},
 	"config":                     {},
 	"announce":                   {"internal/*"},
+	"messaging":                  {"status"},
+	"messaging/broker":           {"messaging", "internal/*"},
 	"groups":                     {},
 	"scheduler":                  {},
 	"web":                        {},
@@ -45,16 +47,17 @@ var allowed = map[string][]string{
 
 // owners: only these packages may import these libraries.
 var owners = map[string]string{
-	"go.etcd.io/bbolt":             "store",
-	"github.com/lrstanley/girc":    "bot/irc",
-	"maunium.net/go/mautrix":       "bot/matrix",
-	"github.com/robfig/cron/v3":    "scheduler config", // config parses cron specs to validate them
-	"github.com/aws/aws-sdk-go-v2": "publisher publisher/s3 internal/testsrv",
+	"go.etcd.io/bbolt":               "store",
+	"github.com/lrstanley/girc":      "bot/irc",
+	"maunium.net/go/mautrix":         "bot/matrix",
+	"github.com/robfig/cron/v3":      "scheduler config", // config parses cron specs to validate them
+	"github.com/aws/aws-sdk-go-v2":   "publisher publisher/s3 internal/testsrv",
+	"github.com/rabbitmq/amqp091-go": "messaging/broker internal/testsrv",
 }
 
 // forbiddenBelowCommands are what commands must not reach even
 // indirectly: it declares interfaces instead.
-var forbiddenBelowCommands = []string{"store", "groups", "publisher", "bot", "go.etcd.io/bbolt", "github.com/lrstanley/girc", "maunium.net/go/mautrix"}
+var forbiddenBelowCommands = []string{"store", "groups", "publisher", "bot", "go.etcd.io/bbolt", "github.com/lrstanley/girc", "maunium.net/go/mautrix", "github.com/rabbitmq/amqp091-go"}
 
 type pkg struct {
 	module   []string // module packages, without the module prefix
