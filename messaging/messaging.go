@@ -9,6 +9,7 @@
 package messaging
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"embed"
 	"encoding/json"
@@ -57,16 +58,9 @@ const (
 //go:embed schemas/*.json
 var schemas embed.FS
 
-// Schema returns the JSON Schema (draft-04) of a topic's body.
-func Schema(topic string) ([]byte, error) {
-	parts := strings.Split(topic, ".")
-	if len(parts) != 4 || parts[0] != "nocbot" {
-		return nil, fmt.Errorf("schema of %q: not a nocbot topic", topic)
-	}
-	return schemas.ReadFile("schemas/nocbot." + parts[1] + "." + parts[3] + ".json")
-}
-
-// SchemaFiles lists the embedded schema files by name.
+// SchemaFiles returns the embedded schema files by name: one body
+// schema per message family (nocbot.<family>.v1.json, draft-04) and the
+// fedora-messaging header schema.
 func SchemaFiles() map[string][]byte {
 	out := map[string][]byte{}
 	entries, _ := schemas.ReadDir("schemas")
@@ -130,15 +124,26 @@ type Change struct {
 	At         time.Time
 }
 
-// Builder makes messages for one deployment (for the links).
+// Builder makes messages for one deployment (for the links) and checks
+// each against its schema before it is stored.
 type Builder struct {
-	PageURL string
+	pageURL string
+	v       *Validator
+}
+
+// NewBuilder returns a builder whose links point under pageURL.
+func NewBuilder(pageURL string) (*Builder, error) {
+	v, err := NewValidator()
+	if err != nil {
+		return nil, err
+	}
+	return &Builder{pageURL: pageURL, v: v}, nil
 }
 
 // Build returns the messages for a change, in the order they must be
 // published: one per incident or maintenance touched, or one for the
 // notice.
-func (bl Builder) Build(c Change) ([]Message, error) {
+func (bl *Builder) Build(c Change) ([]Message, error) {
 	var out []Message
 	for _, id := range c.Outcome.IDs {
 		in, ok := c.Board.Find(id)
@@ -149,12 +154,18 @@ func (bl Builder) Build(c Change) ([]Message, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := bl.v.Validate(m); err != nil {
+			return nil, err
+		}
 		out = append(out, m)
 	}
 	if len(c.Outcome.IDs) == 0 {
 		if m, ok, err := bl.notice(c); err != nil {
 			return nil, err
 		} else if ok {
+			if err := bl.v.Validate(m); err != nil {
+				return nil, err
+			}
 			out = append(out, m)
 		}
 	}
@@ -168,7 +179,7 @@ type Enqueuer interface {
 
 // Enqueue builds the change's messages and stores them in the caller's
 // transaction. A message whose cause is stored already is skipped.
-func (bl Builder) Enqueue(tx Enqueuer, c Change) (int, error) {
+func (bl *Builder) Enqueue(tx Enqueuer, c Change) (int, error) {
 	msgs, err := bl.Build(c)
 	if err != nil {
 		return 0, err
@@ -296,8 +307,8 @@ type maintObj struct {
 	Components     []component `json:"components"`
 }
 
-func (bl Builder) url(id string) string {
-	return strings.TrimSuffix(bl.PageURL, "/") + "/incidents/" + id + ".html"
+func (bl *Builder) url(id string) string {
+	return strings.TrimSuffix(bl.pageURL, "/") + "/incidents/" + id + ".html"
 }
 
 // topicOf tells which lifecycle step the newest update is.
@@ -330,7 +341,7 @@ func topicOf(in *status.Incident) string {
 	return IncidentUpdate
 }
 
-func (bl Builder) incident(c Change, in *status.Incident) (Message, error) {
+func (bl *Builder) incident(c Change, in *status.Incident) (Message, error) {
 	last := in.Updates[len(in.Updates)-1]
 	topic := topicOf(in)
 	who := agent(c.Actor)
@@ -390,7 +401,7 @@ func (bl Builder) incident(c Change, in *status.Incident) (Message, error) {
 			sev = SeverityWarning
 		}
 	}
-	data, err := json.Marshal(body)
+	data, err := marshal(body)
 	if err != nil {
 		return Message{}, fmt.Errorf("encode %s body of %s: %w", topic, in.ID, err)
 	}
@@ -441,6 +452,18 @@ func window(in *status.Incident) string {
 	return s + " UTC"
 }
 
+// marshal encodes a body without HTML escapes: "<b>" stays "<b>" in the
+// JSON, as any other JSON producer would write it.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
 // duration prints 45m, 3h05m or 2d04h, like the chat replies.
 func duration(d time.Duration) string {
 	d = d.Round(time.Minute)
@@ -466,7 +489,7 @@ type noticeObj struct {
 	URL       string  `json:"url"`
 }
 
-func (bl Builder) notice(c Change) (Message, bool, error) {
+func (bl *Builder) notice(c Change) (Message, bool, error) {
 	who := agent(c.Actor)
 	subject := who
 	if subject == "" {
@@ -486,8 +509,8 @@ func (bl Builder) notice(c Change) (Message, bool, error) {
 		return Message{}, false, nil
 	}
 	body := noticeBody{Summary: summary, Agent: strOrNil(who), Source: source(c.Source),
-		Notice: noticeObj{Text: n.Text, ExpiresAt: timeOrNil(n.Expires), URL: bl.PageURL}}
-	data, err := json.Marshal(body)
+		Notice: noticeObj{Text: n.Text, ExpiresAt: timeOrNil(n.Expires), URL: bl.pageURL}}
+	data, err := marshal(body)
 	if err != nil {
 		return Message{}, false, fmt.Errorf("encode %s body: %w", topic, err)
 	}

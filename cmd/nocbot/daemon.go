@@ -131,7 +131,9 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 		ReplyUnknown: cfg.Bot.UnknownCommandReply, PageURL: cfg.Publisher.SiteURL,
 	}
 	if cfg.Messaging.Enabled {
-		opts.OnChange = messagingHook(cfg)
+		if opts.OnChange, err = messagingHook(cfg); err != nil {
+			return nil, err
+		}
 	}
 	disp := commands.New(opts)
 	d.bot = bot.New(disp, botOptions(cfg, log, d.metrics))

@@ -25,13 +25,16 @@ func brokerConfig(cfg *config.Config) broker.Config {
 
 // messagingHook writes a status change's messages into the messaging
 // outbox, inside the change's transaction.
-func messagingHook(cfg *config.Config) commands.ChangeHook {
-	b := messaging.Builder{PageURL: cfg.Publisher.SiteURL}
+func messagingHook(cfg *config.Config) (commands.ChangeHook, error) {
+	b, err := messaging.NewBuilder(cfg.Publisher.SiteURL)
+	if err != nil {
+		return nil, err
+	}
 	return func(tx commands.Tx, c commands.Change) error {
 		_, err := b.Enqueue(tx, messaging.Change{Outcome: c.Outcome, Board: c.Board, PrevNotice: c.PrevNotice,
 			Actor: c.Req.Identity, Source: c.Req.Net, At: c.At})
 		return err
-	}
+	}, nil
 }
 
 // newMessenger builds the publisher loop and its metrics; nil when
