@@ -186,7 +186,7 @@ func (bl *Builder) Enqueue(tx Enqueuer, c Change) (int, error) {
 	}
 	n := 0
 	for _, m := range msgs {
-		data, err := json.Marshal(m)
+		data, err := Encode(m)
 		if err != nil {
 			return n, fmt.Errorf("encode message %s: %w", m.Cause, err)
 		}
@@ -200,6 +200,10 @@ func (bl *Builder) Enqueue(tx Enqueuer, c Change) (int, error) {
 	}
 	return n, nil
 }
+
+// Encode is the stored form of a message. The body keeps its bytes (no
+// HTML escapes added), so what is published is what was built.
+func Encode(m Message) ([]byte, error) { return marshal(m) }
 
 // Decode reads a stored message.
 func Decode(payload []byte) (Message, error) {

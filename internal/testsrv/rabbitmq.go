@@ -274,3 +274,64 @@ func writePEM(t testing.TB, path, typ string, der []byte) {
 		t.Fatalf("testsrv: %v", err)
 	}
 }
+
+// BindQueue declares a durable queue bound to pattern on amq.topic, so
+// messages published while no consumer runs, or across a broker restart,
+// wait in it. Read it with Drain.
+func (s *RabbitMQServer) BindQueue(t testing.TB, queue, pattern string) {
+	t.Helper()
+	conn, err := amqp.Dial(s.TesterURL)
+	if err != nil {
+		t.Fatalf("testsrv: connect as tester: %v", err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err == nil {
+		_, err = ch.QueueDeclare(queue, true, false, false, false, nil)
+	}
+	if err == nil {
+		err = ch.QueueBind(queue, pattern, "amq.topic", false, nil)
+	}
+	if err != nil {
+		t.Fatalf("testsrv: queue %s: %v", queue, err)
+	}
+}
+
+// Drain takes the messages waiting in queue: it waits up to timeout for
+// at least want of them, then returns all it got once the queue has been
+// quiet for a moment (so a duplicate would show up too).
+func (s *RabbitMQServer) Drain(t testing.TB, queue string, want int, timeout time.Duration) []amqp.Delivery {
+	t.Helper()
+	conn, err := amqp.Dial(s.TesterURL)
+	if err != nil {
+		t.Fatalf("testsrv: connect as tester: %v", err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatalf("testsrv: channel: %v", err)
+	}
+	var got []amqp.Delivery
+	deadline := time.Now().Add(timeout)
+	quiet := time.Time{}
+	for {
+		d, ok, err := ch.Get(queue, true)
+		if err != nil {
+			t.Fatalf("testsrv: get from %s: %v", queue, err)
+		}
+		if ok {
+			got = append(got, d)
+			quiet = time.Time{}
+			continue
+		}
+		switch {
+		case len(got) >= want && quiet.IsZero():
+			quiet = time.Now().Add(300 * time.Millisecond)
+		case len(got) >= want && time.Now().After(quiet):
+			return got
+		case len(got) < want && time.Now().After(deadline):
+			return got
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

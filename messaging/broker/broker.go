@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -143,6 +144,9 @@ func Dial(ctx context.Context, c Config) (*Client, error) {
 	}
 	conn, err := amqp.DialConfig(c.URL, ac)
 	if err != nil {
+		if u.Scheme == "amqps" {
+			err = withTLSReason(err, u, ac.TLSClientConfig)
+		}
 		return nil, fmt.Errorf("connect to %s: %w", redact(c.URL), explain(err))
 	}
 	ch, err := conn.Channel()
@@ -172,6 +176,34 @@ func Dial(ctx context.Context, c Config) (*Client, error) {
 		})
 	}()
 	return cl, nil
+}
+
+// withTLSReason finds out why a TLS connection failed when the client
+// only saw a reset: with TLS 1.3 the broker checks the client
+// certificate after the client's handshake is done, so its alert ("bad
+// certificate", "unknown certificate authority") arrives on the first
+// read, which the AMQP client never gets to. A second, bare connection
+// reads it.
+func withTLSReason(err error, u *url.URL, conf *tls.Config) error {
+	if strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "connection refused") {
+		return err
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "5671")
+	}
+	c, perr := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, conf)
+	if perr == nil {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+		if _, perr = c.Write([]byte("AMQP\x00\x00\x09\x01")); perr == nil {
+			_, perr = c.Read(make([]byte, 1))
+		}
+	}
+	if perr != nil && strings.Contains(perr.Error(), "tls:") {
+		return fmt.Errorf("%w; the broker says: %v", err, perr)
+	}
+	return err
 }
 
 // explain adds what an operator should look at to the errors whose cause
@@ -269,5 +301,5 @@ func redact(raw string) string {
 	return u.String()
 }
 
-// errClosed is what a pass reports when the connection went away.
+// errClosed is why a client closed when the library gave no reason.
 var errClosed = errors.New("connection to the broker closed")
