@@ -86,19 +86,29 @@ func everyKind(t testing.TB) []messaging.Message {
 			inc = o.IDs[0]
 			return o, err
 		},
-		func(b *status.Board, now time.Time) (status.Outcome, error) { return b.AddUpdate(now, "irc:jdoe", inc, "looking") },
-		func(b *status.Board, now time.Time) (status.Outcome, error) { return b.Resolve(now, "irc:jdoe", inc, "") },
+		func(b *status.Board, now time.Time) (status.Outcome, error) {
+			return b.AddUpdate(now, "irc:jdoe", inc, "looking")
+		},
+		func(b *status.Board, now time.Time) (status.Outcome, error) {
+			return b.Resolve(now, "irc:jdoe", inc, "")
+		},
 		func(b *status.Board, now time.Time) (status.Outcome, error) {
 			o, err := b.SetLevel(now, "irc:jdoe", status.LevelScheduled, "koji work", []string{"koji"})
 			mnt = o.IDs[0]
 			return o, err
 		},
-		func(b *status.Board, now time.Time) (status.Outcome, error) { return b.Resolve(now, "irc:jdoe", mnt, "") },
-		func(b *status.Board, now time.Time) (status.Outcome, error) { return b.Resolve(now, "irc:jdoe", "m-1", "postponed") },
+		func(b *status.Board, now time.Time) (status.Outcome, error) {
+			return b.Resolve(now, "irc:jdoe", mnt, "")
+		},
+		func(b *status.Board, now time.Time) (status.Outcome, error) {
+			return b.Resolve(now, "irc:jdoe", "m-1", "postponed")
+		},
 		func(b *status.Board, now time.Time) (status.Outcome, error) {
 			return b.SetNotice(now, "irc:jdoe", "rebuild", time.Time{})
 		},
-		func(b *status.Board, now time.Time) (status.Outcome, error) { return b.SetNotice(now, "irc:jdoe", "-", time.Time{}) },
+		func(b *status.Board, now time.Time) (status.Outcome, error) {
+			return b.SetNotice(now, "irc:jdoe", "-", time.Time{})
+		},
 	}
 	for _, step := range steps {
 		now = now.Add(time.Minute)
