@@ -1,6 +1,8 @@
 # nocbot developer targets. "make test" is what CI runs (.ci/run).
 
 GO ?= go
+# Debian's python, which has python3-jsonschema (a pyenv python3 on PATH would not).
+PYTHON ?= /usr/bin/python3
 
 .PHONY: test test-deps build run bench
 
@@ -9,6 +11,7 @@ test: test-deps
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
+	$(PYTHON) -m unittest discover -s contrib/nocbot_messages/tests
 
 # Installs the servers and tools the integration tests start (see internal/testsrv).
 test-deps:

@@ -332,3 +332,27 @@ func TestValidateRefuses(t *testing.T) {
 		}
 	}
 }
+
+// The Python schema package ships the same schemas and one class per
+// topic, registered as an entry point.
+func TestPythonPackageInStep(t *testing.T) {
+	const pkg = "../contrib/nocbot_messages"
+	for name, want := range SchemaFiles() {
+		if !strings.HasPrefix(name, "nocbot.") {
+			continue
+		}
+		got, err := os.ReadFile(filepath.Join(pkg, "nocbot_messages", "schemas", name))
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s: the Python copy differs from messaging/schemas (cp messaging/schemas/nocbot.*.json %s/nocbot_messages/schemas/): %v", name, pkg, err)
+		}
+	}
+	pyproject, err := os.ReadFile(filepath.Join(pkg, "pyproject.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range Topics() {
+		if !strings.Contains(string(pyproject), `"`+topic+`" = "nocbot_messages.messages:`) {
+			t.Errorf("pyproject.toml has no entry point for %s", topic)
+		}
+	}
+}
