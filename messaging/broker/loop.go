@@ -32,8 +32,11 @@ type Options struct {
 	MaxPending int
 	Backoff    backoff.Policy // default 1 s doubling to 5 min
 	Log        *slog.Logger
-	// Dial connects; nil is Dial. Tests count connections with it.
+	// Dial connects; nil is Dial.
 	Dial func(ctx context.Context, c Config) (*Client, error)
+	// OnPublished runs after messages were acknowledged and marked
+	// delivered (benchmarks wait on it). It must not block.
+	OnPublished func(n int)
 }
 
 // Status is what /readyz and /metrics show.
@@ -247,6 +250,9 @@ func (l *Loop) pass(ctx context.Context, cl **Client) (more bool, err error) {
 				s.OldestPending = time.Time{}
 			}
 		})
+	}
+	if n > 0 && l.opts.OnPublished != nil {
+		l.opts.OnPublished(n)
 	}
 	if perr != nil {
 		return false, perr
