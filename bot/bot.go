@@ -185,6 +185,25 @@ func (b *Bot) Announce(ctx context.Context, text string) error {
 	return errors.Join(errs...)
 }
 
+// readOnlyer is implemented by dispatchers that can tell which lines
+// only read (*commands.Dispatcher does).
+type readOnlyer interface {
+	ReadOnly(line string) bool
+}
+
+// ReadOnly reports whether msg is a command that changes nothing, so an
+// adapter may run it before its own progress is durable: after a crash it
+// is at worst answered twice. Without a dispatcher that knows, every
+// command counts as changing state.
+func (b *Bot) ReadOnly(msg Message) bool {
+	line, ok := b.commandLine(msg)
+	if !ok {
+		return true // not a command: nothing runs
+	}
+	r, ok := b.disp.(readOnlyer)
+	return ok && r.ReadOnly(line)
+}
+
 // ErrBusy is returned by Submit when the queue is full or the bot stops.
 var ErrBusy = errors.New("bot is busy or shutting down")
 

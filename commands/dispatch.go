@@ -93,7 +93,8 @@ type Command struct {
 	MinArgs int
 	MaxArgs int // -1: unbounded
 	// Perm names the [permissions] entry whose groups may run this; ""
-	// means anyone may.
+	// means anyone may, and such a command must not change state (see
+	// ReadOnly).
 	Perm string
 	Run  Handler
 }

@@ -3,10 +3,12 @@
 // joins the configured rooms, long-polls /sync and hands every command to
 // the transport-neutral bot, answering with m.notice replies.
 //
-// The sync token is saved in the state file after each batch, before its
-// commands run, so a restart resumes where it stopped and never runs a
-// command twice; the first sync and the history of a newly joined room are
-// read as catch-up and never run. Rooms are expected to be unencrypted: in
+// The sync token is saved in the state file before a command that changes
+// state runs, so a restart resumes where it stopped and never runs a
+// change twice; batches of read-only commands are saved within seconds in
+// the background, so their replies never wait for a disk write (a crash
+// may answer one of those again). The first sync and the history of a
+// newly joined room are read as catch-up and never run. Rooms are expected to be unencrypted: in
 // an encrypted room nocbot says once that it cannot read it.
 package matrix
 
@@ -119,6 +121,7 @@ type Client struct {
 	lastJoin time.Time            // last attempt at joining missing rooms
 
 	// Owned by the Run goroutine.
+	token  *syncToken
 	joined map[id.RoomID]bool // rooms the sync stream has shown us in
 	seen   *lru
 	warned map[id.RoomID]bool // encryption warning given (cache of the KV flag)
@@ -163,6 +166,7 @@ func New(opts Options, b *bot.Bot, kv KV, log *slog.Logger) (*Client, error) {
 		policy:  newIdentityPolicy(opts.AllowedHomeservers, opts.AccountMapping),
 		invites: newInviteRule(opts.AutoJoinInvitesFrom),
 		roomIDs: map[string]id.RoomID{},
+		token:   newSyncToken(kv, keyNextBatch+string(self), log),
 		joined:  map[id.RoomID]bool{},
 		seen:    newLRU(seenEvents),
 		warned:  map[id.RoomID]bool{},

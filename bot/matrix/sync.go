@@ -52,6 +52,11 @@ func syncFilter() *mautrix.Filter {
 func (c *Client) Run(ctx context.Context) error {
 	defer c.bg.Wait()
 	defer c.ready.Store(false)
+	defer func() {
+		if err := c.token.close(context.WithoutCancel(ctx)); err != nil {
+			c.log.Error("cannot save matrix sync token", "err", err)
+		}
+	}()
 	since, err := c.kv.Get(ctx, Namespace, keyNextBatch+string(c.self))
 	if err != nil {
 		return fmt.Errorf("load matrix sync token: %w", err)
@@ -189,9 +194,11 @@ type command struct {
 }
 
 // processBatch handles one /sync answer: invites and encryption warnings
-// first, then it saves next_batch, then hands the commands to the bot.
-// Saving before running means a crash can lose a command but never run one
-// twice; a status change run twice would stamp a wrong history.
+// first, then the commands. When one of them changes state, next_batch is
+// saved before it runs: a crash can lose a command but never run a change
+// twice, which would stamp a wrong history. Read-only commands ahead of it
+// are handed on at once, and a batch of read-only commands only is saved
+// in the background (a crash may answer those again, never more).
 func (c *Client) processBatch(ctx context.Context, resp *mautrix.RespSync, catchUp bool) {
 	for roomID, room := range resp.Rooms.Invite {
 		c.handleInvite(ctx, roomID, room)
@@ -205,14 +212,30 @@ func (c *Client) processBatch(ctx context.Context, resp *mautrix.RespSync, catch
 		delete(c.joined, roomID)
 		c.forgetRoom(roomID)
 	}
+	// Commands keep their order: the read-only ones before the first
+	// change run at once, the rest once the token is saved.
+	first := len(cmds)
+	for i, cmd := range cmds {
+		if !c.bot.ReadOnly(cmd.msg) {
+			first = i
+			break
+		}
+	}
+	for _, cmd := range cmds[:first] {
+		c.submit(cmd)
+	}
+	if first == len(cmds) {
+		c.token.saveLater(resp.NextBatch)
+		return
+	}
 	// Saved even when shutdown has begun: the batch was received and its
 	// commands are handed on below.
-	if err := c.kv.Put(context.WithoutCancel(ctx), Namespace, keyNextBatch+string(c.self), []byte(resp.NextBatch)); err != nil {
+	if err := c.token.saveNow(context.WithoutCancel(ctx), resp.NextBatch); err != nil {
 		// The in-memory token and the event-id memory still prevent a
 		// re-run in this process; only a restart could repeat this batch.
 		c.log.Error("cannot save matrix sync token", "err", err)
 	}
-	for _, cmd := range cmds {
+	for _, cmd := range cmds[first:] {
 		c.submit(cmd)
 	}
 }
