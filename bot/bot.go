@@ -191,17 +191,22 @@ type readOnlyer interface {
 	ReadOnly(line string) bool
 }
 
-// ReadOnly reports whether msg is a command that changes nothing, so an
-// adapter may run it before its own progress is durable: after a crash it
-// is at worst answered twice. Without a dispatcher that knows, every
-// command counts as changing state.
-func (b *Bot) ReadOnly(msg Message) bool {
+// Classify tells an adapter, without running anything, what Submit will
+// make of msg: whether it is a command this bot answers, and whether it
+// may change state. A command that only reads may run before the
+// adapter's own progress is durable (after a crash it is at worst
+// answered twice). Without a dispatcher that can tell, every command is
+// answered and may change state.
+func (b *Bot) Classify(msg Message) (answers, changes bool) {
 	line, ok := b.commandLine(msg)
 	if !ok {
-		return true // not a command: nothing runs
+		return false, false
+	}
+	if a, ok := b.disp.(answerer); ok && !a.Answers(line) {
+		return false, false
 	}
 	r, ok := b.disp.(readOnlyer)
-	return ok && r.ReadOnly(line)
+	return true, !ok || !r.ReadOnly(line)
 }
 
 // ErrBusy is returned by Submit when the queue is full or the bot stops.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"maunium.net/go/mautrix"
@@ -129,10 +130,36 @@ func (s *syncer) step(ctx context.Context) error {
 	}
 	s.failing = false
 	s.bo.reset()
-	c.processBatch(ctx, resp, s.since == "")
+	replies := c.processBatch(ctx, resp, s.since == "")
 	s.since = resp.NextBatch
 	c.ready.Store(true)
+	waitReplies(ctx, replies, replyWait)
 	return nil
+}
+
+// replyWait bounds how long the next /sync waits for the replies to the
+// read-only commands of the last batch.
+const replyWait = 500 * time.Millisecond
+
+// waitReplies holds the next /sync until the replies of the last batch's
+// read-only commands are sent, as a plain bot loop would. Measured on
+// Dendrite, a long poll opened while the reply is being sent slows that
+// reply down (the homeserver wakes and answers our own sync with the echo
+// of the reply while it serves the send). Commands that change state are
+// not waited for; nor is a reply for longer than d.
+func waitReplies(ctx context.Context, wg *sync.WaitGroup, d time.Duration) {
+	if wg == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // fail marks the loop not ready and waits as the error asks: the server's
@@ -191,15 +218,18 @@ type command struct {
 	msg     bot.Message
 	eventID id.EventID
 	sender  id.UserID
+	replied *sync.WaitGroup // when set, told once the reply is sent (or failed)
 }
 
 // processBatch handles one /sync answer: invites and encryption warnings
-// first, then the commands. When one of them changes state, next_batch is
-// saved before it runs: a crash can lose a command but never run a change
-// twice, which would stamp a wrong history. Read-only commands ahead of it
-// are handed on at once, and a batch of read-only commands only is saved
-// in the background (a crash may answer those again, never more).
-func (c *Client) processBatch(ctx context.Context, resp *mautrix.RespSync, catchUp bool) {
+// first, then the commands. When one of them may change state, next_batch
+// is saved before it runs: a crash can lose a command but never run a
+// change twice, which would stamp a wrong history. Read-only commands
+// ahead of it are handed on at once, and a batch without changes is saved
+// in the background (after a crash those may be answered again, nothing
+// more). It returns the replies to wait for before the next /sync (nil:
+// none), see waitReplies.
+func (c *Client) processBatch(ctx context.Context, resp *mautrix.RespSync, catchUp bool) *sync.WaitGroup {
 	for roomID, room := range resp.Rooms.Invite {
 		c.handleInvite(ctx, roomID, room)
 	}
@@ -215,10 +245,18 @@ func (c *Client) processBatch(ctx context.Context, resp *mautrix.RespSync, catch
 	// Commands keep their order: the read-only ones before the first
 	// change run at once, the rest once the token is saved.
 	first := len(cmds)
+	var replies *sync.WaitGroup
 	for i, cmd := range cmds {
-		if !c.bot.ReadOnly(cmd.msg) {
+		answers, changes := c.bot.Classify(cmd.msg)
+		if changes {
 			first = i
 			break
+		}
+		if answers {
+			if replies == nil {
+				replies = &sync.WaitGroup{}
+			}
+			cmds[i].replied = replies
 		}
 	}
 	for _, cmd := range cmds[:first] {
@@ -226,7 +264,7 @@ func (c *Client) processBatch(ctx context.Context, resp *mautrix.RespSync, catch
 	}
 	if first == len(cmds) {
 		c.token.saveLater(resp.NextBatch)
-		return
+		return replies
 	}
 	// Saved even when shutdown has begun: the batch was received and its
 	// commands are handed on below.
@@ -238,6 +276,7 @@ func (c *Client) processBatch(ctx context.Context, resp *mautrix.RespSync, catch
 	for _, cmd := range cmds[first:] {
 		c.submit(cmd)
 	}
+	return replies
 }
 
 // joinedRoom reads a joined room's new timeline and returns its commands.
@@ -343,7 +382,13 @@ func commandText(evt *event.Event) (string, bool) {
 // notice in reply to the command.
 func (c *Client) submit(cmd command) {
 	room := id.RoomID(cmd.msg.Room)
+	done := func() {}
+	if wg := cmd.replied; wg != nil {
+		wg.Add(1)
+		done = sync.OnceFunc(wg.Done)
+	}
 	reply := func(ctx context.Context, lines []string) error {
+		defer done()
 		return c.sendNotice(ctx, room, lines, cmd.eventID, cmd.sender)
 	}
 	err := c.bot.Submit(cmd.msg, reply)

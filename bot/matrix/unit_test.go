@@ -849,8 +849,14 @@ func TestSyncTokenBeforeChangesOnly(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 	saved := func() string { v, _ := h.kv.Get(ctx, Namespace, keyNextBatch+self); return string(v) }
 
-	c.processBatch(ctx, syncResp(t, "b1", map[string][]string{room: {textEvent("$1", "@ops:example.org", "!status", 1)}}, nil), false)
-	eventually(t, "the read-only command", func() bool { return len(rec.requests()) == 1 })
+	replies := c.processBatch(ctx, syncResp(t, "b1", map[string][]string{room: {textEvent("$1", "@ops:example.org", "!status", 1)}}, nil), false)
+	if replies == nil {
+		t.Fatal("no replies to wait for after a read-only command")
+	}
+	replies.Wait() // the reply was attempted (it fails here: no session), so the next /sync may go
+	if len(rec.requests()) != 1 {
+		t.Fatalf("%d commands ran, want the read-only one", len(rec.requests()))
+	}
 	if got := saved(); got != "" {
 		t.Errorf("next_batch %q written before a read-only reply; want it left to the background", got)
 	}
@@ -873,11 +879,17 @@ func TestSyncTokenBeforeChangesOnly(t *testing.T) {
 	if change != "b2" {
 		t.Errorf("the change ran with next_batch %q saved; want b2, its own batch", change)
 	}
-	c.processBatch(ctx, syncResp(t, "b3", nil, nil), false)
+	if r := c.processBatch(ctx, syncResp(t, "b3", nil, nil), false); r != nil {
+		t.Error("replies to wait for after a batch without commands")
+	}
+	if r := c.processBatch(ctx, syncResp(t, "b4", map[string][]string{room: {textEvent("$5", "@ops:example.org", "!status good - x", 5)}}, nil), false); r != nil {
+		t.Error("the next /sync would wait for a change's reply")
+	}
+	eventually(t, "the change", func() bool { return len(rec.requests()) == 5 })
 	if err := c.token.close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := saved(); got != "b3" {
-		t.Errorf("next_batch = %q once closed, want b3", got)
+	if got := saved(); got != "b4" {
+		t.Errorf("next_batch = %q once closed, want b4", got)
 	}
 }
