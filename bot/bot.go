@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fedora-infra/nocbot/commands"
+	"github.com/fedora-infra/nocbot/internal/ratelimit"
 )
 
 // Sender is who wrote a message as the network vouches for it. Account is
@@ -67,11 +68,6 @@ type answerer interface {
 	Answers(line string) bool
 }
 
-// Announcer broadcasts to every room of one network.
-type Announcer interface {
-	Announce(ctx context.Context, text string) error
-}
-
 // Options configure a Bot. Zero values get defaults.
 type Options struct {
 	Name           string        // addressing name, "nocbot"
@@ -102,10 +98,9 @@ type Bot struct {
 	disp Dispatcher
 	jobs chan job
 
-	mu         sync.Mutex
-	closed     bool
-	announcers []Announcer
-	limits     *limiter
+	mu     sync.Mutex
+	closed bool
+	limits *ratelimit.Table // per sender
 }
 
 type job struct {
@@ -156,34 +151,12 @@ func New(disp Dispatcher, opts Options) *Bot {
 		opts:   opts,
 		disp:   disp,
 		jobs:   make(chan job, opts.QueueSize),
-		limits: newLimiter(opts.RatePerMinute, opts.Burst),
+		limits: ratelimit.NewTable(opts.Burst, ratelimit.PerMinute(opts.RatePerMinute), 0),
 	}
 }
 
 // Prefix is the command prefix, for adapters that show help.
 func (b *Bot) Prefix() string { return b.opts.Prefix }
-
-// AddAnnouncer registers a network for Announce.
-func (b *Bot) AddAnnouncer(a Announcer) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.announcers = append(b.announcers, a)
-}
-
-// Announce sends text to every registered network; one network failing
-// does not stop the others.
-func (b *Bot) Announce(ctx context.Context, text string) error {
-	b.mu.Lock()
-	as := append([]Announcer(nil), b.announcers...)
-	b.mu.Unlock()
-	var errs []error
-	for _, a := range as {
-		if err := a.Announce(ctx, text); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
 
 // readOnlyer is implemented by dispatchers that can tell which lines
 // only read (*commands.Dispatcher does).
@@ -229,11 +202,11 @@ func (b *Bot) Submit(msg Message, reply ReplyFunc) error {
 	if key == "" {
 		key = msg.Net + ":nick:" + msg.Sender.Nick
 	}
-	switch b.limits.allow(key, b.opts.Now()) {
-	case limitWarn:
+	switch b.limits.Allow(key, b.opts.Now()) {
+	case ratelimit.Warn:
 		go b.send(msg, reply, []string{"slow down: at most " + fmt.Sprint(b.opts.RatePerMinute) + " commands a minute"})
 		return nil
-	case limitDrop:
+	case ratelimit.Drop:
 		b.opts.Log.Warn("rate limited", "net", msg.Net, "sender", key)
 		return nil
 	}

@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -138,42 +137,6 @@ func (c *capRecorder) Dispatch(_ context.Context, req commands.Request) commands
 		lines = append(lines, "line")
 	}
 	return commands.Response{Command: "status --all", Result: commands.ResultOK, Lines: lines}
-}
-
-func TestRateLimit(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := newLimiter(6, 2) // one token every 10 s, burst 2
-	want := []limitResult{limitAllow, limitAllow, limitWarn, limitDrop, limitDrop}
-	for i, w := range want {
-		if got := l.allow("irc:x", now); got != w {
-			t.Fatalf("call %d: %v, want %v", i, got, w)
-		}
-	}
-	if got := l.allow("irc:y", now); got != limitAllow {
-		t.Fatal("another sender was limited")
-	}
-	now = now.Add(10 * time.Second)
-	if got := l.allow("irc:x", now); got != limitAllow {
-		t.Fatalf("after refill: %v", got)
-	}
-	if got := l.allow("irc:x", now); got != limitWarn {
-		t.Fatalf("warning is given again after a refill: %v", got)
-	}
-}
-
-func TestRateLimitMemoryIsBounded(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := newLimiter(60, 1) // one a second
-	for i := 0; i < maxSenders; i++ {
-		l.allow("irc:nick:n"+strconv.Itoa(i), now)
-	}
-	if got := l.allow("irc:nick:late", now); got != limitDrop || len(l.buckets) != maxSenders {
-		t.Fatalf("new sender in a full table: %v, %d buckets", got, len(l.buckets))
-	}
-	now = now.Add(time.Second) // every bucket has refilled and can be forgotten
-	if got := l.allow("irc:nick:late", now); got != limitAllow || len(l.buckets) != 1 {
-		t.Fatalf("after refill: %v, %d buckets", got, len(l.buckets))
-	}
 }
 
 func TestStaleCommandIsNotRun(t *testing.T) {
@@ -315,5 +278,37 @@ func TestOthersCommandsDoNotCountAgainstTheRateLimit(t *testing.T) {
 	case got := <-replies:
 		t.Errorf("unexpected reply %q", got)
 	default:
+	}
+}
+
+// The per-sender budget (internal/ratelimit underneath): a burst, one
+// warning, then silence; another sender has a budget of their own.
+func TestRateLimitPerSender(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b := New(&echo{}, Options{RatePerMinute: 6, Burst: 2, Now: func() time.Time { return now }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- b.Run(ctx) }()
+	replies := make(chan string, 20)
+	reply := func(_ context.Context, lines []string) error { replies <- strings.Join(lines, "|"); return nil }
+	for _, acct := range []string{"a", "a", "a", "a", "b"} {
+		if err := b.Submit(Message{Net: "irc", Text: "!status", Sender: Sender{Nick: acct, Account: acct}}, reply); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]int{}
+	for range 4 {
+		got[<-replies]++
+	}
+	cancel()
+	<-done
+	want := map[string]int{"irc:a status": 2, "irc:b status": 1, "slow down: at most 6 commands a minute": 1}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("replies = %v, want %v", got, want)
+	}
+	select {
+	case r := <-replies:
+		t.Errorf("unexpected reply %q (the second refusal must be silent)", r)
+	case <-time.After(50 * time.Millisecond):
 	}
 }

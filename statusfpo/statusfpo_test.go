@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedora-infra/nocbot/publisher"
+	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/status"
 )
 
@@ -111,7 +111,7 @@ func TestResolvedJSONMatchesTheOldSite(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	files, err := publisher.Render(b, time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC), publisher.Site{
+	files, err := render.Render(b, time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC), render.Site{
 		Title: "Fedora Infrastructure Status", URL: "https://status.fedoraproject.org/", TicketsURL: tickets,
 	})
 	if err != nil {
@@ -147,11 +147,21 @@ func TestResolvedJSONMatchesTheOldSite(t *testing.T) {
 		return it.Title + "|" + it.StartDate + "|" + end
 	}
 	have := map[string]item{}
+	started := map[string]item{} // by title and start, for the old open-ended ones
 	for _, it := range got.Outages {
 		have[key(it)] = it
+		started[it.Title+"|"+it.StartDate] = it
 	}
 	for _, w := range want.Outages {
 		g, ok := have[key(w)]
+		if w.EndDate == nil {
+			// The old site left a maintenance without an end as null; every
+			// maintenance now has an expected end, after its start.
+			g, ok = started[w.Title+"|"+w.StartDate]
+			if ok && g.EndDate != nil && *g.EndDate <= g.StartDate {
+				t.Errorf("%s: expected end %v, want one after %s", w.Title, g.EndDate, g.StartDate)
+			}
+		}
 		if !ok {
 			t.Errorf("missing or different: %s", key(w))
 			continue

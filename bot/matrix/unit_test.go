@@ -147,25 +147,6 @@ func TestCapLines(t *testing.T) {
 	}
 }
 
-func TestBackoffJitterAndCap(t *testing.T) {
-	b := backoff{min: 100 * time.Millisecond, max: time.Second}
-	var last time.Duration
-	for i := range 10 {
-		d := b.next()
-		if d < b.cur/2 || d > b.cur || b.cur > time.Second {
-			t.Fatalf("step %d: wait %s outside [%s, %s]", i, d, b.cur/2, b.cur)
-		}
-		last = b.cur
-	}
-	if last != time.Second {
-		t.Errorf("backoff did not reach its cap: %s", last)
-	}
-	b.reset()
-	if d := b.next(); d > 100*time.Millisecond {
-		t.Errorf("after reset: %s", d)
-	}
-}
-
 // memKV is an in-memory KV.
 type memKV struct {
 	mu sync.Mutex

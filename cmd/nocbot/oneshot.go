@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/fedora-infra/nocbot/config"
+	"github.com/fedora-infra/nocbot/status"
+	"github.com/fedora-infra/nocbot/statusfpo"
+	"github.com/fedora-infra/nocbot/store"
+)
+
+// oneShot parses the flags of a one-shot command and opens the state
+// file; the caller closes the store.
+func oneShot(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer) (*config.Config, *slog.Logger, *store.Store, []string, error) {
+	var g globalFlags
+	fs := newFlagSet("nocbot "+name, stderr, &g)
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	cfg, log, err := setup(g, getenv, stderr)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	st, err := store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{})
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return cfg, log, st, fs.Args(), nil
+}
+
+// importStatusfpo loads the old page's outages in one transaction; ids
+// come from the old file names, so a second run imports nothing twice.
+func importStatusfpo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, _, st, rest, err := oneShot(ctx, "import-statusfpo", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if len(rest) != 1 {
+		return fmt.Errorf("usage: nocbot import-statusfpo [flags] FILE (outages.main-content.json)")
+	}
+	f, err := os.Open(rest[0])
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	incidents, warns, err := statusfpo.Parse(f, cfg.Publisher.TicketsURL)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", rest[0], err)
+	}
+	for _, w := range warns {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	var added, skipped int
+	_, err = st.Update(ctx, status.Event{Actor: statusfpo.Author, Action: "import.statusfpo", Command: "import-statusfpo " + rest[0]},
+		func(b *status.Board) (status.Outcome, error) {
+			for _, in := range incidents {
+				if _, dup := b.Find(in.ID); dup {
+					skipped++
+					continue
+				}
+				if _, err := b.Insert(in); err != nil {
+					return status.Outcome{}, err
+				}
+				added++
+			}
+			return status.Outcome{Action: "imported", Text: fmt.Sprintf("imported %d outages (%d already present)", added, skipped)}, nil
+		})
+	if err != nil {
+		return fmt.Errorf("import %s: %w", rest[0], err)
+	}
+	fmt.Fprintf(stdout, "imported %d outages, %d already present, %d warnings\n", added, skipped, len(warns))
+	return nil
+}
+
+// publishOnce renders and uploads the page from the state file, for when
+// chat is down. It fails if another nocbot holds the file: that one
+// publishes by itself.
+func publishOnce(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, log, st, rest, err := oneShot(ctx, "publish", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if len(rest) != 0 {
+		return fmt.Errorf("usage: nocbot publish [flags]")
+	}
+	w, err := newWorker(ctx, cfg, st, log, nil, nil)
+	if err != nil {
+		return err
+	}
+	rep, err := w.PublishOnce(ctx)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	fmt.Fprintf(stdout, "published generation %d: %d uploaded, %d unchanged, %d deleted\n",
+		rep.Generation, len(rep.Uploaded), len(rep.Skipped), len(rep.Deleted))
+	return nil
+}
+
+// challenger is what both targets offer for certificate renewal.
+type challenger interface {
+	PutChallenge(ctx context.Context, token, value string) error
+	DeleteChallenge(ctx context.Context, token string) error
+}
+
+func acmeChallenge(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var g globalFlags
+	fs := newFlagSet("nocbot acme-challenge", stderr, &g)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, _, err := setup(g, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	target, err := newTarget(ctx, cfg, nil, nil)
+	if err != nil {
+		return err
+	}
+	ch, ok := target.(challenger)
+	if !ok {
+		return fmt.Errorf("acme-challenge: the %s target cannot hold challenges", cfg.Publisher.Target)
+	}
+	a := fs.Args()
+	switch {
+	case len(a) == 3 && a[0] == "put":
+		if err := ch.PutChallenge(ctx, a[1], a[2]); err != nil {
+			return fmt.Errorf("acme-challenge put: %w", err)
+		}
+		fmt.Fprintf(stdout, "wrote .well-known/acme-challenge/%s\n", a[1])
+	case len(a) == 2 && a[0] == "delete":
+		if err := ch.DeleteChallenge(ctx, a[1]); err != nil {
+			return fmt.Errorf("acme-challenge delete: %w", err)
+		}
+		fmt.Fprintf(stdout, "removed .well-known/acme-challenge/%s\n", a[1])
+	default:
+		return fmt.Errorf("usage: nocbot acme-challenge [flags] put TOKEN VALUE | delete TOKEN")
+	}
+	return nil
+}
+
+// auditLog prints the newest audit events, one JSON object a line, newest
+// first: who changed what, and who was refused. It opens the state file
+// like the daemon does, so it runs while nocbot is stopped (the file is
+// locked while it runs).
+func auditLog(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var g globalFlags
+	fs := newFlagSet("nocbot audit", stderr, &g)
+	n := fs.Int("n", 20, "how many events")
+	action := fs.String("action", "", "only events of this action (status.minor, denied, ...); a trailing * matches a prefix")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *n < 1 {
+		return fmt.Errorf("audit: -n must be at least 1")
+	}
+	cfg, _, err := setup(g, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	keep := func(ev status.Event) bool {
+		if p, ok := strings.CutSuffix(*action, "*"); ok {
+			return strings.HasPrefix(ev.Action, p)
+		}
+		return *action == "" || ev.Action == *action
+	}
+	evs, err := st.Events(ctx, *n, keep)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	enc := json.NewEncoder(stdout)
+	for _, ev := range evs {
+		if err := enc.Encode(ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}

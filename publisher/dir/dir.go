@@ -1,0 +1,294 @@
+// Package dir is the folder target of the status page: a local directory
+// served by a web server (or nocbot's own preview).
+//
+// Its contract, beyond publisher.Target's:
+//   - Idempotence: a file whose bytes are already on disk is not written
+//     again; publishing the same build twice writes nothing.
+//   - Generation guard: the manifest (.nocbot-manifest.json) records the
+//     generation last published; an older one is refused with
+//     publisher.ErrStale before anything is written.
+//   - It never deletes a file it did not write (the manifest lists what it
+//     owns), never anything under .well-known/ except the ACME challenges
+//     it is asked to remove, and never the folder itself.
+//   - A reader sees the old or the new file, never half of one: each file
+//     is written to a temporary name and renamed into place.
+package dir
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/fedora-infra/nocbot/publisher"
+	"github.com/fedora-infra/nocbot/render"
+)
+
+// errNoDir refuses to write into the working directory by accident.
+var errNoDir = errors.New("dir target: no folder configured")
+
+// dirManifest is the file in which Target remembers what it wrote, so
+// that it deletes only its own files and never what others put beside them.
+const dirManifest = ".nocbot-manifest.json"
+
+// Target publishes into a local folder served by a web server (or by
+// nocbot's own preview). Each file is written to a temporary name in its
+// directory and renamed into place, so a reader sees the old or the new
+// file, never half of one.
+type Target struct {
+	Dir string
+
+	mu sync.Mutex // one publish at a time
+}
+
+var _ publisher.Target = (*Target)(nil)
+
+type manifestFile struct {
+	Generation uint64   `json:"generation"`
+	Files      []string `json:"files"`
+}
+
+// Publish writes the changed files (index.html last), then removes files
+// it wrote before that are no longer rendered.
+func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (publisher.Report, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rep := publisher.Report{Generation: gen}
+	if d.Dir == "" {
+		return rep, errNoDir
+	}
+	if err := publisher.CheckFiles(files, dirManifest); err != nil {
+		return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
+	}
+	if err := os.MkdirAll(d.Dir, 0o755); err != nil {
+		return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
+	}
+	old, err := d.readManifest()
+	if err != nil {
+		return rep, err
+	}
+	if old.Generation > gen {
+		return rep, fmt.Errorf("publish generation %d to %s: %w (%d)", gen, d.Dir, publisher.ErrStale, old.Generation)
+	}
+
+	var changed []render.File
+	rendered := make(map[string]bool, len(files))
+	for _, f := range files {
+		rendered[f.Path] = true
+		cur, err := os.ReadFile(d.local(f.Path))
+		if err == nil && bytes.Equal(cur, f.Body) {
+			rep.Skipped = append(rep.Skipped, f.Path)
+			continue
+		}
+		changed = append(changed, f)
+	}
+	var gone []string
+	for _, p := range old.Files {
+		if !rendered[p] && publisher.CheckPath(p, dirManifest) == nil {
+			gone = append(gone, p)
+		}
+	}
+	if len(changed) == 0 && len(gone) == 0 {
+		if len(old.Files) == len(rendered) {
+			return rep, nil
+		}
+		// Same bytes already there but not recorded as ours (a first
+		// publish over an older copy): adopt them, or they would never be
+		// cleaned up once no longer rendered.
+		return rep, d.writeManifest(old.Generation, rendered)
+	}
+
+	// Record ownership of the new files before writing them: a crash
+	// midway must not leave files that no later publish would clean up.
+	owned := map[string]bool{}
+	for _, p := range old.Files {
+		owned[p] = true
+	}
+	grows := false
+	for _, f := range changed {
+		grows = grows || !owned[f.Path]
+		owned[f.Path] = true
+	}
+	if grows {
+		if err := d.writeManifest(old.Generation, owned); err != nil {
+			return rep, err
+		}
+	}
+
+	dirs := map[string]bool{}
+	for _, group := range publisher.UploadGroups(changed) {
+		for _, f := range group {
+			if err := ctx.Err(); err != nil {
+				return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
+			}
+			if err := writeAtomic(d.local(f.Path), f.Body); err != nil {
+				return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
+			}
+			dirs[filepath.Dir(d.local(f.Path))] = true
+			rep.Uploaded = append(rep.Uploaded, f.Path)
+		}
+	}
+	for _, p := range gone {
+		err := os.Remove(d.local(p))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
+		}
+		rep.Deleted = append(rep.Deleted, p)
+		d.removeEmptyParents(p)
+	}
+	// The renames are durable only once their directories are synced; the
+	// outbox is cleared after this returns, so do it before.
+	for dir := range dirs {
+		if err := syncDir(dir); err != nil {
+			return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
+		}
+	}
+	if err := d.writeManifest(gen, rendered); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// PutChallenge writes .well-known/acme-challenge/<token> for an ACME
+// http-01 validation of the status page's certificate.
+func (d *Target) PutChallenge(ctx context.Context, token, value string) error {
+	if err := publisher.CheckChallenge(token, value); err != nil {
+		return err
+	}
+	if value == "" {
+		return fmt.Errorf("%w value: empty", publisher.ErrBadChallenge)
+	}
+	if d.Dir == "" {
+		return errNoDir
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p := d.local(publisher.ChallengeDir + token)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("put challenge: %w", err)
+	}
+	if err := writeAtomic(p, []byte(value)); err != nil {
+		return fmt.Errorf("put challenge: %w", err)
+	}
+	return nil
+}
+
+// DeleteChallenge removes a challenge; a missing one is not an error.
+func (d *Target) DeleteChallenge(ctx context.Context, token string) error {
+	if err := publisher.CheckChallenge(token, ""); err != nil {
+		return err
+	}
+	if d.Dir == "" {
+		return errNoDir
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := os.Remove(d.local(publisher.ChallengeDir + token))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete challenge: %w", err)
+	}
+	return nil
+}
+
+// local maps a checked slash path to the file system.
+func (d *Target) local(p string) string { return filepath.Join(d.Dir, filepath.FromSlash(p)) }
+
+func (d *Target) readManifest() (manifestFile, error) {
+	var m manifestFile
+	data, err := os.ReadFile(d.local(dirManifest))
+	if errors.Is(err, fs.ErrNotExist) {
+		return m, nil
+	}
+	if err != nil {
+		return m, fmt.Errorf("read manifest: %w", err)
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return m, fmt.Errorf("read manifest %s: %w", d.local(dirManifest), err)
+	}
+	return m, nil
+}
+
+func (d *Target) writeManifest(gen uint64, owned map[string]bool) error {
+	m := manifestFile{Generation: gen, Files: make([]string, 0, len(owned))}
+	for p := range owned {
+		m.Files = append(m.Files, p)
+	}
+	sort.Strings(m.Files)
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode manifest: %w", err)
+	}
+	if err := writeAtomic(d.local(dirManifest), append(data, '\n')); err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	return nil
+}
+
+// removeEmptyParents tidies directories a delete left empty, up to (not
+// including) the root; a directory with anything else in it stays.
+func (d *Target) removeEmptyParents(p string) {
+	for dir := path.Dir(p); dir != "." && dir != "/"; dir = path.Dir(dir) {
+		if os.Remove(d.local(dir)) != nil {
+			return
+		}
+	}
+}
+
+// writeAtomic replaces name with body through a temporary file in the same
+// directory (a rename is atomic only within one file system).
+func writeAtomic(name string, body []byte) error {
+	dir := filepath.Dir(name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".nocbot-tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if _, err := f.Write(body); err != nil {
+		return fail(err)
+	}
+	// CreateTemp makes 0600; the web server serving the folder must read it.
+	if err := f.Chmod(0o644); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
