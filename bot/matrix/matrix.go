@@ -73,6 +73,11 @@ type Options struct {
 	RetryMin    time.Duration // first wait after a failure [1s]
 	RetryMax    time.Duration // longest wait between attempts [5m]
 	HTTPClient  *http.Client  // [a client without overall timeout; each request gets its own]
+
+	// replyWait bounds how long the next /sync waits for the replies of
+	// the last batch's read-only commands [500ms]; negative: not at all
+	// (the benchmark's alternative).
+	replyWait time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -90,6 +95,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.RetryMax <= 0 {
 		o.RetryMax = 5 * time.Minute
+	}
+	if o.replyWait == 0 {
+		o.replyWait = replyWait
 	}
 	if o.RetryMax < o.RetryMin {
 		o.RetryMax = o.RetryMin

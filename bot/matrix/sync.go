@@ -134,7 +134,7 @@ func (s *syncer) step(ctx context.Context) error {
 	replies := c.processBatch(ctx, resp, s.since == "")
 	s.since = resp.NextBatch
 	c.ready.Store(true)
-	waitReplies(ctx, replies, replyWait)
+	waitReplies(ctx, replies, c.opts.replyWait)
 	return nil
 }
 
@@ -149,7 +149,7 @@ const replyWait = 500 * time.Millisecond
 // of the reply while it serves the send). Commands that change state are
 // not waited for; nor is a reply for longer than d.
 func waitReplies(ctx context.Context, wg *sync.WaitGroup, d time.Duration) {
-	if wg == nil {
+	if wg == nil || d <= 0 {
 		return
 	}
 	done := make(chan struct{})
