@@ -114,7 +114,7 @@ func BenchmarkPublishVsAWSCLI(b *testing.B) {
 			if time.Now().After(deadline) {
 				b.Fatalf("index.html not live after 30s: %v", w.Status().LastError)
 			}
-			time.Sleep(200 * time.Microsecond)
+			time.Sleep(time.Millisecond) // fine enough, and light on the server being measured
 		}
 	}
 	live := func(gen uint64) {
