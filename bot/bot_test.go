@@ -70,7 +70,7 @@ func TestSubmitRunsOnWorkersAndCapsReplies(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- b.Run(ctx) }()
 	got := make(chan []string, 1)
-	err := b.Submit(Message{Net: "irc", Text: "!status", Sender: Sender{Nick: "n", Account: "acct"}},
+	err := b.Submit(Message{Net: "irc", Text: "!status", Direct: true, Sender: Sender{Nick: "n", Account: "acct"}},
 		func(_ context.Context, lines []string) error { got <- lines; return nil })
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +87,56 @@ func TestSubmitRunsOnWorkersAndCapsReplies(t *testing.T) {
 	if err := b.Submit(Message{Text: "!status"}, func(context.Context, []string) error { return nil }); err != ErrBusy {
 		t.Fatalf("Submit after stop = %v, want ErrBusy", err)
 	}
+}
+
+// In a channel a long reply is cut at ChannelLines with an offer of the
+// rest in a direct message; a direct message gets up to MaxReplyLines; the
+// dispatcher is told the cap so listings can fit it themselves.
+func TestReplyCaps(t *testing.T) {
+	tests := []struct {
+		name      string
+		opts      Options
+		direct    bool
+		lines     int
+		wantLines int
+		wantLast  string
+		wantMax   int // Request.MaxLines the dispatcher saw
+	}{
+		{"channel, short", Options{}, false, 6, 6, "line", 6},
+		{"channel, long: offer", Options{}, false, 9, 6, "… 4 more lines: send me !status --all in a direct message", 6},
+		{"channel, configured", Options{ChannelLines: 3}, false, 9, 3, "… 7 more lines: send me !status --all in a direct message", 3},
+		{"channel never above the global cap", Options{ChannelLines: 8, MaxReplyLines: 4}, false, 9, 4, "… 6 more lines: send me !status --all in a direct message", 4},
+		{"direct, fits", Options{}, true, 25, 25, "line", 25},
+		{"direct, long: cut", Options{}, true, 27, 25, "… 3 more lines not shown", 25},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &capRecorder{n: tc.lines}
+			b := New(d, tc.opts)
+			got := b.Handle(context.Background(), Message{Net: "irc", Text: "!status --all", Direct: tc.direct})
+			if len(got) != tc.wantLines || got[len(got)-1] != tc.wantLast {
+				t.Errorf("reply %d lines, last %q; want %d, %q", len(got), got[len(got)-1], tc.wantLines, tc.wantLast)
+			}
+			if d.req.MaxLines != tc.wantMax || d.req.Direct != tc.direct {
+				t.Errorf("dispatcher saw MaxLines=%d Direct=%v; want %d, %v", d.req.MaxLines, d.req.Direct, tc.wantMax, tc.direct)
+			}
+		})
+	}
+}
+
+// capRecorder answers with n lines and keeps the request.
+type capRecorder struct {
+	n   int
+	req commands.Request
+}
+
+func (c *capRecorder) Dispatch(_ context.Context, req commands.Request) commands.Response {
+	c.req = req
+	lines := []string{"first"}
+	for len(lines) < c.n {
+		lines = append(lines, "line")
+	}
+	return commands.Response{Command: "status --all", Result: commands.ResultOK, Lines: lines}
 }
 
 func TestStaleCommandIsNotRun(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 // bot, which never blocks either.
 func (c *Client) onEvent(_ *girc.Client, e girc.Event) {
 	if e.Echo {
+		c.onEcho(e)
 		return
 	}
 	c.noteServerTime(e)

@@ -169,6 +169,7 @@ type Client struct {
 	accounts *accountTable
 	hosts    *ratelimit.Table // commands per client host
 	out      *outbox
+	echoes   echoWaiters // announcements waiting for the server to echo them
 
 	mu      sync.Mutex
 	conn    connState
@@ -191,8 +192,6 @@ type connState struct {
 	selfUser   string    // our user and host as others see them
 	selfHost   string
 }
-
-var _ bot.Announcer = (*Client)(nil)
 
 // New prepares a client; nothing connects until Run, which also reports
 // invalid options. log is used as given: pass log.With("net", "irc").
@@ -280,6 +279,8 @@ func (c *Client) gircConfig() girc.Config {
 		// girc's limiter sleeps in the sending goroutine, which for PONG
 		// and WHO is the event loop; our own bucket paces our lines.
 		AllowFlood: true,
+		// Announcements count as delivered once the server echoes them.
+		SupportedCaps: map[string][]string{capEcho: nil},
 		// Client-side pings notice a dead TCP connection within ~2 minutes.
 		PingDelay:         time.Minute,
 		HandleNickCollide: c.nickCollide,
@@ -388,6 +389,7 @@ func (c *Client) Run(ctx context.Context) error {
 	for {
 		started := time.Now()
 		err := c.session(ctx)
+		c.failEchoes(errors.New("disconnected before the server echoed the line"))
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -421,6 +423,7 @@ func (c *Client) session(ctx context.Context) error {
 	c.conn = connState{gen: c.conn.gen + 1, initCh: initCh, joined: map[string]bool{}, caps: map[string]bool{}}
 	c.mu.Unlock()
 	c.accounts.reset()
+	c.failEchoes(errors.New("the connection was replaced before the server echoed the line"))
 	c.log.Info("connecting", "server", c.opts.Server, "tls", c.opts.TLS, "nick", c.opts.Nick)
 
 	done := make(chan error, 1)
@@ -485,22 +488,6 @@ func (c *Client) canSend() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.conn.registered && (c.conn.joinGaveUp || c.allJoinedLocked())
-}
-
-// Announce queues text for every configured channel. It returns once the
-// lines are queued (they go out after a reconnect if the bot is
-// disconnected), or an error for each channel whose queue was full.
-func (c *Client) Announce(ctx context.Context, text string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	var errs []error
-	for _, ch := range c.channels {
-		if err := c.enqueue(girc.PRIVMSG, ch.name, []string{text}); err != nil {
-			errs = append(errs, fmt.Errorf("announce to %s: %w", ch.name, err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // isUs reports whether nick is the bot's current nick.

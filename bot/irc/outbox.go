@@ -52,6 +52,10 @@ type outLine struct {
 	command string // PRIVMSG or NOTICE
 	target  string
 	text    string
+	// delivery is set on the lines of an announcement: the last line
+	// reports when the server has it, a withdrawn one is not sent.
+	delivery *delivery
+	last     bool
 }
 
 func (l outLine) raw() string { return l.command + " " + l.target + " :" + l.text }
@@ -198,10 +202,20 @@ func (c *Client) sendLoop(ctx context.Context) {
 			}
 			continue
 		}
+		if line.delivery != nil && !line.delivery.start() {
+			c.out.pop() // withdrawn: the announcement's attempt gave up
+			continue
+		}
+		if line.last {
+			c.expectEcho(line)
+		}
 		// girc's own limiter sleeps in the caller and its splitter does
 		// not know our prefix; the line is already cut to size.
 		if err := c.irc.Cmd.SendRawNoSplit(line.raw()); err != nil {
 			c.log.Error("line not sendable", "target", line.target, "err", err)
+			if line.delivery != nil {
+				line.delivery.finish(err)
+			}
 		}
 		c.out.pop()
 	}

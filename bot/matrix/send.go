@@ -5,7 +5,6 @@ import (
 	crand "crypto/rand"
 	"encoding/hex"
 	"errors"
-	"html"
 	"net/http"
 	"strconv"
 	"strings"
@@ -104,15 +103,11 @@ func (c *Client) sendNotice(ctx context.Context, room id.RoomID, lines []string,
 // person replied to is mentioned.
 func noticeContent(lines []string, replyTo id.EventID, mention id.UserID) *event.MessageEventContent {
 	lines = capLines(lines, maxBodyBytes)
-	escaped := make([]string, len(lines))
-	for i, l := range lines {
-		escaped[i] = html.EscapeString(l)
-	}
 	content := &event.MessageEventContent{
 		MsgType:       event.MsgNotice,
 		Body:          strings.Join(lines, "\n"),
 		Format:        event.FormatHTML,
-		FormattedBody: strings.Join(escaped, "<br>"),
+		FormattedBody: replyHTML(lines),
 		Mentions:      &event.Mentions{},
 	}
 	if replyTo != "" {

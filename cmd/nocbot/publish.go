@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/fedora-infra/nocbot/bot"
 	"github.com/fedora-infra/nocbot/config"
 	"github.com/fedora-infra/nocbot/publisher"
 	"github.com/fedora-infra/nocbot/publisher/dir"
@@ -38,22 +37,16 @@ func newTarget(ctx context.Context, cfg *config.Config, kv publisher.KV, log *sl
 	return nil, fmt.Errorf("unknown publisher target %q", p.Target)
 }
 
-// newWorker builds the publisher worker over the store's outbox. b and
-// metrics may be nil (one-shot publish).
-func newWorker(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, b *bot.Bot, metrics *web.Metrics) (*publisher.Worker, error) {
+// newWorker builds the publisher worker over the store's outbox. notify
+// and metrics may be nil (one-shot publish).
+func newWorker(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, notify func(ctx context.Context, text string), metrics *web.Metrics) (*publisher.Worker, error) {
 	target, err := newTarget(ctx, cfg, st, log)
 	if err != nil {
 		return nil, err
 	}
 	s := site(cfg)
 	opts := publisher.WorkerOptions{MinInterval: cfg.Publisher.MinInterval.Duration, Log: log}
-	if b != nil {
-		opts.Notify = func(ctx context.Context, text string) {
-			if err := b.Announce(ctx, text); err != nil {
-				log.Warn("announce publishing state", "err", err)
-			}
-		}
-	}
+	opts.Notify = notify
 	if metrics != nil {
 		opts.OnPublish = metrics.ObservePublish
 	}

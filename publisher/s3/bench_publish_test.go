@@ -52,7 +52,7 @@ func BenchmarkPublishVsAWSCLI(b *testing.B) {
 
 	var w *publisher.Worker
 	s, err := store.Open(ctx, filepath.Join(b.TempDir(), "state.db"), pubBenchCatalogue(30),
-		store.Options{Now: pubtest.Clock, OnCommit: func(uint64) {
+		store.Options{Now: pubtest.Clock, OnCommit: func(store.Commit) {
 			if w != nil { // the history below is committed before the worker exists
 				w.Trigger()
 			}

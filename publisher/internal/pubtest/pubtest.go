@@ -56,7 +56,12 @@ func Render(b *status.Board, now time.Time) ([]render.File, error) {
 func OpenStore(t testing.TB, path string, onCommit func(uint64)) *store.Store {
 	t.Helper()
 	s, err := store.Open(context.Background(), path, Catalogue(), store.Options{
-		LockTimeout: time.Second, Now: Clock, OnCommit: onCommit,
+		LockTimeout: time.Second, Now: Clock,
+		OnCommit: func(c store.Commit) {
+			if onCommit != nil && c.Page {
+				onCommit(c.Generation)
+			}
+		},
 	})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
