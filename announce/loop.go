@@ -10,6 +10,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/fedora-infra/nocbot/internal/backoff"
 )
 
 // Item is one pending outbox record as the store hands it out.
@@ -50,7 +52,8 @@ type Options struct {
 	// AttemptTimeout bounds one delivery (30s).
 	AttemptTimeout time.Duration
 	// Backoff is the wait after the n-th failure for one target
-	// (n starts at 1); default doubles from 2s up to 5m.
+	// (n starts at 1); default doubles from 2s up to 5m, with jitter
+	// (internal/backoff), so targets failing together do not retry in step.
 	Backoff func(n int) time.Duration
 	// Poll is how often the loop looks even without a wake-up (30s).
 	Poll time.Duration
@@ -80,10 +83,8 @@ func New(out Outbox, nets map[string]Network, opts Options) *Loop {
 		opts.AttemptTimeout = 30 * time.Second
 	}
 	if opts.Backoff == nil {
-		opts.Backoff = func(n int) time.Duration {
-			d := 2 * time.Second << min(n-1, 20)
-			return min(d, 5*time.Minute)
-		}
+		p := backoff.Policy{Min: 2 * time.Second, Max: 5 * time.Minute}
+		opts.Backoff = func(n int) time.Duration { return p.Delay(n - 1) }
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = 30 * time.Second
