@@ -52,8 +52,7 @@ type Options struct {
 	// AttemptTimeout bounds one delivery (30s).
 	AttemptTimeout time.Duration
 	// Backoff is the wait after the n-th failure for one target
-	// (n starts at 1); default doubles from 2s up to 5m, with jitter
-	// (internal/backoff), so targets failing together do not retry in step.
+	// (n starts at 1); default internal/backoff from 2s up to 5m, jittered.
 	Backoff func(n int) time.Duration
 	// Poll is how often the loop looks even without a wake-up (30s).
 	Poll time.Duration

@@ -18,9 +18,31 @@ type Capabilities struct {
 	Topics       []string // [announce.routes] keys besides "*"
 	GroupSources []string // groups.source values
 	Targets      []string // publisher.target values
+	// Check runs the checks that parts of the binary own (the IRC adapter's option rules),
+	// reporting problems by key ("irc.nick", "irc.channels[1]") so they get their line.
+	Check func(c *Config) []Problem
 }
 
-// LoadChecked is [Load] plus the checks against caps.
+// Problem is one problem a [Capabilities].Check found, by its dotted key.
+type Problem struct {
+	Key string
+	Msg string
+}
+
+// keyPath turns "irc.channels[1]" into a path.
+func keyPath(k string) path {
+	var p path
+	for _, seg := range strings.Split(k, ".") {
+		name, idx, ok := strings.Cut(seg, "[")
+		p = append(p, name)
+		if ok {
+			p = append(p, "["+idx)
+		}
+	}
+	return p
+}
+
+// LoadChecked reads the config file at path; see [ParseChecked].
 func LoadChecked(path string, getenv func(string) string, caps Capabilities) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -30,8 +52,11 @@ func LoadChecked(path string, getenv func(string) string, caps Capabilities) (*C
 	return ParseChecked(f, path, getenv, caps)
 }
 
-// ParseChecked is [Parse] plus the checks against caps, every problem
-// with its line like the others.
+// ParseChecked decodes TOML from r over [Default], applies NOCBOT_* overrides from getenv (nil
+// reads nothing), and validates the result, also against what this binary can honour (caps).
+// name is the file name used in messages. Decoding is strict: an unknown key, a value of the
+// wrong type, an inline secret are problems. Every problem is reported at once, as *[Errors]
+// sorted by line; a syntax error stops decoding and is reported alone.
 func ParseChecked(r io.Reader, name string, getenv func(string) string, caps Capabilities) (*Config, error) {
 	return parse(r, name, getenv, &caps)
 }
@@ -48,6 +73,11 @@ func (c *Config) validateCapabilities(v check, caps *Capabilities) {
 	for _, k := range sortedKeys(c.Permissions) {
 		if !slices.Contains(perms, k) {
 			v.add(path{"permissions", k}, "no command uses the permission %q: the permissions are %s", k, quoteList(perms))
+		}
+	}
+	if caps.Check != nil {
+		for _, p := range caps.Check(c) {
+			v.add(keyPath(p.Key), "%s", p.Msg)
 		}
 	}
 	topics := slices.Sorted(slices.Values(caps.Topics))
