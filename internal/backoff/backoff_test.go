@@ -68,4 +68,3 @@ func TestBackoffCountsAndResets(t *testing.T) {
 		t.Errorf("after Reset: Next = %v, Failures = %d; want 500ms, 1", d, b.Failures())
 	}
 }
-
