@@ -23,26 +23,14 @@ type Capabilities struct {
 	Check func(c *Config) []Problem
 }
 
-// Problem is one problem a [Capabilities].Check found, by its dotted key.
+// Problem is one problem a [Capabilities].Check found, by its key path: {"irc", "nick"},
+// {"irc", "channels", "[1]"}, {"matrix", "account_mapping", "fedora.im"}.
 type Problem struct {
-	Key string
-	Msg string
+	Path []string
+	Msg  string
 }
 
-// keyPath turns "irc.channels[1]" into a path.
-func keyPath(k string) path {
-	var p path
-	for _, seg := range strings.Split(k, ".") {
-		name, idx, ok := strings.Cut(seg, "[")
-		p = append(p, name)
-		if ok {
-			p = append(p, "["+idx)
-		}
-	}
-	return p
-}
-
-// LoadChecked is [Load] plus the checks against caps.
+// LoadChecked reads the config file at path; see [ParseChecked].
 func LoadChecked(path string, getenv func(string) string, caps Capabilities) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -52,8 +40,11 @@ func LoadChecked(path string, getenv func(string) string, caps Capabilities) (*C
 	return ParseChecked(f, path, getenv, caps)
 }
 
-// ParseChecked is [Parse] plus the checks against caps, every problem
-// with its line like the others.
+// ParseChecked decodes TOML from r over [Default], applies NOCBOT_* overrides from getenv (nil
+// reads nothing), and validates the result, also against what this binary can honour (caps).
+// name is the file name used in messages. Decoding is strict: an unknown key, a value of the
+// wrong type, an inline secret are problems. Every problem is reported at once, as *[Errors]
+// sorted by line; a syntax error stops decoding and is reported alone.
 func ParseChecked(r io.Reader, name string, getenv func(string) string, caps Capabilities) (*Config, error) {
 	return parse(r, name, getenv, &caps)
 }
@@ -74,7 +65,7 @@ func (c *Config) validateCapabilities(v check, caps *Capabilities) {
 	}
 	if caps.Check != nil {
 		for _, p := range caps.Check(c) {
-			v.add(keyPath(p.Key), "%s", p.Msg)
+			v.add(path(p.Path), "%s", p.Msg)
 		}
 	}
 	topics := slices.Sorted(slices.Values(caps.Topics))

@@ -71,27 +71,30 @@ func TestBackoffCountsAndResets(t *testing.T) {
 	}
 }
 
-func TestWaitUsesInjectedClockAndHonoursContext(t *testing.T) {
-	var asked []time.Duration
-	fire := make(chan time.Time, 1)
-	b := New(Policy{Min: time.Hour, Max: time.Hour, Rand: fixed(0)})
-	b.After = func(d time.Duration) <-chan time.Time { asked = append(asked, d); return fire }
-	fire <- time.Time{}
-	if err := b.Wait(context.Background()); err != nil {
-		t.Fatalf("Wait: %v", err)
-	}
-	if len(asked) != 1 || asked[0] != 30*time.Minute {
-		t.Errorf("clock asked for %v, want [30m]", asked)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
+func TestSleep(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := b.Wait(ctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("Wait on a cancelled context = %v, want context.Canceled", err)
+	fired := func(time.Duration) <-chan time.Time {
+		c := make(chan time.Time, 1)
+		c <- time.Time{}
+		return c
 	}
-	if err := Sleep(ctx, nil, time.Hour); !errors.Is(err, context.Canceled) {
-		t.Errorf("Sleep on a cancelled context = %v, want context.Canceled", err)
+	never := func(time.Duration) <-chan time.Time { return nil }
+	tests := []struct {
+		name  string
+		ctx   context.Context
+		after func(time.Duration) <-chan time.Time
+		d     time.Duration
+		want  error
+	}{
+		{"injected clock fires", context.Background(), fired, time.Hour, nil},
+		{"injected clock, cancelled", cancelled, never, time.Hour, context.Canceled},
+		{"real timer", context.Background(), nil, time.Millisecond, nil},
+		{"real timer, cancelled", cancelled, nil, time.Hour, context.Canceled},
 	}
-	if err := Sleep(context.Background(), nil, time.Millisecond); err != nil {
-		t.Errorf("Sleep 1ms = %v", err)
+	for _, tt := range tests {
+		if err := Sleep(tt.ctx, tt.after, tt.d); !errors.Is(err, tt.want) {
+			t.Errorf("%s: Sleep = %v, want %v", tt.name, err, tt.want)
+		}
 	}
 }
