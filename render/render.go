@@ -84,9 +84,9 @@ func Render(b *status.Board, now time.Time, site Site) ([]File, error) {
 	return files, err
 }
 
-// renderCached is Render with a cache of incident pages: prev holds pages from
-// an earlier call, keyed by incident pointer; next holds this call's.
-func renderCached(b *status.Board, now time.Time, site Site, prev map[*status.Incident]File) (files []File, next map[*status.Incident]File, err error) {
+// renderCached is Render with a cache: prev holds outputs of an earlier call
+// (may be nil); next holds this call's.
+func renderCached(b *status.Board, now time.Time, site Site, prev *renderCache) (files []File, next *renderCache, err error) {
 	if b == nil || b.Catalogue == nil {
 		return nil, nil, errors.New("render: board without catalogue")
 	}
@@ -94,7 +94,7 @@ func renderCached(b *status.Board, now time.Time, site Site, prev map[*status.In
 	if err != nil {
 		return nil, nil, fmt.Errorf("render: %w", err)
 	}
-	m.prevPages, m.pages = prev, map[*status.Incident]File{}
+	m.prev, m.next = prev, newRenderCache()
 	steps := []func(*model) ([]File, error){
 		renderPages, renderV2, renderLegacy, renderFeeds, renderICS, renderBadges,
 	}
@@ -109,7 +109,7 @@ func renderCached(b *status.Board, now time.Time, site Site, prev map[*status.In
 		return nil, nil, fmt.Errorf("render: %w", err)
 	}
 	sortUploadOrder(files)
-	return files, m.pages, nil
+	return files, m.next, nil
 }
 
 // newFile classifies a rendered body by its path.

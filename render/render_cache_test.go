@@ -57,8 +57,8 @@ func TestRendererMatchesRender(t *testing.T) {
 			}
 		}
 	}
-	if len(r.pages) == 0 || len(r.pages) > len(b.Incidents) {
-		t.Fatalf("cache holds %d pages for %d incidents", len(r.pages), len(b.Incidents))
+	if n := len(r.cache.pages); n == 0 || n > len(b.Incidents) {
+		t.Fatalf("cache holds %d pages for %d incidents", n, len(b.Incidents))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -274,17 +275,17 @@ type incidentPageView struct {
 func (m *model) incidentPage(in *status.Incident) (File, error) {
 	// A page depends only on its incident, the catalogue and the site, and
 	// the board never mutates an incident in place (copy on write): the
-	// same pointer renders the same bytes. Scheduled maintenances are the
-	// exceptions, their "start time passed" label follows the clock, and so
-	// does the expected end of open-ended maintenance.
-	cacheable := in.Status != status.Scheduled && !in.OpenEnded()
-	if f, ok := m.prevPages[in]; ok && cacheable {
-		m.pages[in] = f
-		return f, nil
+	// same pointer renders the same bytes, unless it follows the clock.
+	ok := cacheable(in)
+	if ok && m.prev != nil {
+		if f, hit := m.prev.pages[in]; hit {
+			m.next.pages[in] = f
+			return f, nil
+		}
 	}
 	f, err := m.renderIncidentPage(in)
-	if err == nil && cacheable && m.pages != nil {
-		m.pages[in] = f
+	if err == nil && ok {
+		m.next.pages[in] = f
 	}
 	return f, err
 }
@@ -434,19 +435,29 @@ func (m *model) historyList() []*status.Incident {
 }
 
 // paginateHistory splits the history by year and then by page budget.
+// Pages are filled from the oldest incident of the year on, so a new
+// incident changes only the newest page (page 1, which may be short), and
+// all other pages keep their bytes until a page is added.
 func (m *model) paginateHistory() {
-	pages := map[int][][]*status.Incident{}
-	budget := map[int]int{}
+	byYear := map[int][]*status.Incident{} // newest first
 	for _, in := range m.historyList() {
 		y := startOf(in).UTC().Year()
-		cost := itemCost(in)
-		ps := pages[y]
-		if len(ps) == 0 || budget[y]+cost > pageBudget {
-			ps = append(ps, nil)
-			budget[y] = 0
+		byYear[y] = append(byYear[y], in)
+	}
+	pages := make(map[int][][]*status.Incident, len(byYear))
+	for y, list := range byYear {
+		var ps [][]*status.Incident // oldest page first while filling
+		hi, budget := len(list), 0  // the page being filled is list[i+1:hi]
+		for i := len(list) - 1; i >= 0; i-- {
+			cost := itemCost(list[i])
+			if budget > 0 && budget+cost > pageBudget {
+				ps = append(ps, list[i+1:hi])
+				hi, budget = i+1, 0
+			}
+			budget += cost
 		}
-		ps[len(ps)-1] = append(ps[len(ps)-1], in)
-		budget[y] += cost
+		ps = append(ps, list[:hi])
+		slices.Reverse(ps)
 		pages[y] = ps
 	}
 	m.history = pages
@@ -493,6 +504,24 @@ func (m *model) historyPages() ([]File, error) {
 }
 
 func (m *model) yearPage(y, page int, pages [][]*status.Incident) (File, error) {
+	name := yearFile(y, page)
+	items := pages[page-1]
+	// A history page shows its incidents and its place among the year's
+	// pages, nothing else: the same list renders the same bytes, unless an
+	// entry follows the clock.
+	ok := !slices.ContainsFunc(items, func(in *status.Incident) bool { return !cacheable(in) })
+	if f, hit := m.prev.year("history/"+name, items, page, len(pages)); ok && hit {
+		m.next.years["history/"+name] = yearEntry{items, page, len(pages), f}
+		return f, nil
+	}
+	f, err := m.renderYearPage(y, page, pages)
+	if err == nil && ok {
+		m.next.years["history/"+name] = yearEntry{items, page, len(pages), f}
+	}
+	return f, err
+}
+
+func (m *model) renderYearPage(y, page int, pages [][]*status.Incident) (File, error) {
 	v := yearView{Year: y, Page: page, Of: len(pages)}
 	if page > 1 {
 		v.Prev = yearFile(y, page-1)

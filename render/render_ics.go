@@ -25,10 +25,29 @@ func renderICS(m *model) ([]File, error) {
 	c.prop("X-WR-CALNAME", m.site.Title+" – maintenance")
 	c.line("X-WR-TIMEZONE:UTC")
 	for _, in := range kindOf(m.b.Incidents, status.KindMaintenance) {
-		m.icsEvent(&c, in)
+		c.sb.WriteString(m.icsEventCached(in))
 	}
 	c.line("END:VCALENDAR")
 	return []File{newFile("maintenance.ics", []byte(c.sb.String()))}, nil
+}
+
+// icsEventCached is the VEVENT of a maintenance, reused from the previous
+// render when it did not change.
+func (m *model) icsEventCached(in *status.Incident) string {
+	ok := cacheable(in)
+	if ok && m.prev != nil {
+		if ev, hit := m.prev.ics[in]; hit {
+			m.next.ics[in] = ev
+			return ev
+		}
+	}
+	var c icsWriter
+	m.icsEvent(&c, in)
+	ev := c.sb.String()
+	if ok {
+		m.next.ics[in] = ev
+	}
+	return ev
 }
 
 func (m *model) icsEvent(c *icsWriter, in *status.Incident) {

@@ -15,9 +15,9 @@ import (
 // model is what every output is derived from: the board, classified and
 // sorted once, plus the normalised site settings.
 type model struct {
-	// prevPages are incident pages of an earlier render (may be nil);
-	// pages collects this render's, for the next one.
-	prevPages, pages map[*status.Incident]File
+	// prev holds reusable outputs of an earlier render (may be nil); next
+	// collects this render's, for the next one.
+	prev, next *renderCache
 
 	b    *status.Board
 	now  time.Time

@@ -1,0 +1,95 @@
+package render
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"testing"
+
+	"github.com/fedora-infra/nocbot/status"
+)
+
+// BenchmarkRendererHistory is the publish-time render of one change (open
+// or resolve an incident on one component, as one chat command does) with
+// 1,000, 10,000 and 20,000 incidents of history: through the caching
+// Renderer the daemon uses (cached), next to a fresh Render (full). Besides
+// ns/op and allocs it reports the live heap after the run (board, cache and
+// the last output), in MB.
+func BenchmarkRendererHistory(b *testing.B) {
+	for _, n := range []int{1000, 10000, 20000} {
+		for _, mode := range []string{"cached", "full"} {
+			b.Run(fmt.Sprintf("incidents=%d/%s", n, mode), func(b *testing.B) { benchHistory(b, n, mode == "cached") })
+		}
+	}
+}
+
+func benchHistory(b *testing.B, n int, cached bool) {
+	board := largeBoard(b, 30, n)
+	board.Reload()
+	r := NewRenderer(testSite())
+	if !cached {
+		r = nil
+	}
+	render := func(board *status.Board) ([]File, error) {
+		if r == nil {
+			return Render(board, fixedNow, testSite())
+		}
+		return r.Render(board, fixedNow)
+	}
+	if _, err := render(board); err != nil {
+		b.Fatal(err)
+	}
+	comp := board.Catalogue.All()[0].ID
+	var files []File
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		next := board.Clone()
+		lvl := status.LevelMinor
+		if i%2 == 1 {
+			lvl = status.LevelGood
+		}
+		if _, err := next.SetLevel(fixedNow, "irc:x", lvl, "-", []string{comp}); err != nil {
+			b.Fatal(err)
+		}
+		next.Reload()
+		board = next
+		var err error
+		if files, err = render(board); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB")
+	b.ReportMetric(float64(len(files)), "files")
+	runtime.KeepAlive(board)
+	runtime.KeepAlive(r)
+}
+
+// TestTopNMatchesStableSort: topN keeps exactly what a stable sort and a
+// cut would, ties included.
+func TestTopNMatchesStableSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, tt := range []struct{ items, n, keys int }{{0, 5, 3}, {10, 50, 3}, {200, 50, 7}, {1000, 50, 1000}, {300, 1, 2}, {30, 0, 2}} {
+		type item struct{ key, seq int }
+		var in []item
+		for i := range tt.items {
+			in = append(in, item{rng.IntN(tt.keys), i})
+		}
+		less := func(a, b item) bool { return a.key > b.key }
+		top := topN[item]{n: tt.n, less: less}
+		for _, v := range in {
+			top.add(v)
+		}
+		want := slices.Clone(in)
+		slices.SortStableFunc(want, func(a, b item) int { return b.key - a.key })
+		want = limit(want, tt.n)
+		if !slices.Equal(top.items, want) && !(len(top.items) == 0 && len(want) == 0) {
+			t.Errorf("%d items, n=%d, %d keys: got %v, want %v", tt.items, tt.n, tt.keys, top.items, want)
+		}
+	}
+}
