@@ -27,16 +27,21 @@ func renderLegacy(m *model) ([]File, error) {
 }
 
 func (m *model) legacyJSON(ins []*status.Incident) []byte {
-	var sb strings.Builder
-	sb.WriteString(`{"outages": [`)
+	parts := make([][]byte, len(ins))
+	size := len(`{"outages": []}`)
 	for i, in := range ins {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.Write(m.legacyOutage(in))
+		parts[i] = m.legacyOutage(in)
+		size += len(parts[i]) + len(", ")
 	}
-	sb.WriteString("]}")
-	return []byte(sb.String())
+	out := make([]byte, 0, size) // one allocation: resolved.json holds the whole history
+	out = append(out, `{"outages": [`...)
+	for i, p := range parts {
+		if i > 0 {
+			out = append(out, ", "...)
+		}
+		out = append(out, p...)
+	}
+	return append(out, "]}"...)
 }
 
 // legacyOutage is one outage object, reused from the previous render when
