@@ -20,6 +20,7 @@ type Renderer struct {
 
 	mu    sync.Mutex
 	cache *renderCache
+	valid Validator
 }
 
 // NewRenderer returns a caching renderer for site.
@@ -37,6 +38,11 @@ func (r *Renderer) Render(b *status.Board, now time.Time) ([]File, error) {
 	r.cache = next
 	return files, nil
 }
+
+// Validate validates files as Validate does, parsing again only the files
+// that are not the very ones this renderer returned last time and were
+// checked then: a publish validates what changed plus the links of the rest.
+func (r *Renderer) Validate(files []File) error { return r.valid.Validate(files) }
 
 // renderCache holds the reusable outputs of one render. Only outputs that
 // do not depend on the clock are stored (see cacheable).

@@ -1,10 +1,12 @@
 package render
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fedora-infra/nocbot/status"
@@ -91,5 +93,100 @@ func TestTopNMatchesStableSort(t *testing.T) {
 		if !slices.Equal(top.items, want) && !(len(top.items) == 0 && len(want) == 0) {
 			t.Errorf("%d items, n=%d, %d keys: got %v, want %v", tt.items, tt.n, tt.keys, top.items, want)
 		}
+	}
+}
+
+// TestValidatorMemo: a validator that remembers the previous tree still
+// finds what a change broke, in a changed file and in an unchanged one
+// whose link target went away.
+func TestValidatorMemo(t *testing.T) {
+	r := NewRenderer(testSite())
+	files, err := r.Render(fixedBoard(t), fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Validate(files); err != nil {
+		t.Fatalf("first tree: %v", err)
+	}
+	if err := r.Validate(files); err != nil {
+		t.Fatalf("same tree again: %v", err)
+	}
+	tests := []struct {
+		name  string
+		spoil func([]File) []File
+		want  string
+	}{
+		{"changed JSON", func(fs []File) []File {
+			i := slices.IndexFunc(fs, func(f File) bool { return f.Path == "api/v2/summary.json" })
+			fs[i].Body = []byte("{")
+			return fs
+		}, "invalid JSON"},
+		{"target of an unchanged page removed", func(fs []File) []File {
+			return slices.DeleteFunc(fs, func(f File) bool { return f.Path == "history/index.html" })
+		}, "broken link"},
+		{"changed page with a bad link", func(fs []File) []File {
+			i := slices.IndexFunc(fs, func(f File) bool { return f.Path == "incidents/4.html" })
+			fs[i].Body = bytes.Replace(slices.Clone(fs[i].Body), []byte(`href="../index.html"`), []byte(`href="../nowhere.html"`), 1)
+			return fs
+		}, "no nowhere.html"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spoiled := tt.spoil(slices.Clone(files))
+			err := r.Validate(spoiled)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate = %v, want an error with %q", err, tt.want)
+			}
+			if err := r.Validate(files); err != nil {
+				t.Errorf("the good tree after that: %v", err)
+			}
+		})
+	}
+}
+
+// BenchmarkValidateHistory is the validation of one publish after one
+// change at 20,000 incidents: Validate parsing every file (full) next to
+// the Renderer's Validate, which parses what changed (cached).
+func BenchmarkValidateHistory(b *testing.B) {
+	for _, mode := range []string{"cached", "full"} {
+		b.Run("incidents=20000/"+mode, func(b *testing.B) {
+			board := largeBoard(b, 30, 20000)
+			board.Reload()
+			r := NewRenderer(testSite())
+			files, err := r.Render(board, fixedNow)
+			if err != nil {
+				b.Fatal(err)
+			}
+			validate := Validate
+			if mode == "cached" {
+				validate = r.Validate
+			}
+			if err := validate(files); err != nil {
+				b.Fatal(err)
+			}
+			comp := board.Catalogue.All()[0].ID
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				next := board.Clone()
+				lvl := status.LevelMinor
+				if i%2 == 1 {
+					lvl = status.LevelGood
+				}
+				if _, err := next.SetLevel(fixedNow, "irc:x", lvl, "-", []string{comp}); err != nil {
+					b.Fatal(err)
+				}
+				next.Reload()
+				board = next
+				if files, err = r.Render(board, fixedNow); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				if err := validate(files); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
