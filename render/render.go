@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -202,13 +202,14 @@ func uploadRank(p string) int {
 	return 2
 }
 
+// sortUploadOrder sorts by rank, then path; paths are unique (checkPaths),
+// so the order is total and needs no stable sort.
 func sortUploadOrder(files []File) {
-	sort.SliceStable(files, func(i, j int) bool {
-		ri, rj := uploadRank(files[i].Path), uploadRank(files[j].Path)
-		if ri != rj {
-			return ri < rj
+	slices.SortFunc(files, func(a, b File) int {
+		if ra, rb := uploadRank(a.Path), uploadRank(b.Path); ra != rb {
+			return ra - rb
 		}
-		return files[i].Path < files[j].Path
+		return strings.Compare(a.Path, b.Path)
 	})
 }
 

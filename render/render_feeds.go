@@ -116,8 +116,12 @@ func (m *model) updateEntries(n int) []feedEntry {
 		return m.entryID(a) > m.entryID(b)
 	}
 	for _, in := range m.b.Incidents {
-		for _, u := range in.Updates {
-			top.add(feedEntry{in, u})
+		for i := range in.Updates {
+			// A cheap look at the time first: most updates are older than
+			// the cut and are not copied.
+			if u := &in.Updates[i]; len(top.items) < n || !u.At.Before(top.items[len(top.items)-1].u.At) {
+				top.add(feedEntry{in, *u})
+			}
 		}
 	}
 	return top.items

@@ -465,7 +465,24 @@ func (m *model) paginateHistory() {
 
 // itemCost estimates the bytes one history entry takes on a page.
 func itemCost(in *status.Incident) int {
-	return 190 + len(htmlEscape(in.Title)) + 2*len(in.ID)
+	return 190 + escapedLen(in.Title) + 2*len(in.ID)
+}
+
+// escapedLen is len(htmlEscape(s)) without building the string: the
+// history is paginated on every render.
+func escapedLen(s string) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '&', '\'', '"':
+			n += 4 // &amp; &#39; &#34;
+		case '<', '>':
+			n += 3 // &lt; &gt;
+		case 0:
+			n += 2 // U+FFFD
+		}
+	}
+	return n
 }
 
 func yearFile(y, page int) string {

@@ -190,3 +190,11 @@ func BenchmarkValidateHistory(b *testing.B) {
 		})
 	}
 }
+
+func TestEscapedLen(t *testing.T) {
+	for _, s := range []string{"", "Koji down", `<script>alert("x" & 'y')</script>`, "a\x00b", "ünïcödé > 3"} {
+		if got, want := escapedLen(s), len(htmlEscape(s)); got != want {
+			t.Errorf("escapedLen(%q) = %d, want %d", s, got, want)
+		}
+	}
+}
