@@ -205,12 +205,16 @@ func uploadRank(p string) int {
 // sortUploadOrder sorts by rank, then path; paths are unique (checkPaths),
 // so the order is total and needs no stable sort.
 func sortUploadOrder(files []File) {
-	slices.SortFunc(files, func(a, b File) int {
-		if ra, rb := uploadRank(a.Path), uploadRank(b.Path); ra != rb {
-			return ra - rb
-		}
-		return strings.Compare(a.Path, b.Path)
-	})
+	var ranks [5][]File // uploadRank's values; each file's rank is looked up once
+	for _, f := range files {
+		r := uploadRank(f.Path)
+		ranks[r] = append(ranks[r], f)
+	}
+	out := files[:0]
+	for _, fs := range ranks {
+		slices.SortFunc(fs, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+		out = append(out, fs...)
+	}
 }
 
 // checkPaths refuses two files on one path: ids are sanitised into file

@@ -2,6 +2,7 @@ package render
 
 import (
 	"encoding/xml"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -115,7 +116,9 @@ func (m *model) updateEntries(n int) []feedEntry {
 		}
 		return m.entryID(a) > m.entryID(b)
 	}
-	for _, in := range m.b.Incidents {
+	// Newest incidents first, so the cut is soon set and most updates are
+	// turned away by one time comparison.
+	for _, in := range slices.Backward(m.b.Incidents) {
 		for i := range in.Updates {
 			// A cheap look at the time first: most updates are older than
 			// the cut and are not copied.
