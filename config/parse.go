@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"reflect"
 	"regexp"
 	"sort"
@@ -21,23 +20,14 @@ import (
 // maxFileSize bounds what Parse reads; a real config is a few kilobytes.
 const maxFileSize = 1 << 20
 
-// Load reads the config file at path; see [Parse].
-func Load(path string, getenv func(string) string) (*Config, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("load config: %w", err)
-	}
-	defer f.Close()
-	return Parse(f, path, getenv)
-}
-
-// Parse decodes TOML from r over [Default], applies NOCBOT_* overrides from getenv (nil reads
-// nothing), and validates the result. name is the file name used in messages.
+// parse decodes TOML from r over [Default], applies NOCBOT_* overrides from getenv (nil reads
+// nothing), and validates the result, against caps when given. name is the file name used in
+// messages.
 //
 // Decoding is strict: an unknown key, a value of the wrong type, an inline secret are problems.
 // Every problem is reported at once, as *[Errors] sorted by line; a syntax error stops decoding
 // and is reported alone.
-func Parse(r io.Reader, name string, getenv func(string) string) (*Config, error) {
+func parse(r io.Reader, name string, getenv func(string) string, caps *Capabilities) (*Config, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read config %s: %w", name, err)
@@ -62,7 +52,7 @@ func Parse(r io.Reader, name string, getenv func(string) string) (*Config, error
 	origin, envErrs := applyEnv(c, getenv)
 
 	var validateProbs problems
-	c.validate(&validateProbs)
+	c.validate(&validateProbs, caps)
 
 	idx := indexLines(src)
 	errs := envErrs
@@ -268,9 +258,17 @@ func asArray(data any) ([]any, bool) {
 	return nil, false
 }
 
+// removedDebounce explains the key that min_interval replaced: a trailing
+// debounce delayed every change; refusing it beats ignoring an operator's
+// tuning without a word.
+const removedDebounce = `removed: a change is now published at once and bursts are coalesced; use min_interval (default "1s", the least time between two publishes)`
+
 // unknownKeyMsg explains an unknown key, specifically when it looks like a secret written
 // inline, the one mistake that must not go through quietly as a typo would.
 func unknownKeyMsg(table path, k string) string {
+	if len(table) == 1 && table[0] == "publisher" && k == "debounce" {
+		return removedDebounce
+	}
 	if len(table) > 0 && table[0] == "publisher" && isAWSCredentialKey(k) {
 		return "credentials come from the AWS chain (env, profile, web identity), never from the config file"
 	}

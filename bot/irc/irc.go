@@ -28,6 +28,8 @@ import (
 	"github.com/lrstanley/girc"
 
 	"github.com/fedora-infra/nocbot/bot"
+	"github.com/fedora-infra/nocbot/internal/backoff"
+	"github.com/fedora-infra/nocbot/internal/ratelimit"
 )
 
 // Options configure a Client. The main wiring maps the [irc] config section
@@ -128,25 +130,20 @@ type channel struct {
 	name, key string
 }
 
-func parseChannels(specs []string) ([]channel, error) {
+func parseChannels(specs []string) []channel {
 	var out []channel
-	seen := map[string]bool{}
-	for _, s := range specs {
-		f := strings.Fields(s)
-		if len(f) == 0 || len(f) > 2 || !girc.IsValidChannel(f[0]) {
-			return nil, fmt.Errorf("channel %q: want \"#name\" or \"#name key\"", s)
+	for _, sp := range specs {
+		f := strings.Fields(sp)
+		if len(f) == 0 {
+			continue
 		}
-		if seen[fold(f[0])] {
-			return nil, fmt.Errorf("channel %q listed twice", f[0])
-		}
-		seen[fold(f[0])] = true
 		ch := channel{name: f[0]}
 		if len(f) == 2 {
 			ch.key = f[1]
 		}
 		out = append(out, ch)
 	}
-	return out, nil
+	return out
 }
 
 // Client is one IRC connection for a bot. Create it with New, then call
@@ -165,8 +162,9 @@ type Client struct {
 	closeWait time.Duration
 
 	accounts *accountTable
-	hosts    *hostLimiter
+	hosts    *ratelimit.Table // commands per client host
 	out      *outbox
+	echoes   echoWaiters // announcements waiting for the server to echo them
 
 	mu      sync.Mutex
 	conn    connState
@@ -190,8 +188,6 @@ type connState struct {
 	selfHost   string
 }
 
-var _ bot.Announcer = (*Client)(nil)
-
 // New prepares a client; nothing connects until Run, which also reports
 // invalid options. log is used as given: pass log.With("net", "irc").
 func New(opts Options, b *bot.Bot, log *slog.Logger) *Client {
@@ -204,18 +200,24 @@ func New(opts Options, b *bot.Bot, log *slog.Logger) *Client {
 		bot:      b,
 		log:      log,
 		accounts: newAccountTable(),
-		hosts:    newHostLimiter(opts.HostRatePerMinute, opts.HostBurst),
+		hosts:    ratelimit.NewTable(opts.HostBurst, ratelimit.PerMinute(opts.HostRatePerMinute), 0),
 		out:      newOutbox(opts.QueueLines),
 
 		closeWait: 5 * time.Second,
 	}
-	c.host, c.port, c.optErr = splitServer(opts.Server, opts.TLS)
-	if c.optErr == nil {
-		c.channels, c.optErr = parseChannels(opts.Channels)
+	// The defaults are in: check what was configured, with the rules
+	// check-config applies too.
+	if ps := opts.Check(); len(ps) > 0 {
+		errs := make([]error, len(ps))
+		for i, p := range ps {
+			errs[i] = p
+		}
+		c.optErr = errors.Join(errs...)
+	} else {
+		c.optErr = opts.checkFiles()
 	}
-	if c.optErr == nil {
-		c.optErr = c.checkIdentity()
-	}
+	c.host, c.port, _ = splitServer(opts.Server, opts.TLS)
+	c.channels = parseChannels(opts.Channels)
 	c.irc = girc.New(c.gircConfig())
 	c.irc.Handlers.Add(girc.ALL_EVENTS, c.onEvent)
 	c.setCTCP()
@@ -241,35 +243,6 @@ func splitServer(server string, useTLS bool) (string, int, error) {
 	return host, port, nil
 }
 
-func (c *Client) checkIdentity() error {
-	o := c.opts
-	if !girc.IsValidNick(o.Nick) || !girc.IsValidNick(o.FallbackNick) {
-		return fmt.Errorf("nick %q / fallback %q: not valid IRC nicks", o.Nick, o.FallbackNick)
-	}
-	if !girc.IsValidUser(o.User) {
-		return fmt.Errorf("user %q: not a valid ident", o.User)
-	}
-	switch o.SASLMechanism {
-	case "":
-	case "PLAIN":
-		if o.SASLPassword == "" {
-			return errors.New("sasl PLAIN needs a password")
-		}
-	case "EXTERNAL":
-		if !o.TLS || o.ClientCertFile == "" || o.ClientKeyFile == "" {
-			return errors.New("sasl EXTERNAL needs tls and a client certificate and key")
-		}
-	default:
-		return fmt.Errorf("sasl mechanism %q: want PLAIN or EXTERNAL", o.SASLMechanism)
-	}
-	if o.ClientCertFile != "" || o.ClientKeyFile != "" {
-		if _, err := tls.LoadX509KeyPair(o.ClientCertFile, o.ClientKeyFile); err != nil {
-			return fmt.Errorf("client certificate: %w", err)
-		}
-	}
-	return nil
-}
-
 func (c *Client) gircConfig() girc.Config {
 	o := c.opts
 	cfg := girc.Config{
@@ -278,6 +251,8 @@ func (c *Client) gircConfig() girc.Config {
 		// girc's limiter sleeps in the sending goroutine, which for PONG
 		// and WHO is the event loop; our own bucket paces our lines.
 		AllowFlood: true,
+		// Announcements count as delivered once the server echoes them.
+		SupportedCaps: map[string][]string{capEcho: nil},
 		// Client-side pings notice a dead TCP connection within ~2 minutes.
 		PingDelay:         time.Minute,
 		HandleNickCollide: c.nickCollide,
@@ -382,9 +357,11 @@ func (c *Client) Run(ctx context.Context) error {
 	if c.opts.TrustNicks {
 		c.log.Warn("require_account is off: on networks without accounts, nicks are trusted")
 	}
-	for attempt := 0; ; attempt++ {
+	bo := backoff.New(backoff.Policy{Min: c.opts.ReconnectMin, Max: c.opts.ReconnectMax})
+	for {
 		started := time.Now()
 		err := c.session(ctx)
+		c.failEchoes(errors.New("disconnected before the server echoed the line"))
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -392,15 +369,11 @@ func (c *Client) Run(ctx context.Context) error {
 		// is dropped right after registering (a K-line, a SASL failure)
 		// must not turn into a reconnect storm.
 		if c.registeredSince(started) {
-			attempt = 0
+			bo.Reset()
 		}
-		delay := backoff(attempt, c.opts.ReconnectMin, c.opts.ReconnectMax, rand.Float64())
-		c.log.Warn("disconnected", "server", c.opts.Server, "err", err, "attempt", attempt+1, "retry_in", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		delay := bo.Next()
+		c.log.Warn("disconnected", "server", c.opts.Server, "err", err, "attempt", bo.Failures(), "retry_in", delay)
+		if backoff.Sleep(ctx, nil, delay) != nil {
 			return nil
 		}
 	}
@@ -422,6 +395,7 @@ func (c *Client) session(ctx context.Context) error {
 	c.conn = connState{gen: c.conn.gen + 1, initCh: initCh, joined: map[string]bool{}, caps: map[string]bool{}}
 	c.mu.Unlock()
 	c.accounts.reset()
+	c.failEchoes(errors.New("the connection was replaced before the server echoed the line"))
 	c.log.Info("connecting", "server", c.opts.Server, "tls", c.opts.TLS, "nick", c.opts.Nick)
 
 	done := make(chan error, 1)
@@ -486,22 +460,6 @@ func (c *Client) canSend() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.conn.registered && (c.conn.joinGaveUp || c.allJoinedLocked())
-}
-
-// Announce queues text for every configured channel. It returns once the
-// lines are queued (they go out after a reconnect if the bot is
-// disconnected), or an error for each channel whose queue was full.
-func (c *Client) Announce(ctx context.Context, text string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	var errs []error
-	for _, ch := range c.channels {
-		if err := c.enqueue(girc.PRIVMSG, ch.name, []string{text}); err != nil {
-			errs = append(errs, fmt.Errorf("announce to %s: %w", ch.name, err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // isUs reports whether nick is the bot's current nick.

@@ -45,6 +45,8 @@ Usage:
   nocbot import-statusfpo [flags] FILE   import the old status page's outages (outages.main-content.json)
   nocbot acme-challenge [flags] put TOKEN VALUE | delete TOKEN
                                          write or remove /.well-known/acme-challenge/TOKEN on the page target
+  nocbot audit [flags] [-n N] [-action A]
+                                         print the newest audit events as JSON lines (who changed or was refused what)
 
 With no -config, nocbot reads ./nocbot.toml if it exists, else runs on built-in
 defaults: the console on this terminal as the local operator, the page written
@@ -96,6 +98,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return importStatusfpo(ctx, args[1:], getenv, stdout, stderr)
 		case "acme-challenge":
 			return acmeChallenge(ctx, args[1:], getenv, stdout, stderr)
+		case "audit":
+			return auditLog(ctx, args[1:], getenv, stdout, stderr)
 		case "help":
 			args = []string{"-help"}
 		}
@@ -113,7 +117,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
-	return daemon(ctx, cfg, getenv, log, stdin, stdout)
+	table, err := commandTable()
+	if err != nil {
+		return err
+	}
+	d, err := newDaemon(ctx, cfg, table, getenv, log, stdin, stdout)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Run(ctx)
 }
 
 // setup loads the configuration and builds the logger.
@@ -146,10 +159,17 @@ func loadConfig(path string, getenv func(string) string) (*config.Config, error)
 			path = "nocbot.toml"
 		}
 	}
-	if path == "" {
-		return config.Parse(emptyReader{}, "built-in defaults", getenv)
+	// The checks against what this binary can honour need the command
+	// table; it is pure data, so building it here costs nothing.
+	table, err := commandTable()
+	if err != nil {
+		return nil, err
 	}
-	return config.Load(path, getenv)
+	caps := capabilities(table)
+	if path == "" {
+		return config.ParseChecked(emptyReader{}, "built-in defaults", getenv, caps)
+	}
+	return config.LoadChecked(path, getenv, caps)
 }
 
 type emptyReader struct{}
@@ -176,7 +196,7 @@ func checkConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 		fmt.Fprintln(stderr, "usage: nocbot check-config FILE")
 		return errReported
 	}
-	if _, err := config.Load(args[0], getenv); err != nil {
+	if _, err := loadConfig(args[0], getenv); err != nil {
 		fmt.Fprintln(stderr, err)
 		return errReported
 	}

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/fedora-infra/nocbot/bot"
 	"github.com/fedora-infra/nocbot/config"
 	"github.com/fedora-infra/nocbot/publisher"
+	"github.com/fedora-infra/nocbot/publisher/dir"
+	"github.com/fedora-infra/nocbot/publisher/s3"
 	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/store"
 	"github.com/fedora-infra/nocbot/web"
@@ -19,12 +20,12 @@ func newTarget(ctx context.Context, cfg *config.Config, kv publisher.KV, log *sl
 	p := cfg.Publisher
 	switch p.Target {
 	case "dir":
-		return &publisher.DirTarget{Dir: p.Dir}, nil
+		return &dir.Target{Dir: p.Dir}, nil
 	case "s3":
 		if log == nil {
 			log = slog.New(slog.DiscardHandler)
 		}
-		t, err := publisher.NewS3Target(ctx, publisher.S3Options{
+		t, err := s3.New(ctx, s3.Options{
 			Bucket: p.S3.Bucket, Region: p.S3.Region, Prefix: p.S3.Prefix, Endpoint: p.S3.Endpoint,
 			PathStyle: p.S3.PathStyle, DistributionID: p.CloudFront.DistributionID, CloudFrontEndpoint: p.CloudFront.Endpoint,
 		}, kv, log)
@@ -36,22 +37,16 @@ func newTarget(ctx context.Context, cfg *config.Config, kv publisher.KV, log *sl
 	return nil, fmt.Errorf("unknown publisher target %q", p.Target)
 }
 
-// newWorker builds the publisher worker over the store's outbox. b and
-// metrics may be nil (one-shot publish).
-func newWorker(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, b *bot.Bot, metrics *web.Metrics) (*publisher.Worker, error) {
+// newWorker builds the publisher worker over the store's outbox. notify
+// and metrics may be nil (one-shot publish).
+func newWorker(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, notify func(ctx context.Context, text string), metrics *web.Metrics) (*publisher.Worker, error) {
 	target, err := newTarget(ctx, cfg, st, log)
 	if err != nil {
 		return nil, err
 	}
 	s := site(cfg)
-	opts := publisher.WorkerOptions{Debounce: cfg.Publisher.Debounce.Duration, Log: log}
-	if b != nil {
-		opts.Notify = func(ctx context.Context, text string) {
-			if err := b.Announce(ctx, text); err != nil {
-				log.Warn("announce publishing state", "err", err)
-			}
-		}
-	}
+	opts := publisher.WorkerOptions{MinInterval: cfg.Publisher.MinInterval.Duration, Log: log}
+	opts.Notify = notify
 	if metrics != nil {
 		opts.OnPublish = metrics.ObservePublish
 	}
