@@ -94,7 +94,14 @@ func renderCached(b *status.Board, now time.Time, site Site, prev *renderCache) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("render: %w", err)
 	}
-	m.prev, m.next = prev, newRenderCache()
+	m.prev, m.next = prev, newRenderCache(len(b.Incidents))
+	// Room for everything, so the tree of a long history is not copied
+	// while it grows: pages, history pages, badges and the rest.
+	size := len(b.Incidents) + 2*b.Catalogue.Len() + 64
+	for _, pages := range m.history {
+		size += len(pages)
+	}
+	files = make([]File, 0, size)
 	steps := []func(*model) ([]File, error){
 		renderPages, renderV2, renderLegacy, renderFeeds, renderICS, renderBadges,
 	}
@@ -206,9 +213,17 @@ func uploadRank(p string) int {
 // so the order is total and needs no stable sort.
 func sortUploadOrder(files []File) {
 	var ranks [5][]File // uploadRank's values; each file's rank is looked up once
-	for _, f := range files {
-		r := uploadRank(f.Path)
-		ranks[r] = append(ranks[r], f)
+	rank := make([]uint8, len(files))
+	var counts [5]int
+	for i, f := range files {
+		rank[i] = uint8(uploadRank(f.Path))
+		counts[rank[i]]++
+	}
+	for r := range ranks {
+		ranks[r] = make([]File, 0, counts[r])
+	}
+	for i, f := range files {
+		ranks[rank[i]] = append(ranks[rank[i]], f)
 	}
 	out := files[:0]
 	for _, fs := range ranks {

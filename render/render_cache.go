@@ -61,11 +61,13 @@ type yearEntry struct {
 	file  File
 }
 
-func newRenderCache() *renderCache {
+// newRenderCache sizes the maps for n incidents, so they are not regrown
+// on every render.
+func newRenderCache(n int) *renderCache {
 	return &renderCache{
-		pages:  map[*status.Incident]File{},
-		legacy: map[*status.Incident][]byte{},
-		ics:    map[*status.Incident]string{},
+		pages:  make(map[*status.Incident]File, n),
+		legacy: make(map[*status.Incident][]byte, n),
+		ics:    make(map[*status.Incident]string, n/4),
 		years:  map[string]yearEntry{},
 	}
 }

@@ -234,7 +234,7 @@ func (m *model) views(ins []*status.Incident, root string, maxUpdates int) []inc
 
 // renderPages writes every HTML page.
 func renderPages(m *model) ([]File, error) {
-	var files []File
+	files := make([]File, 0, len(m.b.Incidents)+8)
 	hist, err := m.historyPages()
 	if err != nil {
 		return nil, err
