@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -68,8 +69,30 @@ func benchHistory(b *testing.B, n int, cached bool) {
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB")
 	b.ReportMetric(float64(len(files)), "files")
+	if rss, ok := vmRSS(); ok {
+		b.ReportMetric(rss, "rss-MB")
+	}
+	runtime.KeepAlive(files)
 	runtime.KeepAlive(board)
 	runtime.KeepAlive(r)
+}
+
+// vmRSS is the resident set of this process in MB (Linux), after the GC
+// above: what the process holds, not what it once touched.
+func vmRSS() (float64, bool) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			var kb float64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%f kB", &kb); err == nil {
+				return kb / 1024, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // TestTopNMatchesStableSort: topN keeps exactly what a stable sort and a
