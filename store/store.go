@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
 	"sync"
@@ -46,6 +47,8 @@ type Options struct {
 	// OnCommit runs after every committed change (outside any lock), e.g.
 	// to trigger a publish. It must not block.
 	OnCommit func(gen uint64)
+	// Log receives warnings found while opening (an empty file); nil discards.
+	Log *slog.Logger
 }
 
 // Store is the open state file plus the current board snapshot.
@@ -68,6 +71,9 @@ func Open(ctx context.Context, path string, cat *status.Catalogue, opts Options)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if err := checkFile(path, opts.Log); err != nil {
+		return nil, err
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
 	if errors.Is(err, bolt.ErrTimeout) {

@@ -40,6 +40,7 @@ func daemon(ctx context.Context, cfg *config.Config, getenv func(string) string,
 	var worker *publisher.Worker // set before anything can commit
 	st, err := store.Open(ctx, cfg.Bot.State, cat, store.Options{
 		OnCommit: func(uint64) { worker.Trigger() },
+		Log:      log,
 	})
 	if err != nil {
 		return err

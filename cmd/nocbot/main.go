@@ -45,6 +45,7 @@ Usage:
   nocbot import-statusfpo [flags] FILE   import the old status page's outages (outages.main-content.json)
   nocbot acme-challenge [flags] put TOKEN VALUE | delete TOKEN
                                          write or remove /.well-known/acme-challenge/TOKEN on the page target
+  nocbot backup [flags] FILE             copy the state file to FILE (nocbot must be stopped: it holds the lock)
 
 With no -config, nocbot reads ./nocbot.toml if it exists, else runs on built-in
 defaults: the console on this terminal as the local operator, the page written
@@ -96,6 +97,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return importStatusfpo(ctx, args[1:], getenv, stdout, stderr)
 		case "acme-challenge":
 			return acmeChallenge(ctx, args[1:], getenv, stdout, stderr)
+		case "backup":
+			return backup(ctx, args[1:], getenv, stdout, stderr)
 		case "help":
 			args = []string{"-help"}
 		}

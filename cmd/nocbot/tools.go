@@ -25,7 +25,7 @@ func oneShot(ctx context.Context, name string, args []string, getenv func(string
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	st, err := store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{})
+	st, err := store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{Log: log})
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}

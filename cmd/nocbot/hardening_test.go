@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedora-infra/nocbot/config"
+	"github.com/fedora-infra/nocbot/status"
+	"github.com/fedora-infra/nocbot/store"
+)
+
+// seedState writes a state file with n incidents through the store, as the
+// daemon would, and returns its path.
+func seedState(t *testing.T, dir string, n int) string {
+	t.Helper()
+	path := filepath.Join(dir, "nocbot.db")
+	cfg := config.Default()
+	st, err := store.Open(context.Background(), path, catalogue(cfg), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := cfg.Components[0].ID
+	for i := 0; i < n; i++ {
+		_, err := st.Update(context.Background(), status.Event{Actor: "console:operator", Command: strings.Repeat("x", 3000)},
+			func(b *status.Board) (status.Outcome, error) {
+				if i%2 == 0 {
+					return b.SetLevel(time.Now(), "console:operator", status.LevelMinor, fmt.Sprintf("flaky %d", i), []string{svc})
+				}
+				return b.SetLevel(time.Now(), "console:operator", status.LevelGood, "fixed", []string{svc})
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestDamagedStateFile is issue 10 item 1 with the real binary: a state
+// file cut at a page boundary made the daemon and `nocbot publish` die
+// with SIGSEGV. Now both exit 1 with one line naming the file and what to
+// do, and the file is left as it was.
+func TestDamagedStateFile(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	path := seedState(t, dir, 150)
+	if err := os.Truncate(path, 262144); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	env := append(os.Environ(), "NOCBOT_BOT_STATE="+path, "NOCBOT_PUBLISHER_DIR="+filepath.Join(dir, "public"), "NOCBOT_WEB_LISTEN="+freePort(t))
+	for _, args := range [][]string{nil, {"publish"}, {"backup", filepath.Join(dir, "copy.db")}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir, cmd.Env, cmd.Stdin = dir, env, strings.NewReader("")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if code := cmd.ProcessState.ExitCode(); err == nil || code != 1 {
+			t.Errorf("nocbot %v: exit %d (%v), want 1", args, code, err)
+		}
+		got := strings.TrimSpace(stderr.String())
+		if strings.Count(got, "\n") != 0 || !strings.Contains(got, path) || !strings.Contains(got, "damaged") || !strings.Contains(got, "nocbot backup") {
+			t.Errorf("nocbot %v: stderr is not one line naming the file and the way out:\n%s", args, got)
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+			t.Errorf("nocbot %v changed the damaged file", args)
+		}
+	}
+}
+
+// TestBackupRestores: a copy made by `nocbot backup` opens as the same
+// state; the state file itself is refused as the destination.
+func TestBackupRestores(t *testing.T) {
+	dir := t.TempDir()
+	path := seedState(t, dir, 5)
+	getenv := func(k string) string {
+		return map[string]string{"NOCBOT_BOT_STATE": path, "NOCBOT_PUBLISHER_DIR": filepath.Join(dir, "public")}[k]
+	}
+	var out, errb bytes.Buffer
+	copyPath := filepath.Join(dir, "backup.db")
+	if err := run(context.Background(), []string{"backup", copyPath}, getenv, nil, &out, &errb); err != nil {
+		t.Fatalf("backup: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "wrote "+copyPath) {
+		t.Errorf("stdout = %q", out.String())
+	}
+	if err := run(context.Background(), []string{"backup", path}, getenv, nil, &out, &errb); err == nil || !strings.Contains(err.Error(), "state file itself") {
+		t.Errorf("backup onto the state file: %v", err)
+	}
+	st, err := store.Open(context.Background(), copyPath, catalogue(config.Default()), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if b := st.Board(); b.LastID != 3 || len(b.Incidents) != 3 {
+		t.Errorf("copy has LastID %d and %d incidents, want 3 and 3", b.LastID, len(b.Incidents))
+	}
+}
