@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fedora-infra/nocbot/commands"
+	"github.com/fedora-infra/nocbot/status"
 )
 
 // Sender is who wrote a message as the network vouches for it. Account is
@@ -76,7 +77,8 @@ type Announcer interface {
 type Options struct {
 	Name           string        // addressing name, "nocbot"
 	Prefix         string        // command prefix, "!"
-	MaxInput       int           // longest accepted line in bytes (2000)
+	MaxChars       int           // longest accepted line in characters (2000)
+	MaxInput       int           // longest accepted line in bytes, a cap for the wire (4 × MaxChars)
 	CommandTimeout time.Duration // per command (10s)
 	MaxReplyLines  int           // cap on reply lines (10)
 	RatePerMinute  int           // commands per sender per minute (20)
@@ -118,8 +120,11 @@ func New(disp Dispatcher, opts Options) *Bot {
 	if opts.Prefix == "" {
 		opts.Prefix = "!"
 	}
+	if opts.MaxChars <= 0 {
+		opts.MaxChars = 2000
+	}
 	if opts.MaxInput <= 0 {
-		opts.MaxInput = 2000
+		opts.MaxInput = opts.MaxChars * utf8.UTFMax
 	}
 	if opts.CommandTimeout <= 0 {
 		opts.CommandTimeout = 10 * time.Second
@@ -206,12 +211,8 @@ func (b *Bot) Submit(msg Message, reply ReplyFunc) error {
 		b.opts.Log.Warn("rate limited", "net", msg.Net, "sender", key)
 		return nil
 	}
-	if len(line) > b.opts.MaxInput {
-		go b.send(msg, reply, []string{fmt.Sprintf("error: message too long (%d bytes; the limit is %d)", len(line), b.opts.MaxInput)})
-		return nil
-	}
-	if !utf8.ValidString(line) {
-		go b.send(msg, reply, []string{"error: the message is not valid UTF-8"})
+	if refusal := b.checkLine(line); refusal != "" {
+		go b.send(msg, reply, []string{refusal})
 		return nil
 	}
 	if age := b.opts.Now().Sub(msg.At); b.opts.MaxAge > 0 && !msg.At.IsZero() && age > b.opts.MaxAge {
@@ -232,6 +233,22 @@ func (b *Bot) Submit(msg Message, reply ReplyFunc) error {
 	default:
 		return ErrBusy
 	}
+}
+
+// checkLine applies the text rule of status.CheckInput to a command
+// line, the same for every transport, and the length limit in characters
+// (with a byte cap for the wire); it returns the refusal, or "".
+func (b *Bot) checkLine(line string) string {
+	if len(line) > b.opts.MaxInput {
+		return fmt.Sprintf("error: message too long (%d bytes; the limit is %d characters); nothing was done", len(line), b.opts.MaxChars)
+	}
+	if err := status.CheckInput(line); err != nil {
+		return "error: " + err.Error() + "; nothing was done"
+	}
+	if n := utf8.RuneCountInString(line); n > b.opts.MaxChars {
+		return fmt.Sprintf("error: message too long (%d characters; the limit is %d); nothing was done", n, b.opts.MaxChars)
+	}
+	return ""
 }
 
 // commandLine extracts the command from a message: "!cmd", "nocbot: cmd",
@@ -292,8 +309,8 @@ func (b *Bot) Handle(ctx context.Context, msg Message) []string {
 	if !ok {
 		return nil
 	}
-	if len(line) > b.opts.MaxInput {
-		return []string{fmt.Sprintf("error: message too long (%d bytes; the limit is %d)", len(line), b.opts.MaxInput)}
+	if refusal := b.checkLine(line); refusal != "" {
+		return []string{refusal}
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.CommandTimeout)
 	defer cancel()

@@ -319,7 +319,7 @@ func userMessage(err error) (string, bool) {
 	for _, s := range []error{
 		status.ErrUnknownLevel, status.ErrUnknownIncident, status.ErrEmptyText, status.ErrTextTooLong,
 		status.ErrControlChars, status.ErrEndBeforeStart, status.ErrAlreadyResolved, status.ErrNothingOpen,
-		status.ErrNoComponents,
+		status.ErrNoComponents, status.ErrNoVisibleText, status.ErrInvalidUTF8, status.ErrIDOutOfRange,
 	} {
 		if errors.Is(err, s) {
 			return err.Error(), true

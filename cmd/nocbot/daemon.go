@@ -180,7 +180,7 @@ func newBot(cfg *config.Config, getenv func(string) string, st *store.Store, log
 		ReplyUnknown: cfg.Bot.UnknownCommandReply,
 	})
 	b := bot.New(disp, bot.Options{
-		Name: cfg.Bot.Name, Prefix: cfg.Bot.Prefix, MaxInput: cfg.Bot.MaxMessage * 2,
+		Name: cfg.Bot.Name, Prefix: cfg.Bot.Prefix, MaxChars: 2 * cfg.Bot.MaxMessage, // the whole line; the message in it is held to 1,000 characters
 		CommandTimeout: cfg.Bot.CommandTimeout.Duration, MaxReplyLines: cfg.Bot.MaxReplyLines,
 		MaxAge:        cfg.Bot.MaxCommandAge.Duration,
 		RatePerMinute: cfg.Bot.RateLimit, Burst: max(5, cfg.Bot.RateLimit/4), // a quarter minute's worth at once
