@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -103,5 +104,36 @@ func TestBackupRestores(t *testing.T) {
 	defer st.Close()
 	if b := st.Board(); b.LastID != 3 || len(b.Incidents) != 3 {
 		t.Errorf("copy has LastID %d and %d incidents, want 3 and 3", b.LastID, len(b.Incidents))
+	}
+}
+
+// TestSecondSignalExits is issue 10 item 12: the first signal starts the
+// staged shutdown, the second ends the process at once, and both say so.
+func TestSecondSignalExits(t *testing.T) {
+	sigs := make(chan os.Signal, 2)
+	var stderr syncBuffer
+	cancelled := make(chan struct{})
+	exited := make(chan int, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		secondSignalExits(sigs, func() { close(cancelled) }, &stderr, func(code int) { exited <- code })
+	}()
+	sigs <- os.Interrupt
+	<-cancelled
+	select {
+	case <-exited:
+		t.Fatal("exited at the first signal")
+	default:
+	}
+	sigs <- syscall.SIGTERM
+	<-done
+	if code := <-exited; code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	for _, want := range []string{"interrupt: shutting down; a second signal exits at once", "second signal (terminated): exiting now"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
 	}
 }

@@ -19,9 +19,13 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go secondSignalExits(sigs, cancel, os.Stderr, os.Exit)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(sigs)
+	cancel()
 	if err != nil {
 		if !errors.Is(err, errReported) && !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "nocbot:", err)
@@ -31,6 +35,25 @@ func main() {
 		}
 		os.Exit(1)
 	}
+}
+
+// secondSignalExits starts the staged shutdown at the first signal and
+// ends the process at the second: a shutdown waiting on an unreachable
+// page target can take its full flush bound, and every acknowledged change
+// is already committed to the state file (its outbox mark makes the next
+// start publish it).
+func secondSignalExits(sigs <-chan os.Signal, cancel context.CancelFunc, stderr io.Writer, exit func(int)) {
+	s, ok := <-sigs
+	if !ok {
+		return
+	}
+	fmt.Fprintf(stderr, "nocbot: %v: shutting down; a second signal exits at once (the state is safe on disk)\n", s)
+	cancel()
+	if s, ok = <-sigs; !ok {
+		return
+	}
+	fmt.Fprintf(stderr, "nocbot: second signal (%v): exiting now without waiting for the page; every acknowledged change is in the state file and is published at the next start\n", s)
+	exit(1)
 }
 
 // errReported means the details were already written for the user.
