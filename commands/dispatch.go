@@ -310,7 +310,10 @@ func (d *Dispatcher) failure(log *slog.Logger, name string, err error) Response 
 // userMessage turns the errors users can act on into their text.
 func userMessage(err error) (string, bool) {
 	var uce *status.UnknownComponentError
+	var um interface{ UserMessage() string }
 	switch {
+	case errors.As(err, &um):
+		return um.UserMessage(), true
 	case errors.As(err, &uce):
 		return uce.Error(), true
 	case errors.Is(err, ErrUser):

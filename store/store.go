@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -61,6 +62,8 @@ type Store struct {
 	board   *status.Board
 	gen     uint64
 	pending time.Time // zero when nothing waits for a publish
+
+	diskFull atomic.Pointer[DiskFullError] // the last write failed on a full volume (diskfull.go)
 }
 
 // Open opens (creating if needed) the state file, runs pending migrations
@@ -232,7 +235,7 @@ func (s *Store) commit(ev status.Event, fn func(b *status.Board) (status.Outcome
 		}
 		return appendAudit(tx, &ev)
 	})
-	if err != nil {
+	if err := s.noteWrite(classifyWrite(s.path, err)); err != nil {
 		return status.Outcome{}, 0, false, fmt.Errorf("commit change: %w", err)
 	}
 	work.Reload()
@@ -248,7 +251,7 @@ func (s *Store) Audit(ctx context.Context, ev status.Event) error {
 	if ev.At.IsZero() {
 		ev.At = s.opts.Now()
 	}
-	return s.db.Update(func(tx *bolt.Tx) error { return appendAudit(tx, &ev) })
+	return s.noteWrite(classifyWrite(s.path, s.db.Update(func(tx *bolt.Tx) error { return appendAudit(tx, &ev) })))
 }
 
 // Events returns up to limit audit events, newest first, that match keep
@@ -326,7 +329,7 @@ func (s *Store) Put(ctx context.Context, namespace, key string, value []byte) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.noteWrite(classifyWrite(s.path, s.db.Update(func(tx *bolt.Tx) error {
 		ns, err := tx.Bucket(bucketKV).CreateBucketIfNotExists([]byte(namespace))
 		if err != nil {
 			return fmt.Errorf("namespace %s: %w", namespace, err)
@@ -335,7 +338,7 @@ func (s *Store) Put(ctx context.Context, namespace, key string, value []byte) er
 			return ns.Delete([]byte(key))
 		}
 		return ns.Put([]byte(key), value)
-	})
+	})))
 }
 
 func appendAudit(tx *bolt.Tx, ev *status.Event) error {

@@ -62,6 +62,9 @@ func daemon(ctx context.Context, cfg *config.Config, getenv func(string) string,
 
 	checks := map[string]web.Check{
 		"store": func(ctx context.Context) error {
+			if err := st.Ready(); err != nil {
+				return err
+			}
 			_, err := st.Get(ctx, "health", "ping")
 			return err
 		},
