@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fedora-infra/nocbot/commands"
+	"github.com/fedora-infra/nocbot/internal/ratelimit"
 	"github.com/fedora-infra/nocbot/status"
 )
 
@@ -68,11 +69,6 @@ type answerer interface {
 	Answers(line string) bool
 }
 
-// Announcer broadcasts to every room of one network.
-type Announcer interface {
-	Announce(ctx context.Context, text string) error
-}
-
 // Options configure a Bot. Zero values get defaults.
 type Options struct {
 	Name           string        // addressing name, "nocbot"
@@ -80,10 +76,14 @@ type Options struct {
 	MaxChars       int           // longest accepted line in characters (2000)
 	MaxInput       int           // longest accepted line in bytes, a cap for the wire (4 × MaxChars)
 	CommandTimeout time.Duration // per command (10s)
-	MaxReplyLines  int           // cap on reply lines (10)
-	RatePerMinute  int           // commands per sender per minute (20)
-	Burst          int           // commands a sender may fire at once (5)
-	Workers        int           // concurrent commands (4)
+	MaxReplyLines  int           // cap on reply lines (25), the one in a direct message
+	// ChannelLines caps replies in a channel (6), where every line is
+	// paced in front of everyone: a longer reply shows its first lines and
+	// offers the rest in a direct message. Listings size themselves to it.
+	ChannelLines  int
+	RatePerMinute int // commands per sender per minute (20)
+	Burst         int // commands a sender may fire at once (5)
+	Workers       int // concurrent commands (4)
 	// MaxAge refuses, with a reply, commands delivered later than this
 	// after they were sent (Message.At); zero disables the check.
 	MaxAge    time.Duration
@@ -100,10 +100,9 @@ type Bot struct {
 	disp Dispatcher
 	jobs chan job
 
-	mu         sync.Mutex
-	closed     bool
-	announcers []Announcer
-	limits     *limiter
+	mu     sync.Mutex
+	closed bool
+	limits *ratelimit.Table // per sender
 }
 
 type job struct {
@@ -130,7 +129,10 @@ func New(disp Dispatcher, opts Options) *Bot {
 		opts.CommandTimeout = 10 * time.Second
 	}
 	if opts.MaxReplyLines <= 0 {
-		opts.MaxReplyLines = 10
+		opts.MaxReplyLines = 25
+	}
+	if opts.ChannelLines <= 0 {
+		opts.ChannelLines = 6
 	}
 	if opts.RatePerMinute <= 0 {
 		opts.RatePerMinute = 20
@@ -154,34 +156,12 @@ func New(disp Dispatcher, opts Options) *Bot {
 		opts:   opts,
 		disp:   disp,
 		jobs:   make(chan job, opts.QueueSize),
-		limits: newLimiter(opts.RatePerMinute, opts.Burst),
+		limits: ratelimit.NewTable(opts.Burst, ratelimit.PerMinute(opts.RatePerMinute), 0),
 	}
 }
 
 // Prefix is the command prefix, for adapters that show help.
 func (b *Bot) Prefix() string { return b.opts.Prefix }
-
-// AddAnnouncer registers a network for Announce.
-func (b *Bot) AddAnnouncer(a Announcer) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.announcers = append(b.announcers, a)
-}
-
-// Announce sends text to every registered network; one network failing
-// does not stop the others.
-func (b *Bot) Announce(ctx context.Context, text string) error {
-	b.mu.Lock()
-	as := append([]Announcer(nil), b.announcers...)
-	b.mu.Unlock()
-	var errs []error
-	for _, a := range as {
-		if err := a.Announce(ctx, text); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
 
 // ErrBusy is returned by Submit when the queue is full or the bot stops.
 var ErrBusy = errors.New("bot is busy or shutting down")
@@ -203,11 +183,11 @@ func (b *Bot) Submit(msg Message, reply ReplyFunc) error {
 	if key == "" {
 		key = msg.Net + ":nick:" + msg.Sender.Nick
 	}
-	switch b.limits.allow(key, b.opts.Now()) {
-	case limitWarn:
+	switch b.limits.Allow(key, b.opts.Now()) {
+	case ratelimit.Warn:
 		go b.send(msg, reply, []string{"slow down: at most " + fmt.Sprint(b.opts.RatePerMinute) + " commands a minute"})
 		return nil
-	case limitDrop:
+	case ratelimit.Drop:
 		b.opts.Log.Warn("rate limited", "net", msg.Net, "sender", key)
 		return nil
 	}
@@ -335,6 +315,7 @@ func (b *Bot) run(ctx context.Context, j job) {
 	resp := b.disp.Dispatch(ctx, commands.Request{
 		Net: j.msg.Net, Room: j.msg.Room, Nick: j.msg.Sender.Nick,
 		Identity: j.msg.Identity(), Unverified: j.msg.Sender.Unverified, Line: j.line,
+		Direct: j.msg.Direct, MaxLines: b.lineCap(j.msg),
 	})
 	if resp.Result != commands.ResultUnknown && b.opts.OnCommand != nil {
 		b.opts.OnCommand(resp.Command, string(resp.Result), time.Since(start))
@@ -344,7 +325,7 @@ func (b *Bot) run(ctx context.Context, j job) {
 	}
 	// The reply gets time of its own: a command that used up its timeout
 	// (and says so) or finished just before it must still be answered.
-	b.send(j.msg, j.reply, b.cap(resp.Lines))
+	b.send(j.msg, j.reply, b.cap(j.msg, j.line, resp.Lines))
 }
 
 func (b *Bot) send(msg Message, reply ReplyFunc, lines []string) {
@@ -355,13 +336,27 @@ func (b *Bot) send(msg Message, reply ReplyFunc, lines []string) {
 	}
 }
 
-// cap keeps replies short: at most MaxReplyLines lines, the last one
-// saying how many were left out.
-func (b *Bot) cap(lines []string) []string {
-	if len(lines) <= b.opts.MaxReplyLines {
+// lineCap is how many lines a reply to msg may take.
+func (b *Bot) lineCap(msg Message) int {
+	if msg.Direct {
+		return b.opts.MaxReplyLines
+	}
+	return min(b.opts.ChannelLines, b.opts.MaxReplyLines)
+}
+
+// cap keeps replies short. In a channel a reply longer than ChannelLines
+// shows its first lines and offers the rest in a direct message, where
+// the same command answers in full; elsewhere at most MaxReplyLines
+// lines are sent, the last one saying how many were left out.
+func (b *Bot) cap(msg Message, line string, lines []string) []string {
+	limit := b.lineCap(msg)
+	if len(lines) <= limit {
 		return lines
 	}
-	keep := b.opts.MaxReplyLines - 1
+	keep := limit - 1
 	out := append([]string(nil), lines[:keep]...)
+	if !msg.Direct {
+		return append(out, fmt.Sprintf("… %d more lines: send me %s%s in a direct message", len(lines)-keep, b.opts.Prefix, line))
+	}
 	return append(out, fmt.Sprintf("… %d more lines not shown", len(lines)-keep))
 }

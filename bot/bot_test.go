@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -71,7 +70,7 @@ func TestSubmitRunsOnWorkersAndCapsReplies(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- b.Run(ctx) }()
 	got := make(chan []string, 1)
-	err := b.Submit(Message{Net: "irc", Text: "!status", Sender: Sender{Nick: "n", Account: "acct"}},
+	err := b.Submit(Message{Net: "irc", Text: "!status", Direct: true, Sender: Sender{Nick: "n", Account: "acct"}},
 		func(_ context.Context, lines []string) error { got <- lines; return nil })
 	if err != nil {
 		t.Fatal(err)
@@ -90,40 +89,54 @@ func TestSubmitRunsOnWorkersAndCapsReplies(t *testing.T) {
 	}
 }
 
-func TestRateLimit(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := newLimiter(6, 2) // one token every 10 s, burst 2
-	want := []limitResult{limitAllow, limitAllow, limitWarn, limitDrop, limitDrop}
-	for i, w := range want {
-		if got := l.allow("irc:x", now); got != w {
-			t.Fatalf("call %d: %v, want %v", i, got, w)
-		}
+// In a channel a long reply is cut at ChannelLines with an offer of the
+// rest in a direct message; a direct message gets up to MaxReplyLines; the
+// dispatcher is told the cap so listings can fit it themselves.
+func TestReplyCaps(t *testing.T) {
+	tests := []struct {
+		name      string
+		opts      Options
+		direct    bool
+		lines     int
+		wantLines int
+		wantLast  string
+		wantMax   int // Request.MaxLines the dispatcher saw
+	}{
+		{"channel, short", Options{}, false, 6, 6, "line", 6},
+		{"channel, long: offer", Options{}, false, 9, 6, "… 4 more lines: send me !status --all in a direct message", 6},
+		{"channel, configured", Options{ChannelLines: 3}, false, 9, 3, "… 7 more lines: send me !status --all in a direct message", 3},
+		{"channel never above the global cap", Options{ChannelLines: 8, MaxReplyLines: 4}, false, 9, 4, "… 6 more lines: send me !status --all in a direct message", 4},
+		{"direct, fits", Options{}, true, 25, 25, "line", 25},
+		{"direct, long: cut", Options{}, true, 27, 25, "… 3 more lines not shown", 25},
 	}
-	if got := l.allow("irc:y", now); got != limitAllow {
-		t.Fatal("another sender was limited")
-	}
-	now = now.Add(10 * time.Second)
-	if got := l.allow("irc:x", now); got != limitAllow {
-		t.Fatalf("after refill: %v", got)
-	}
-	if got := l.allow("irc:x", now); got != limitWarn {
-		t.Fatalf("warning is given again after a refill: %v", got)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &capRecorder{n: tc.lines}
+			b := New(d, tc.opts)
+			got := b.Handle(context.Background(), Message{Net: "irc", Text: "!status --all", Direct: tc.direct})
+			if len(got) != tc.wantLines || got[len(got)-1] != tc.wantLast {
+				t.Errorf("reply %d lines, last %q; want %d, %q", len(got), got[len(got)-1], tc.wantLines, tc.wantLast)
+			}
+			if d.req.MaxLines != tc.wantMax || d.req.Direct != tc.direct {
+				t.Errorf("dispatcher saw MaxLines=%d Direct=%v; want %d, %v", d.req.MaxLines, d.req.Direct, tc.wantMax, tc.direct)
+			}
+		})
 	}
 }
 
-func TestRateLimitMemoryIsBounded(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := newLimiter(60, 1) // one a second
-	for i := 0; i < maxSenders; i++ {
-		l.allow("irc:nick:n"+strconv.Itoa(i), now)
+// capRecorder answers with n lines and keeps the request.
+type capRecorder struct {
+	n   int
+	req commands.Request
+}
+
+func (c *capRecorder) Dispatch(_ context.Context, req commands.Request) commands.Response {
+	c.req = req
+	lines := []string{"first"}
+	for len(lines) < c.n {
+		lines = append(lines, "line")
 	}
-	if got := l.allow("irc:nick:late", now); got != limitDrop || len(l.buckets) != maxSenders {
-		t.Fatalf("new sender in a full table: %v, %d buckets", got, len(l.buckets))
-	}
-	now = now.Add(time.Second) // every bucket has refilled and can be forgotten
-	if got := l.allow("irc:nick:late", now); got != limitAllow || len(l.buckets) != 1 {
-		t.Fatalf("after refill: %v, %d buckets", got, len(l.buckets))
-	}
+	return commands.Response{Command: "status --all", Result: commands.ResultOK, Lines: lines}
 }
 
 func TestStaleCommandIsNotRun(t *testing.T) {
@@ -265,5 +278,37 @@ func TestOthersCommandsDoNotCountAgainstTheRateLimit(t *testing.T) {
 	case got := <-replies:
 		t.Errorf("unexpected reply %q", got)
 	default:
+	}
+}
+
+// The per-sender budget (internal/ratelimit underneath): a burst, one
+// warning, then silence; another sender has a budget of their own.
+func TestRateLimitPerSender(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b := New(&echo{}, Options{RatePerMinute: 6, Burst: 2, Now: func() time.Time { return now }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- b.Run(ctx) }()
+	replies := make(chan string, 20)
+	reply := func(_ context.Context, lines []string) error { replies <- strings.Join(lines, "|"); return nil }
+	for _, acct := range []string{"a", "a", "a", "a", "b"} {
+		if err := b.Submit(Message{Net: "irc", Text: "!status", Sender: Sender{Nick: acct, Account: acct}}, reply); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]int{}
+	for range 4 {
+		got[<-replies]++
+	}
+	cancel()
+	<-done
+	want := map[string]int{"irc:a status": 2, "irc:b status": 1, "slow down: at most 6 commands a minute": 1}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("replies = %v, want %v", got, want)
+	}
+	select {
+	case r := <-replies:
+		t.Errorf("unexpected reply %q (the second refusal must be silent)", r)
+	case <-time.After(50 * time.Millisecond):
 	}
 }

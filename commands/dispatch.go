@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -19,11 +20,26 @@ import (
 )
 
 // Store is what handlers need of the state: the current board, atomic
-// changes with their audit event, and the audit log.
+// changes (board, collections, outboxes) with their audit event, and the
+// audit log. *store.Store implements it.
 type Store interface {
 	Board() *status.Board
-	Update(ctx context.Context, ev status.Event, fn func(b *status.Board) (status.Outcome, error)) (status.Outcome, error)
+	Apply(ctx context.Context, ev status.Event, fn func(tx Tx) (status.Outcome, error)) (status.Outcome, error)
 	Audit(ctx context.Context, ev status.Event) error
+}
+
+// Tx is one change in progress, as a handler sees it: the board it edits,
+// the named collections, and the outboxes (announcements). It is an alias
+// of an interface literal, not a named type, so that store's Apply, which
+// takes the identical literal, satisfies Store without this package
+// importing the store.
+type Tx = interface {
+	Board() *status.Board
+	Get(collection, key string) ([]byte, error)
+	ForEach(collection string, fn func(key string, value []byte) error) error
+	Put(collection, key string, value []byte) error
+	Delete(collection, key string) error
+	Enqueue(box, id string, payload []byte) (bool, error)
 }
 
 // Membership answers which groups an identity ("network:account") is in.
@@ -41,6 +57,13 @@ type Request struct {
 	// not tell me who you are"), for a clear refusal.
 	Unverified string
 	Line       string // the command line without prefix
+	// Direct is a direct message, where longer listings are fine; in a
+	// channel every line is paced in front of everyone.
+	Direct bool
+	// MaxLines is how many lines the reply may take where it was asked
+	// (the bot's channel or direct-message cap); 0: 6 in a channel, 21 in
+	// a direct message. Listings fit it with "and N more: <link>".
+	MaxLines int
 }
 
 // Result classifies a dispatch for metrics and logs.
@@ -62,19 +85,35 @@ type Response struct {
 	Lines   []string
 }
 
-// Env is what a handler gets.
+// Env is what a handler gets: the request and the services it may use.
+// Handlers never reach into the dispatcher.
 type Env struct {
 	Req  Request
 	Args []string // after the command name (and subcommand)
 	Now  time.Time
 	Log  *slog.Logger
-	d    *Dispatcher
+
+	Store       Store
+	Members     Membership
+	Prefix      string              // the command prefix, for usage hints
+	PageURL     string              // the public page, for links
+	Permissions map[string][]string // perm -> groups, for help
+	Table       *Table              // every registered row, for help
 }
 
 // Handler runs a command whose arity and permission are already checked.
-// Errors wrapping ErrUser (or status sentinels) are shown to the user;
-// anything else is logged and answered with a reference.
+// An error that says what to tell the user (a UserMessage method) is
+// answered with that text; anything else is logged and answered with a
+// reference.
 type Handler func(ctx context.Context, env *Env) ([]string, error)
+
+// UserError is implemented by errors whose message is meant for the
+// person who typed the command. Any package can define its own; the
+// dispatcher needs no list of them.
+type UserError interface {
+	error
+	UserMessage() string
+}
 
 // Command is one row of the command table.
 type Command struct {
@@ -86,9 +125,13 @@ type Command struct {
 	MinArgs int
 	MaxArgs int // -1: unbounded
 	// Perm names the [permissions] entry whose groups may run this; ""
-	// means anyone may.
+	// means anyone may. The valid [permissions] keys are the Perms of the
+	// registered rows.
 	Perm string
-	Run  Handler
+	// Transports limits the row to some networks ("console", a future
+	// admin socket); empty means every network.
+	Transports []string
+	Run        Handler
 }
 
 // FullName is "name sub".
@@ -101,6 +144,8 @@ func (c Command) FullName() string {
 
 // Options configure a Dispatcher.
 type Options struct {
+	// Table is the command table; nil means the core rows alone.
+	Table       *Table
 	Store       Store
 	Members     Membership
 	Permissions map[string][]string // perm -> groups
@@ -109,16 +154,17 @@ type Options struct {
 	Prefix      string // shown in usage and help, e.g. "!"
 	// ReplyUnknown answers unknown commands instead of ignoring them.
 	ReplyUnknown bool
+	// PageURL is the public status page, where replies cut short point.
+	PageURL string
 }
 
 // Dispatcher routes requests through the table.
 type Dispatcher struct {
 	opts  Options
-	table []Command
-	index map[string]int // "name" or "name sub" -> row
+	table *Table
 }
 
-// New builds a dispatcher over the standard table.
+// New builds a dispatcher over opts.Table (the core rows when nil).
 func New(opts Options) *Dispatcher {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -126,30 +172,26 @@ func New(opts Options) *Dispatcher {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	d := &Dispatcher{opts: opts, index: map[string]int{}}
-	d.table = Table()
-	for i, c := range d.table {
-		for _, n := range append([]string{c.Name}, c.Aliases...) {
-			key := n
-			if c.Sub != "" {
-				key += " " + c.Sub
-			}
-			d.index[key] = i
+	t := opts.Table
+	if t == nil {
+		var err error
+		if t, err = NewTable(Core()); err != nil {
+			panic("commands: the core table is invalid: " + err.Error()) // a programming error, caught by every test
 		}
 	}
-	return d
+	return &Dispatcher{opts: opts, table: t}
 }
 
 // Commands returns the table, for help and documentation.
-func (d *Dispatcher) Commands() []Command { return d.table }
+func (d *Dispatcher) Commands() []Command { return d.table.Rows() }
 
 // Known reports whether the first word of a line is one of our commands,
 // so the bot can stay silent on others' commands without tokenizing.
 func (d *Dispatcher) Known(line string) bool {
 	name := strings.ToLower(firstWord(line))
-	_, ok := d.index[name]
+	_, ok := d.table.index[name]
 	if !ok {
-		for k := range d.index {
+		for k := range d.table.index {
 			if strings.HasPrefix(k, name+" ") {
 				return true
 			}
@@ -173,13 +215,17 @@ func (d *Dispatcher) Answers(line string) bool {
 	return ok
 }
 
-// ErrUser marks errors whose text is meant for the user as is.
-var ErrUser = errors.New("user error")
+// Refusal is a UserError with a message for the user; handlers of any
+// package make one with Refuse.
+type Refusal struct{ Msg string }
 
-// userError wraps a message for the user.
-func userError(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", ErrUser, fmt.Sprintf(format, a...))
-}
+func (r *Refusal) Error() string       { return r.Msg }
+func (r *Refusal) UserMessage() string { return r.Msg }
+
+// Refuse builds a Refusal.
+func Refuse(format string, a ...any) error { return &Refusal{Msg: fmt.Sprintf(format, a...)} }
+
+func userError(format string, a ...any) error { return Refuse(format, a...) }
 
 // Dispatch parses, checks and runs one command line. It never panics.
 func (d *Dispatcher) Dispatch(ctx context.Context, req Request) (resp Response) {
@@ -210,6 +256,10 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req Request) (resp Response) 
 			resp = Response{Command: cmd.FullName(), Result: ResultError, Lines: []string{"internal error, ref " + ref}}
 		}
 	}()
+	if len(cmd.Transports) > 0 && !slices.Contains(cmd.Transports, req.Net) {
+		return Response{Command: resp.Command, Result: ResultDenied, Lines: []string{fmt.Sprintf(
+			"%s%s is only available on %s", d.opts.Prefix, cmd.FullName(), strings.Join(cmd.Transports, ", "))}}
+	}
 	if len(args) < cmd.MinArgs || (cmd.MaxArgs >= 0 && len(args) > cmd.MaxArgs) {
 		if subs := d.subs(cmd.Name); cmd.Sub == "" && len(args) > 0 && len(subs) > 0 {
 			return Response{Command: resp.Command, Result: ResultUsage, Lines: []string{fmt.Sprintf(
@@ -223,7 +273,9 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req Request) (resp Response) 
 			return Response{Command: resp.Command, Result: ResultDenied, Lines: lines}
 		}
 	}
-	env := &Env{Req: req, Args: args, Now: d.opts.Now().UTC(), Log: log, d: d}
+	env := &Env{Req: req, Args: args, Now: d.opts.Now().UTC(), Log: log,
+		Store: d.opts.Store, Members: d.opts.Members, Prefix: d.opts.Prefix, PageURL: d.opts.PageURL,
+		Permissions: d.opts.Permissions, Table: d.table}
 	lines, err := cmd.Run(ctx, env)
 	if err != nil {
 		return d.failure(log, resp.Command, err)
@@ -234,7 +286,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req Request) (resp Response) 
 // subs lists the subcommands of a command name, in table order.
 func (d *Dispatcher) subs(name string) []string {
 	var out []string
-	for _, c := range d.table {
+	for _, c := range d.table.rows {
 		if c.Name == name && c.Sub != "" {
 			out = append(out, c.Sub)
 		}
@@ -245,12 +297,12 @@ func (d *Dispatcher) subs(name string) []string {
 func (d *Dispatcher) lookup(words []string) (Command, []string, bool) {
 	name := strings.ToLower(words[0])
 	if len(words) > 1 {
-		if i, ok := d.index[name+" "+strings.ToLower(words[1])]; ok {
-			return d.table[i], words[2:], true
+		if i, ok := d.table.index[name+" "+strings.ToLower(words[1])]; ok {
+			return d.table.rows[i], words[2:], true
 		}
 	}
-	if i, ok := d.index[name]; ok {
-		return d.table[i], words[1:], true
+	if i, ok := d.table.index[name]; ok {
+		return d.table.rows[i], words[1:], true
 	}
 	return Command{}, nil, false
 }
@@ -307,32 +359,24 @@ func (d *Dispatcher) failure(log *slog.Logger, name string, err error) Response 
 	return Response{Command: name, Result: ResultError, Lines: []string{"internal error, ref " + ref}}
 }
 
-// userMessage turns the errors users can act on into their text.
+// userMessage finds the text meant for the user: an error with a
+// UserMessage method, from any package, says it is one. Wrapped with
+// detail ("unknown incident #42"), the whole text is meant for the user.
 func userMessage(err error) (string, bool) {
-	var uce *status.UnknownComponentError
-	var um interface{ UserMessage() string }
-	switch {
-	case errors.As(err, &um):
-		return um.UserMessage(), true
-	case errors.As(err, &uce):
-		return uce.Error(), true
-	case errors.Is(err, ErrUser):
-		return strings.TrimPrefix(err.Error(), ErrUser.Error()+": "), true
+	var ue UserError
+	if !errors.As(err, &ue) {
+		return "", false
 	}
-	for _, s := range []error{
-		status.ErrUnknownLevel, status.ErrUnknownIncident, status.ErrEmptyText, status.ErrTextTooLong,
-		status.ErrControlChars, status.ErrEndBeforeStart, status.ErrAlreadyResolved, status.ErrNothingOpen,
-		status.ErrNoComponents, status.ErrNoVisibleText, status.ErrInvalidUTF8, status.ErrIDOutOfRange,
-	} {
-		if errors.Is(err, s) {
-			return err.Error(), true
-		}
+	if outer, ok := err.(UserError); ok {
+		return outer.UserMessage(), true
 	}
-	return "", false
+	return err.Error(), true
 }
 
-func (d *Dispatcher) usage(c Command) string {
-	u := d.opts.Prefix + c.FullName()
+func (d *Dispatcher) usage(c Command) string { return usageOf(d.opts.Prefix, c) }
+
+func usageOf(prefix string, c Command) string {
+	u := prefix + c.FullName()
 	if c.Usage != "" {
 		u += " " + c.Usage
 	}

@@ -12,10 +12,11 @@ import (
 
 // fakeStore is an in-memory Store that records audit events.
 type fakeStore struct {
-	board   *status.Board
-	audit   []status.Event
-	updates int
-	panics  bool
+	board     *status.Board
+	audit     []status.Event
+	updates   int
+	panics    bool
+	announced []string // "box id payload"
 }
 
 func (f *fakeStore) Board() *status.Board {
@@ -25,15 +26,38 @@ func (f *fakeStore) Board() *status.Board {
 	return f.board
 }
 
-func (f *fakeStore) Update(_ context.Context, ev status.Event, fn func(*status.Board) (status.Outcome, error)) (status.Outcome, error) {
-	work := f.board.Clone()
-	out, err := fn(work)
+func (f *fakeStore) Apply(_ context.Context, ev status.Event, fn func(Tx) (status.Outcome, error)) (status.Outcome, error) {
+	tx := &fakeTx{board: f.board.Clone(), colls: map[string]string{}}
+	out, err := fn(tx)
 	if err != nil {
 		return out, err
 	}
-	f.board, f.updates = work, f.updates+1
+	f.board, f.updates = tx.board, f.updates+1
 	f.audit = append(f.audit, ev)
+	f.announced = append(f.announced, tx.enqueued...)
 	return out, nil
+}
+
+// fakeTx is one change on the fake store: the board and what was enqueued.
+type fakeTx struct {
+	board    *status.Board
+	colls    map[string]string
+	enqueued []string // payloads
+}
+
+func (t *fakeTx) Board() *status.Board { return t.board }
+func (t *fakeTx) Get(c, k string) ([]byte, error) {
+	if v, ok := t.colls[c+"/"+k]; ok {
+		return []byte(v), nil
+	}
+	return nil, nil
+}
+func (t *fakeTx) ForEach(string, func(string, []byte) error) error { return nil }
+func (t *fakeTx) Put(c, k string, v []byte) error                  { t.colls[c+"/"+k] = string(v); return nil }
+func (t *fakeTx) Delete(c, k string) error                         { delete(t.colls, c+"/"+k); return nil }
+func (t *fakeTx) Enqueue(box, id string, p []byte) (bool, error) {
+	t.enqueued = append(t.enqueued, box+" "+id+" "+string(p))
+	return true, nil
 }
 
 func (f *fakeStore) Audit(_ context.Context, ev status.Event) error {
@@ -141,5 +165,36 @@ func TestAnswers(t *testing.T) {
 		if got := loud.Answers(tc.line); got != tc.loud {
 			t.Errorf("with unknown_command_reply: Answers(%q) = %v, want %v", tc.line, got, tc.loud)
 		}
+	}
+}
+
+// A change is announced in the same transaction, with an id made of what
+// it wrote, leaving out the room the command came from.
+func TestChangeEnqueuesItsAnnouncement(t *testing.T) {
+	cat := status.NewCatalogue([]status.Component{{ID: "zodbot", Name: "Zodbot", Group: "Chat"}})
+	st := &fakeStore{board: status.NewBoard(cat)}
+	d := New(Options{
+		Store: st, Members: fakeGroups{groups: map[string][]string{"irc:nirik": {"sysadmin-main"}}}, Prefix: "!",
+		Permissions: map[string][]string{"status": {"sysadmin-main"}}, PageURL: "https://status.example/",
+		Now: func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) },
+	})
+	resp := d.Dispatch(context.Background(), Request{Net: "irc", Room: "#fedora-noc", Identity: "irc:nirik", Line: `status minor "IRC flaky" zodbot`})
+	if resp.Result != ResultOK || len(st.announced) != 1 {
+		t.Fatalf("result %s, announced %q", resp.Result, st.announced)
+	}
+	a := st.announced[0]
+	for _, want := range []string{`announce status:1/`, `"topic":"status"`, `opened incident #1`, `by nirik`,
+		`https://status.example/incidents/1.html`, `"except":[{"net":"irc","room":"#fedora-noc"}]`} {
+		if !strings.Contains(a, want) {
+			t.Errorf("announcement %s lacks %s", a, want)
+		}
+	}
+	d.Dispatch(context.Background(), Request{Net: "irc", Identity: "irc:nirik", Line: `status minor "worse" zodbot`})
+	if len(st.announced) != 2 || strings.Fields(st.announced[1])[1] == strings.Fields(a)[1] {
+		t.Errorf("a second change must get its own id: %q", st.announced)
+	}
+	d.Dispatch(context.Background(), Request{Net: "irc", Identity: "irc:nirik", Line: `status resolve 42`})
+	if len(st.announced) != 2 {
+		t.Errorf("a refused change announced something: %q", st.announced)
 	}
 }

@@ -8,14 +8,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fedora-infra/nocbot/announce"
 	"github.com/fedora-infra/nocbot/status"
 )
 
-// Table returns the command table. It is built by a function, not kept in
-// a package variable, so nothing can change it at run time.
-func Table() []Command {
+// Core returns the rows of the status SOP and the always-there commands
+// (history, whoami, help). It is built by a function, not kept in a
+// package variable, so nothing can change it at run time.
+func Core() []Command {
 	t := []Command{
-		{Name: "status", Help: "show what is not operational, or 'all systems operational'", MaxArgs: 0, Run: runSummary},
+		{Name: "status", Help: "show what is not operational, or 'all systems operational', in a line or two", MaxArgs: 0, Run: runSummary},
 	}
 	var names []string
 	for _, l := range status.Levels() {
@@ -42,6 +44,8 @@ func Table() []Command {
 			Help: "resolve an incident or complete a maintenance", MinArgs: 1, MaxArgs: 2, Perm: "status", Run: runResolve},
 		Command{Name: "status", Sub: "update", Usage: `<incident-id> "message"`,
 			Help: "add an update to an incident's timeline", MinArgs: 2, MaxArgs: 2, Perm: "status", Run: runUpdate},
+		Command{Name: "status", Sub: "--all", Help: "everything !status sums up: each open incident and maintenance with its services, the notice in full",
+			Run: runStatusAll},
 		Command{Name: "history", Usage: "[service] [n]", Help: "the last n incidents (default 5, at most 20), optionally for one service",
 			MaxArgs: 2, Run: runHistory},
 		Command{Name: "whoami", Help: "what nocbot knows of you: network, account, groups", Run: runWhoami},
@@ -50,48 +54,23 @@ func Table() []Command {
 }
 
 func runSummary(ctx context.Context, env *Env) ([]string, error) {
-	b := env.d.opts.Store.Board()
-	// One pass over what is open, not over the whole history per component.
-	open := b.Open()
-	statuses := map[string]status.ComponentStatus{}
-	refs := map[string][]string{}
-	for _, in := range open {
-		if !in.Active() {
-			continue
-		}
-		for _, id := range in.Order {
-			if s := in.Components[id]; s != status.Operational {
-				statuses[id] = status.Worse(statuses[id], s)
-				refs[id] = append(refs[id], "#"+in.ID)
-			}
-		}
-	}
-	var parts []string
-	for _, c := range b.Catalogue.All() {
-		if s, ok := statuses[c.ID]; ok {
-			parts = append(parts, fmt.Sprintf("%s: %s (%s)", c.ID, s.Label(), strings.Join(refs[c.ID], " ")))
-		}
-	}
-	var lines []string
-	if len(parts) == 0 {
-		lines = append(lines, "All systems operational.")
-	} else {
-		_, desc := b.Indicator()
-		lines = append(lines, desc+": "+strings.Join(parts, "; "))
-	}
-	if b.Notice.ActiveAt(env.Now) {
-		lines = append(lines, "Notice: "+b.Notice.Text)
-	}
-	var upcoming []string
-	for _, in := range open {
-		if in.Kind == status.KindMaintenance && in.Status == status.Scheduled {
-			upcoming = append(upcoming, fmt.Sprintf("#%s %s at %s", in.ID, in.Title, in.ScheduledFor.UTC().Format("2006-01-02 15:04 UTC")))
-		}
-	}
-	if len(upcoming) > 0 {
-		lines = append(lines, "Planned: "+strings.Join(upcoming, "; "))
+	b := env.Store.Board()
+	lines := []string{summaryLine(b, env.PageURL)}
+	if x := extrasLine(b, env.Now, env.PageURL); x != "" {
+		lines = append(lines, x)
 	}
 	return lines, nil
+}
+
+// runStatusAll gives everything !status compresses. It is sized for a
+// direct message even in a channel, where the bot shows the first lines
+// and offers the rest in a direct message.
+func runStatusAll(ctx context.Context, env *Env) ([]string, error) {
+	limit := directLines
+	if env.Req.Direct && env.Req.MaxLines > 0 {
+		limit = env.Req.MaxLines
+	}
+	return statusAll(env.Store.Board(), env.Now, env.PageURL, limit), nil
 }
 
 func runLevel(l status.Level) Handler {
@@ -103,7 +82,7 @@ func runLevel(l status.Level) Handler {
 		var uce *status.UnknownComponentError
 		if errors.As(err, &uce) && uce.Suggest == "" && len(services) > 1 {
 			return nil, userError("%s (quote a message of several words: %sstatus %s \"IRC channels are flaky\" zodbot)",
-				uce.Error(), env.d.opts.Prefix, l)
+				uce.Error(), env.Prefix, l)
 		}
 		if err != nil {
 			return nil, err
@@ -146,14 +125,66 @@ func runUpdate(ctx context.Context, env *Env) ([]string, error) {
 	return []string{out.Text}, nil
 }
 
-// change commits one domain change with its audit event.
+// change commits one domain change with its audit event and, in the same
+// transaction, what nocbot tells the other rooms about it (topic
+// "status"), so an acknowledged change is announced exactly once even if
+// nocbot dies right after the reply.
 func (env *Env) change(ctx context.Context, action string, fn func(b *status.Board) (status.Outcome, error)) (status.Outcome, error) {
 	ev := status.Event{At: env.Now, Actor: env.Req.Identity, Action: action, Command: env.Req.Line}
-	out, err := env.d.opts.Store.Update(ctx, ev, fn)
+	out, err := env.Store.Apply(ctx, ev, func(tx Tx) (status.Outcome, error) {
+		out, err := fn(tx.Board())
+		if err != nil {
+			return out, err
+		}
+		if a, ok := statusAnnouncement(env, tx.Board(), out); ok {
+			if _, err := announce.Enqueue(tx, a); err != nil {
+				return out, fmt.Errorf("announce %s: %w", a.ID, err)
+			}
+		}
+		return out, nil
+	})
 	if err == nil {
 		env.Log.Info("status changed", "action", action, "outcome", out.Text)
 	}
 	return out, err
+}
+
+// statusAnnouncement says a change in the other rooms: who did what,
+// with the incident's link. Its id is made of what the change wrote (the
+// incidents' newest update ids, or the notice's time), so replaying the
+// same change cannot announce it twice. The room the command came from
+// has the reply already and is left out.
+func statusAnnouncement(env *Env, b *status.Board, out status.Outcome) (announce.Announcement, bool) {
+	var id []string
+	for _, iid := range out.IDs {
+		in, ok := b.Find(iid)
+		if !ok || len(in.Updates) == 0 {
+			continue
+		}
+		id = append(id, iid+"/"+in.Updates[len(in.Updates)-1].ID)
+	}
+	if len(id) == 0 {
+		if b.Notice != nil {
+			id = append(id, "notice/"+strconv.FormatInt(b.Notice.SetAt.UnixNano(), 10))
+		} else {
+			id = append(id, "notice-cleared/"+strconv.FormatInt(env.Now.UnixNano(), 10))
+		}
+	}
+	who := env.Req.Identity
+	if i := strings.Index(who, ":"); i >= 0 {
+		who = who[i+1:]
+	}
+	text := out.Text
+	if who != "" {
+		text += " — by " + who
+	}
+	if len(out.IDs) == 1 && env.PageURL != "" {
+		text += " " + strings.TrimSuffix(env.PageURL, "/") + "/incidents/" + out.IDs[0] + ".html"
+	}
+	return announce.Announcement{
+		ID: "status:" + strings.Join(id, ","), Topic: announce.TopicStatus, Text: text, At: env.Now,
+		Except: []announce.Target{{Net: env.Req.Net, Room: env.Req.Room}},
+	}, true
 }
 
 const (
@@ -162,7 +193,7 @@ const (
 )
 
 func runHistory(ctx context.Context, env *Env) ([]string, error) {
-	b := env.d.opts.Store.Board()
+	b := env.Store.Board()
 	n, service := historyDefault, ""
 	for _, a := range env.Args {
 		if v, err := strconv.Atoi(a); err == nil {
@@ -178,14 +209,7 @@ func runHistory(ctx context.Context, env *Env) ([]string, error) {
 		}
 		service = c.ID
 	}
-	var lines []string
-	for i := len(b.Incidents) - 1; i >= 0 && len(lines) < n; i-- {
-		in := b.Incidents[i]
-		if service != "" && !in.Affects(service) {
-			continue
-		}
-		lines = append(lines, historyLine(in))
-	}
+	lines := history(b, service, n, maxLines(env.Req), env.PageURL)
 	if len(lines) == 0 {
 		if service != "" {
 			return []string{"no incidents recorded for " + service}, nil
@@ -193,19 +217,6 @@ func runHistory(ctx context.Context, env *Env) ([]string, error) {
 		return []string{"no incidents recorded"}, nil
 	}
 	return lines, nil
-}
-
-func historyLine(in *status.Incident) string {
-	start := in.StartedAt
-	if in.Kind == status.KindMaintenance && !in.ScheduledFor.IsZero() {
-		start = in.ScheduledFor
-	}
-	state := string(in.Status)
-	if end := in.ResolvedAt; !end.IsZero() {
-		state = fmt.Sprintf("%s after %s", in.Status, humanDuration(end.Sub(start)))
-	}
-	return fmt.Sprintf("#%s %s %s [%s] %s (%s)", in.ID, start.UTC().Format("2006-01-02 15:04"), in.Impact,
-		strings.Join(in.Order, ","), in.Title, state)
 }
 
 func runWhoami(ctx context.Context, env *Env) ([]string, error) {
@@ -217,7 +228,7 @@ func runWhoami(ctx context.Context, env *Env) ([]string, error) {
 		}
 		return []string{fmt.Sprintf("%s on %s: %s, so you can only use read-only commands", r.Nick, r.Net, why)}, nil
 	}
-	groups, err := env.d.opts.Members.Groups(ctx, r.Identity)
+	groups, err := env.Members.Groups(ctx, r.Identity)
 	if err != nil {
 		return nil, fmt.Errorf("groups of %s: %w", r.Identity, err)
 	}
@@ -229,22 +240,22 @@ func runWhoami(ctx context.Context, env *Env) ([]string, error) {
 }
 
 func runHelp(ctx context.Context, env *Env) ([]string, error) {
-	d := env.d
+	rows := env.Table.Rows()
 	if len(env.Args) == 0 {
 		seen := map[string]bool{}
 		var names []string
-		for _, c := range d.table {
-			if !seen[c.Name] {
+		for _, c := range rows {
+			if !seen[c.Name] && available(c, env.Req.Net) {
 				seen[c.Name] = true
-				names = append(names, d.opts.Prefix+c.Name)
+				names = append(names, env.Prefix+c.Name)
 			}
 		}
-		return []string{"commands: " + strings.Join(names, ", ") + " — " + d.opts.Prefix + "help <command> for details"}, nil
+		return []string{"commands: " + strings.Join(names, ", ") + " — " + env.Prefix + "help <command> for details"}, nil
 	}
-	name := strings.ToLower(strings.TrimPrefix(strings.Join(env.Args, " "), d.opts.Prefix))
+	name := strings.ToLower(strings.TrimPrefix(strings.Join(env.Args, " "), env.Prefix))
 	var lines []string
 	var last *Command
-	for i, c := range d.table {
+	for i, c := range rows {
 		if c.FullName() != name && c.Name != name && !contains(c.Aliases, name) {
 			continue
 		}
@@ -252,23 +263,31 @@ func runHelp(ctx context.Context, env *Env) ([]string, error) {
 		// "!status major|minor|... <usage> — help".
 		if last != nil && last.Name == c.Name && last.Usage == c.Usage && last.Help == c.Help && last.Perm == c.Perm {
 			last.Sub += "|" + c.Sub
-			lines[len(lines)-1] = d.helpLine(*last)
+			lines[len(lines)-1] = helpLine(env, *last)
 			continue
 		}
-		row := d.table[i]
+		row := rows[i]
 		last = &row
-		lines = append(lines, d.helpLine(row))
+		lines = append(lines, helpLine(env, row))
 	}
 	if len(lines) == 0 {
-		return nil, userError("no command %q; %shelp lists them", name, d.opts.Prefix)
+		return nil, userError("no command %q; %shelp lists them", name, env.Prefix)
 	}
 	return lines, nil
 }
 
-func (d *Dispatcher) helpLine(c Command) string {
-	line := d.usage(c) + " — " + c.Help
+// available reports whether a row runs on a network.
+func available(c Command, net string) bool {
+	return len(c.Transports) == 0 || contains(c.Transports, net)
+}
+
+func helpLine(env *Env, c Command) string {
+	line := usageOf(env.Prefix, c) + " — " + c.Help
 	if c.Perm != "" {
-		line += " (needs " + orList(d.opts.Permissions[c.Perm]) + ")"
+		line += " (needs " + orList(env.Permissions[c.Perm]) + ")"
+	}
+	if len(c.Transports) > 0 {
+		line += " (only on " + strings.Join(c.Transports, ", ") + ")"
 	}
 	return line
 }

@@ -27,6 +27,7 @@ type Config struct {
 	Permissions map[string][]string `toml:"permissions"` // command -> groups allowed to run it
 	Publisher   Publisher           `toml:"publisher"`
 	Scheduler   Scheduler           `toml:"scheduler"`
+	Announce    Announce            `toml:"announce"`
 	IRC         *IRC                `toml:"irc"`    // nil: IRC not configured
 	Matrix      *Matrix             `toml:"matrix"` // nil: Matrix not configured
 }
@@ -46,8 +47,11 @@ type Bot struct {
 	// stamp a wrong history. Zero runs them however old.
 	MaxCommandAge Duration `toml:"max_command_age"`
 	MaxReplyLines int      `toml:"max_reply_lines"`
-	RateLimit     int      `toml:"rate_limit"` // commands per minute per account
-	Workers       int      `toml:"workers"`
+	// ChannelLines is the most lines a reply takes in a channel: a longer one shows its first
+	// lines and offers the rest in a direct message (listings end in "and N more: <link>").
+	ChannelLines int `toml:"channel_lines"`
+	RateLimit    int `toml:"rate_limit"` // commands per minute per account
+	Workers      int `toml:"workers"`
 }
 
 // Log selects the slog handler.
@@ -135,6 +139,18 @@ type Scheduler struct {
 	Republish string `toml:"republish"`
 }
 
+// Announce routes what nocbot says on its own (status changes made by a command, publishing
+// trouble, later scheduled work) to rooms, by topic.
+type Announce struct {
+	// Routes maps a topic to targets "network:room" (irc:#fedora-noc,
+	// matrix:#noc:fedoraproject.org, console:console). The key "*" routes the topics not
+	// listed. A topic without a route goes to every configured room of every network.
+	Routes map[string][]string `toml:"routes"`
+	// MaxAge drops, with a log line and a metric, an announcement still undelivered to a target
+	// this long after it was made.
+	MaxAge Duration `toml:"max_age"`
+}
+
 // IRC is the IRC connection. Passwords are given by reference (env var or file).
 type IRC struct {
 	Server                string   `toml:"server"` // host:port
@@ -211,7 +227,8 @@ func Default() *Config {
 			MaxMessage:     1000,
 			CommandTimeout: Duration{10 * time.Second},
 			MaxCommandAge:  Duration{10 * time.Minute},
-			MaxReplyLines:  10,
+			MaxReplyLines:  25,
+			ChannelLines:   6,
 			RateLimit:      20,
 			Workers:        4,
 		},
@@ -229,9 +246,7 @@ func Default() *Config {
 			FASJSON: FASJSON{URL: "https://fasjson.fedoraproject.org/", CacheTTL: Duration{5 * time.Minute}},
 		},
 		Permissions: map[string][]string{
-			"status":      {"sysadmin-main", "noc"},
-			"announce":    {"sysadmin-main", "noc"},
-			"maintenance": {"sysadmin-main", "noc"},
+			"status": {"sysadmin-main", "noc"},
 		},
 		Publisher: Publisher{
 			Target:   "dir",
@@ -246,6 +261,7 @@ func Default() *Config {
 			TicketsURL: "https://forge.fedoraproject.org/infra/tickets/issues",
 		},
 		Scheduler: Scheduler{Republish: "@every 15m"},
+		Announce:  Announce{MaxAge: Duration{24 * time.Hour}},
 	}
 }
 

@@ -38,6 +38,10 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 // Every problem is reported at once, as *[Errors] sorted by line; a syntax error stops decoding
 // and is reported alone.
 func Parse(r io.Reader, name string, getenv func(string) string) (*Config, error) {
+	return parse(r, name, getenv, nil)
+}
+
+func parse(r io.Reader, name string, getenv func(string) string, caps *Capabilities) (*Config, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read config %s: %w", name, err)
@@ -62,7 +66,7 @@ func Parse(r io.Reader, name string, getenv func(string) string) (*Config, error
 	origin, envErrs := applyEnv(c, getenv)
 
 	var validateProbs problems
-	c.validate(&validateProbs)
+	c.validate(&validateProbs, caps)
 
 	idx := indexLines(src)
 	errs := envErrs

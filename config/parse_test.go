@@ -159,7 +159,6 @@ server = "irc.libera.chat:6697"
 		{"static group replaced", c.Groups.Static["noc"], []string{"irc:nirik"}},
 		{"other static group kept", c.Groups.Static["sysadmin-main"], d.Groups.Static["sysadmin-main"]},
 		{"permission replaced", c.Permissions["status"], []string{"noc"}},
-		{"other permissions kept", c.Permissions["announce"], d.Permissions["announce"]},
 		{"irc defaults filled", c.IRC.TLS && c.IRC.RequireAccount && c.IRC.FloodBurst == 4 && c.IRC.Nick == "nocbot", true},
 		{"irc enabled", c.IRCEnabled(), true},
 		{"console auto off", c.ConsoleEnabled(), false},

@@ -16,7 +16,7 @@ import (
 // but no file positions (Parse adds those), or nil.
 func (c *Config) Validate() error {
 	var ps problems
-	c.validate(&ps)
+	c.validate(&ps, nil)
 	errs := make(Errors, len(ps))
 	for i, p := range ps {
 		errs[i] = FieldError{Key: p.at.String(), Msg: p.msg}
@@ -24,7 +24,7 @@ func (c *Config) Validate() error {
 	return errs.orNil()
 }
 
-func (c *Config) validate(ps *problems) {
+func (c *Config) validate(ps *problems, caps *Capabilities) {
 	v := check{ps}
 	c.validateBot(v)
 	c.validateComponents(v)
@@ -41,6 +41,12 @@ func (c *Config) validate(ps *problems) {
 	if c.Matrix != nil {
 		c.Matrix.validate(v, path{"matrix"})
 	}
+	c.validateAnnounce(v)
+	if caps == nil {
+		// Without the binary's own list, the defaults name every permission the core commands use.
+		caps = &Capabilities{Permissions: sortedKeys(Default().Permissions)}
+	}
+	c.validateCapabilities(v, caps)
 }
 
 func (c *Config) validateBot(v check) {
@@ -56,6 +62,7 @@ func (c *Config) validateBot(v check) {
 		v.add(b.key("max_command_age"), "must not be negative (0 runs commands however old)")
 	}
 	v.atLeast(b.key("max_reply_lines"), c.Bot.MaxReplyLines, 1)
+	v.atLeast(b.key("channel_lines"), c.Bot.ChannelLines, 2) // a line of answer and the offer of the rest
 	v.atLeast(b.key("rate_limit"), c.Bot.RateLimit, 1)
 	v.atLeast(b.key("workers"), c.Bot.Workers, 1)
 
@@ -140,15 +147,10 @@ func (c *Config) validateGroups(v check) {
 	v.url(fj.key("url"), c.Groups.FASJSON.URL, "https", "http")
 	v.positive(fj.key("cache_ttl"), c.Groups.FASJSON.CacheTTL)
 
-	// The defaults name every permission the commands ask for; a key outside them (a typo such
-	// as "stauts") would leave the real permission at its default without a word.
-	known := sortedKeys(Default().Permissions)
+	// Keys that no command uses (a typo such as "stauts" would leave the real permission at its
+	// default without a word) are refused by validateCapabilities.
 	for _, cmd := range sortedKeys(c.Permissions) {
 		at := path{"permissions", cmd}
-		if !slices.Contains(known, cmd) {
-			v.add(at, "unknown command %q: permissions exist for %s", cmd, quoteList(known))
-			continue
-		}
 		groups := c.Permissions[cmd]
 		if len(groups) == 0 {
 			v.add(at, "list at least one group (leave the command out to keep its default)")

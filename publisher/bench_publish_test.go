@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/fedora-infra/nocbot/internal/testsrv"
+	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/status"
 	"github.com/fedora-infra/nocbot/store"
 )
@@ -39,7 +40,7 @@ func BenchmarkPublishVsAWSCLI(b *testing.B) {
 
 	var w *Worker
 	s, err := store.Open(ctx, filepath.Join(b.TempDir(), "state.db"), pubBenchCatalogue(30),
-		store.Options{Now: pubClock, OnCommit: func(uint64) {
+		store.Options{Now: pubClock, OnCommit: func(store.Commit) {
 			if w != nil { // the history below is committed before the worker exists
 				w.Trigger()
 			}
@@ -57,7 +58,7 @@ func BenchmarkPublishVsAWSCLI(b *testing.B) {
 	target := &pubTimedTarget{S3Target: s3t}
 	published := make(chan bool, 16)
 	// The daemon publishes through the caching renderer; so does the benchmark.
-	w = NewWorker(s, NewRenderer(pubSite()).Render, target, WorkerOptions{Debounce: NoDebounce, Now: pubClock,
+	w = NewWorker(s, render.NewRenderer(pubSite()).Render, target, WorkerOptions{Debounce: NoDebounce, Now: pubClock,
 		OnPublish: func(ok bool, _ time.Duration) {
 			select {
 			case published <- ok:
@@ -176,7 +177,7 @@ type pubTimedTarget struct {
 	uploaded int
 }
 
-func (t *pubTimedTarget) Publish(ctx context.Context, files []File, gen uint64) (Report, error) {
+func (t *pubTimedTarget) Publish(ctx context.Context, files []render.File, gen uint64) (Report, error) {
 	start := time.Now()
 	rep, err := t.S3Target.Publish(ctx, files, gen)
 	t.mu.Lock()
@@ -209,7 +210,7 @@ func pubRunAWS(b *testing.B, bin string, args ...string) {
 	}
 }
 
-func pubBytes(files []File) int {
+func pubBytes(files []render.File) int {
 	n := 0
 	for _, f := range files {
 		n += len(f.Body)

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+
+	"github.com/fedora-infra/nocbot/render"
 )
 
 // errNoDir refuses to write into the working directory by accident.
@@ -40,7 +42,7 @@ type manifestFile struct {
 
 // Publish writes the changed files (index.html last), then removes files
 // it wrote before that are no longer rendered.
-func (d *DirTarget) Publish(ctx context.Context, files []File, gen uint64) (Report, error) {
+func (d *DirTarget) Publish(ctx context.Context, files []render.File, gen uint64) (Report, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	rep := Report{Generation: gen}
@@ -61,7 +63,7 @@ func (d *DirTarget) Publish(ctx context.Context, files []File, gen uint64) (Repo
 		return rep, fmt.Errorf("publish generation %d to %s: %w (%d)", gen, d.Dir, ErrStale, old.Generation)
 	}
 
-	var changed []File
+	var changed []render.File
 	rendered := make(map[string]bool, len(files))
 	for _, f := range files {
 		rendered[f.Path] = true

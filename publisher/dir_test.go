@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/status"
 )
 
@@ -33,7 +34,7 @@ func pubTree(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-func pubPaths(files []File) []string {
+func pubPaths(files []render.File) []string {
 	var out []string
 	for _, f := range files {
 		out = append(out, f.Path)
@@ -150,7 +151,7 @@ func TestDirTargetRefusesUnsafePaths(t *testing.T) {
 	dir := t.TempDir()
 	target := &DirTarget{Dir: filepath.Join(dir, "site")}
 	for _, p := range []string{"../escape.html", "/etc/x", ".well-known/acme-challenge/x", dirManifest} {
-		_, err := target.Publish(context.Background(), []File{{Path: p, Body: []byte("x")}, {Path: "index.html"}}, 1)
+		_, err := target.Publish(context.Background(), []render.File{{Path: p, Body: []byte("x")}, {Path: "index.html"}}, 1)
 		if !errors.Is(err, ErrUnsafePath) {
 			t.Errorf("Publish(%q) = %v, want ErrUnsafePath", p, err)
 		}
@@ -173,7 +174,7 @@ func TestDirTargetChallenge(t *testing.T) {
 		t.Fatalf("challenge = %q, %v", body, err)
 	}
 	// Publishing never removes it: it is not nocbot's page.
-	if _, err := target.Publish(ctx, []File{{Path: "index.html", Body: []byte("<p>ok</p>")}}, 1); err != nil {
+	if _, err := target.Publish(ctx, []render.File{{Path: "index.html", Body: []byte("<p>ok</p>")}}, 1); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(p); err != nil {

@@ -8,13 +8,15 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/fedora-infra/nocbot/render"
 )
 
 // Target is where a rendered build goes: a local folder or an S3 bucket.
 // Publish must be idempotent: calling it again with the same files and
 // generation changes nothing and uploads nothing.
 type Target interface {
-	Publish(ctx context.Context, files []File, gen uint64) (Report, error)
+	Publish(ctx context.Context, files []render.File, gen uint64) (Report, error)
 }
 
 // Report says what one Publish did, for logs and the one-shot command.
@@ -81,7 +83,7 @@ func checkPath(p string, reserved ...string) error {
 
 // checkFiles checks every path and refuses duplicates, which would make
 // the upload order (and so the page) depend on chance.
-func checkFiles(files []File, reserved ...string) error {
+func checkFiles(files []render.File, reserved ...string) error {
 	seen := make(map[string]bool, len(files))
 	var errs []error
 	for _, f := range files {
@@ -121,8 +123,8 @@ func uploadClass(p string) int {
 // uploadGroups splits files into the classes above, keeping the renderer's
 // order within each. Files of one group may go up concurrently; a group
 // starts only once the one before it is complete.
-func uploadGroups(files []File) [][]File {
-	groups := make([][]File, classCount)
+func uploadGroups(files []render.File) [][]render.File {
+	groups := make([][]render.File, classCount)
 	for _, f := range files {
 		c := uploadClass(f.Path)
 		groups[c] = append(groups[c], f)

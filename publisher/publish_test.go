@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/status"
 	"github.com/fedora-infra/nocbot/store"
 )
@@ -23,8 +24,8 @@ var pubNow = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
 func pubClock() time.Time { return pubNow }
 
-func pubSite() Site {
-	return Site{
+func pubSite() render.Site {
+	return render.Site{
 		Title:      "Fedora Infrastructure Status",
 		URL:        "https://status.fedoraproject.org/",
 		TicketsURL: "https://pagure.io/fedora-infrastructure/issue",
@@ -41,12 +42,19 @@ func pubCatalogue() *status.Catalogue {
 }
 
 // pubRender is the worker's render function over the real renderer.
-func pubRender(b *status.Board, now time.Time) ([]File, error) { return Render(b, now, pubSite()) }
+func pubRender(b *status.Board, now time.Time) ([]render.File, error) {
+	return render.Render(b, now, pubSite())
+}
 
 func pubOpenStore(t testing.TB, path string, onCommit func(uint64)) *store.Store {
 	t.Helper()
 	s, err := store.Open(context.Background(), path, pubCatalogue(), store.Options{
-		LockTimeout: time.Second, Now: func() time.Time { return pubNow }, OnCommit: onCommit,
+		LockTimeout: time.Second, Now: func() time.Time { return pubNow },
+		OnCommit: func(c store.Commit) {
+			if onCommit != nil {
+				onCommit(c.Generation)
+			}
+		},
 	})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
@@ -81,14 +89,14 @@ func pubEdit(t testing.TB, s *store.Store, fn func(b *status.Board) (status.Outc
 	return out
 }
 
-func pubFiles(t testing.TB, s *store.Store) ([]File, uint64) {
+func pubFiles(t testing.TB, s *store.Store) ([]render.File, uint64) {
 	t.Helper()
 	b, gen := s.Snapshot()
 	files, err := pubRender(b, pubNow)
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}
-	if err := Validate(files); err != nil {
+	if err := render.Validate(files); err != nil {
 		t.Fatalf("validate: %v", err)
 	}
 	return files, gen
@@ -96,7 +104,7 @@ func pubFiles(t testing.TB, s *store.Store) ([]File, uint64) {
 
 // pubDiff lists the paths whose bytes differ between two builds, or that
 // only one has.
-func pubDiff(a, b []File) (changed, gone []string) {
+func pubDiff(a, b []render.File) (changed, gone []string) {
 	old := map[string][]byte{}
 	for _, f := range a {
 		old[f.Path] = f.Body
@@ -162,7 +170,7 @@ func TestCheckPath(t *testing.T) {
 			t.Errorf("checkPath(%q) = %v, want ErrUnsafePath", p, err)
 		}
 	}
-	if err := checkFiles([]File{{Path: "a.json"}, {Path: "a.json"}}); !errors.Is(err, ErrUnsafePath) {
+	if err := checkFiles([]render.File{{Path: "a.json"}, {Path: "a.json"}}); !errors.Is(err, ErrUnsafePath) {
 		t.Errorf("duplicate paths: %v, want ErrUnsafePath", err)
 	}
 }
@@ -189,7 +197,7 @@ func TestCheckChallenge(t *testing.T) {
 }
 
 func TestUploadGroupsPutIndexLast(t *testing.T) {
-	in := []File{{Path: "index.html"}, {Path: "api/v2/summary.json"}, {Path: "incidents/1.html"},
+	in := []render.File{{Path: "index.html"}, {Path: "api/v2/summary.json"}, {Path: "incidents/1.html"},
 		{Path: "assets/site.0123456789.css"}, {Path: "ongoing.json"}, {Path: "history/index.html"}}
 	var got [][]string
 	for _, g := range uploadGroups(in) {

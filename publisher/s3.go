@@ -23,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+
+	"github.com/fedora-infra/nocbot/render"
 )
 
 // S3Options configure an S3Target. Credentials never appear here: they
@@ -157,7 +159,7 @@ func normalisePrefix(p string) string {
 // Publish uploads what changed since the last publish and deletes what is
 // no longer rendered. It returns ErrStale, having written nothing, when
 // the bucket already holds a newer generation.
-func (t *S3Target) Publish(ctx context.Context, files []File, gen uint64) (rep Report, err error) {
+func (t *S3Target) Publish(ctx context.Context, files []render.File, gen uint64) (rep Report, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	rep.Generation = gen
@@ -181,7 +183,7 @@ func (t *S3Target) Publish(ctx context.Context, files []File, gen uint64) (rep R
 
 	sums := make(map[string]string, len(files))
 	was := map[string]string{} // hash at each changed or gone path before this publish
-	var changed []File
+	var changed []render.File
 	for _, f := range files {
 		sum := sha256.Sum256(f.Body)
 		sums[f.Path] = hex.EncodeToString(sum[:])
@@ -222,7 +224,7 @@ func (t *S3Target) Publish(ctx context.Context, files []File, gen uint64) (rep R
 	// there, for the CDN invalidation.
 	dirty := map[string]string{}
 	for _, group := range uploadGroups(changed) {
-		done, err := forEach(ctx, t.opts.Concurrency, group, func(ctx context.Context, f File) error {
+		done, err := forEach(ctx, t.opts.Concurrency, group, func(ctx context.Context, f render.File) error {
 			return t.put(ctx, f, gen, sums[f.Path])
 		})
 		for _, f := range done {
@@ -242,7 +244,7 @@ func (t *S3Target) Publish(ctx context.Context, files []File, gen uint64) (rep R
 	deleted, err := forEach(ctx, t.opts.Concurrency, gone, t.remove)
 	rep.Deleted = deleted
 	for _, p := range deleted {
-		if _, cc := UploadClass(p); mutable(cc) {
+		if _, cc := render.UploadClass(p); mutable(cc) {
 			dirty[p] = was[p] + ">"
 		}
 	}
@@ -436,7 +438,7 @@ func (t *S3Target) claim(ctx context.Context, gen uint64) error {
 
 // put uploads one file with its headers set explicitly: the SDK guesses
 // no Content-Type, and S3 would serve binary/octet-stream without one.
-func (t *S3Target) put(ctx context.Context, f File, gen uint64, sum string) error {
+func (t *S3Target) put(ctx context.Context, f render.File, gen uint64, sum string) error {
 	out, err := t.s3.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        aws.String(t.opts.Bucket),
 		Key:           aws.String(t.prefix + f.Path),

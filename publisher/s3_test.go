@@ -24,6 +24,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/fedora-infra/nocbot/internal/testsrv"
+	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/status"
 )
 
@@ -352,7 +353,7 @@ func TestS3DeletesOnlyWhatNocbotWrote(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Drop a detail page from the build, as when an id is renamed.
-	i := slices.IndexFunc(files, func(f File) bool { return uploadClass(f.Path) == classDetail })
+	i := slices.IndexFunc(files, func(f render.File) bool { return uploadClass(f.Path) == classDetail })
 	dropped := files[i].Path
 	less := slices.Delete(slices.Clone(files), i, i+1)
 	rep, err := target.Publish(ctx, less, gen)
@@ -478,7 +479,7 @@ func TestS3Challenge(t *testing.T) {
 	if resp, body := e.website(t, key); resp.StatusCode != http.StatusOK || body != value {
 		t.Fatalf("website %s: %d %q", key, resp.StatusCode, body)
 	}
-	if _, err := target.Publish(ctx, []File{{Path: "index.html", Body: []byte("<p>ok</p>"), ContentType: "text/html; charset=utf-8"}}, 1); err != nil {
+	if _, err := target.Publish(ctx, []render.File{{Path: "index.html", Body: []byte("<p>ok</p>"), ContentType: "text/html; charset=utf-8"}}, 1); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := e.objects(t)[key]; !ok {
@@ -503,7 +504,7 @@ func TestS3InvalidatesChangedPaths(t *testing.T) {
 	files1, gen1 := pubFiles(t, s)
 	target := e.target(t, s, true)
 
-	wantPaths := func(files []File, changed []string) []string {
+	wantPaths := func(files []render.File, changed []string) []string {
 		var mut []string
 		for _, f := range files {
 			if slices.Contains(changed, f.Path) && mutable(f.CacheControl) {
@@ -590,7 +591,7 @@ func TestS3InvalidatesEveryChangeWithinAGeneration(t *testing.T) {
 	if err := target.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
-	i := slices.IndexFunc(files, func(f File) bool { return f.Path == indexPath })
+	i := slices.IndexFunc(files, func(f render.File) bool { return f.Path == indexPath })
 	seen := map[string]bool{e.cf.Posts()[0].ID: true}
 	for round := 1; round <= 3; round++ {
 		files = slices.Clone(files)
@@ -623,7 +624,7 @@ func TestS3RetriesFailedInvalidationOnce(t *testing.T) {
 	ctx := context.Background()
 	s := pubStore(t)
 	target := e.target(t, s, true)
-	publish := func(msg string) []File {
+	publish := func(msg string) []render.File {
 		t.Helper()
 		pubChange(t, s, status.LevelMinor, msg, "zodbot")
 		files, gen := pubFiles(t, s)
@@ -632,9 +633,9 @@ func TestS3RetriesFailedInvalidationOnce(t *testing.T) {
 		}
 		return files
 	}
-	file := func(files []File, p string) []File {
-		i := slices.IndexFunc(files, func(f File) bool { return f.Path == p })
-		return []File{files[i]}
+	file := func(files []render.File, p string) []render.File {
+		i := slices.IndexFunc(files, func(f render.File) bool { return f.Path == p })
+		return []render.File{files[i]}
 	}
 	files := publish("one")
 	target.Wait(ctx)
@@ -643,7 +644,7 @@ func TestS3RetriesFailedInvalidationOnce(t *testing.T) {
 	_, gen := s.Snapshot()
 	sum := file(files, "api/v2/summary.json")
 	sum[0].Body = append(bytes.Clone(sum[0].Body), ' ')
-	rest := slices.DeleteFunc(slices.Clone(files), func(f File) bool { return f.Path == "api/v2/summary.json" })
+	rest := slices.DeleteFunc(slices.Clone(files), func(f render.File) bool { return f.Path == "api/v2/summary.json" })
 	if _, err := target.Publish(ctx, append(rest, sum...), gen); err != nil {
 		t.Fatal(err)
 	}

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/fedora-infra/nocbot/internal/backoff"
+	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/status"
 )
 
@@ -78,10 +79,11 @@ type waiter interface {
 // clearing the store's outbox.
 type Worker struct {
 	src    Source
-	render func(b *status.Board, now time.Time) ([]File, error)
+	render func(b *status.Board, now time.Time) ([]render.File, error)
 	target Target
 	opts   WorkerOptions
-	kick   chan struct{} // capacity 1: pending triggers coalesce
+	retry  backoff.Policy // after failed publishes
+	kick   chan struct{}  // capacity 1: pending triggers coalesce
 
 	pubMu sync.Mutex // one publish at a time (Run and PublishOnce)
 
@@ -91,7 +93,7 @@ type Worker struct {
 }
 
 // NewWorker returns a worker; nothing runs before Run or PublishOnce.
-func NewWorker(src Source, render func(b *status.Board, now time.Time) ([]File, error), target Target, opts WorkerOptions) *Worker {
+func NewWorker(src Source, render func(b *status.Board, now time.Time) ([]render.File, error), target Target, opts WorkerOptions) *Worker {
 	if opts.Debounce == 0 {
 		opts.Debounce = defaultDebounce
 	}
@@ -116,7 +118,8 @@ func NewWorker(src Source, render func(b *status.Board, now time.Time) ([]File, 
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{src: src, render: render, target: target, opts: opts, kick: make(chan struct{}, 1)}
+	return &Worker{src: src, render: render, target: target, opts: opts, kick: make(chan struct{}, 1),
+		retry: backoff.Policy{Min: opts.MinBackoff, Max: opts.MaxBackoff}}
 }
 
 // Trigger asks for a publish. It never blocks; triggers that arrive before
@@ -173,7 +176,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				continue
 			}
 			failures++
-			d := w.backoff(failures)
+			d := w.retry.Delay(failures - 1)
 			w.opts.Log.Warn("publish failed; retrying", "attempt", failures, "in", d, "err", err)
 			timer.Reset(d)
 			armed = true
@@ -233,10 +236,10 @@ func (w *Worker) attempt(ctx context.Context) (Report, uint64, error) {
 	}
 	// A build that fails validation publishes nothing: a broken page must
 	// not replace a working one, and an empty one would delete the site.
-	if !slices.ContainsFunc(files, func(f File) bool { return f.Path == indexPath }) {
+	if !slices.ContainsFunc(files, func(f render.File) bool { return f.Path == indexPath }) {
 		return Report{}, gen, fmt.Errorf("validate generation %d: no %s in the build", gen, indexPath)
 	}
-	if err := Validate(files); err != nil {
+	if err := render.Validate(files); err != nil {
 		return Report{}, gen, fmt.Errorf("validate generation %d: %w", gen, err)
 	}
 	rep, err := w.target.Publish(ctx, files, gen)
@@ -308,7 +311,7 @@ func (w *Worker) flush(ctx context.Context) {
 		case <-ctx.Done():
 			w.opts.Log.Warn("shutting down with the page behind; it stays queued for the next start")
 			return
-		case <-time.After(w.backoff(failures)):
+		case <-time.After(w.retry.Delay(failures - 1)):
 		}
 	}
 	if wt, ok := w.target.(waiter); ok {
@@ -316,17 +319,6 @@ func (w *Worker) flush(ctx context.Context) {
 			w.opts.Log.Warn("cdn invalidation unfinished at shutdown", "err", err)
 		}
 	}
-}
-
-// backoff doubles from MinBackoff up to MaxBackoff, then takes a random
-// point in the upper half, so restarted instances do not retry in step.
-func (w *Worker) backoff(failures int) time.Duration {
-	d := w.opts.MinBackoff
-	for i := 1; i < failures && d < w.opts.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, w.opts.MaxBackoff)
-	return d/2 + rand.N(d/2+1)
 }
 
 func truncate(s string, n int) string {

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/status"
 )
 
@@ -32,7 +33,7 @@ func newPubFakeTarget(fail int) *pubFakeTarget {
 
 var errPubTargetDown = errors.New("target down")
 
-func (f *pubFakeTarget) Publish(ctx context.Context, files []File, gen uint64) (Report, error) {
+func (f *pubFakeTarget) Publish(ctx context.Context, files []render.File, gen uint64) (Report, error) {
 	f.mu.Lock()
 	f.calls++
 	call, hook := f.calls, f.hook
@@ -130,7 +131,7 @@ func TestWorkerDebounceRendersABurstOnce(t *testing.T) {
 	target := newPubFakeTarget(0)
 	renders := 0
 	var mu sync.Mutex
-	render := func(b *status.Board, now time.Time) ([]File, error) {
+	render := func(b *status.Board, now time.Time) ([]render.File, error) {
 		mu.Lock()
 		renders++
 		mu.Unlock()
@@ -211,17 +212,17 @@ func TestWorkerRetriesUntilPublishedAndTellsTheChatOnce(t *testing.T) {
 func TestWorkerPublishesNothingThatFailsValidation(t *testing.T) {
 	tests := []struct {
 		name  string
-		spoil func(files []File) []File
+		spoil func(files []render.File) []render.File
 	}{
-		{"invalid JSON", func(files []File) []File {
-			i := slices.IndexFunc(files, func(f File) bool { return strings.HasSuffix(f.Path, ".json") })
+		{"invalid JSON", func(files []render.File) []render.File {
+			i := slices.IndexFunc(files, func(f render.File) bool { return strings.HasSuffix(f.Path, ".json") })
 			files[i].Body = []byte(`{"outages": [`)
 			return files
 		}},
-		{"no index.html", func(files []File) []File {
-			return slices.DeleteFunc(files, func(f File) bool { return f.Path == "index.html" })
+		{"no index.html", func(files []render.File) []render.File {
+			return slices.DeleteFunc(files, func(f render.File) bool { return f.Path == "index.html" })
 		}},
-		{"empty build", func([]File) []File { return nil }},
+		{"empty build", func([]render.File) []render.File { return nil }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -229,7 +230,7 @@ func TestWorkerPublishesNothingThatFailsValidation(t *testing.T) {
 			pubChange(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
 			target := newPubFakeTarget(0)
 			var notes pubNotes
-			broken := func(b *status.Board, now time.Time) ([]File, error) {
+			broken := func(b *status.Board, now time.Time) ([]render.File, error) {
 				files, err := pubRender(b, now)
 				return tc.spoil(files), err
 			}

@@ -1,7 +1,6 @@
 package status
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -206,7 +205,7 @@ func (b *Board) Insert(in *Incident) (*Incident, error) {
 const MaxID = 1<<31 - 1
 
 // ErrIDOutOfRange means an imported numeric id cannot be used as it is.
-var ErrIDOutOfRange = errors.New("numeric incident id out of range")
+var ErrIDOutOfRange = refusal("numeric incident id out of range")
 
 // NumericID reports whether id is made of ASCII digits (or a sign and
 // digits) and, if so, its value; such an id is refused unless it is the

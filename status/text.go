@@ -1,7 +1,6 @@
 package status
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"unicode"
@@ -27,10 +26,10 @@ import (
 //   - lengths are counted in characters (code points), as the README says.
 
 // ErrInvalidUTF8 means the bytes are not UTF-8 text.
-var ErrInvalidUTF8 = errors.New("the message is not valid UTF-8")
+var ErrInvalidUTF8 = refusal("the message is not valid UTF-8")
 
 // ErrNoVisibleText means the text is made only of invisible characters.
-var ErrNoVisibleText = errors.New("the message has no visible characters")
+var ErrNoVisibleText = refusal("the message has no visible characters")
 
 // CheckInput applies the byte-level part of the rule to a whole line as
 // a transport received it: valid UTF-8 and no control characters.

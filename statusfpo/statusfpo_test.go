@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedora-infra/nocbot/publisher"
+	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/status"
 )
 
@@ -118,7 +118,7 @@ func TestResolvedJSONMatchesTheOldSite(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	files, err := publisher.Render(b, time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC), publisher.Site{
+	files, err := render.Render(b, time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC), render.Site{
 		Title: "Fedora Infrastructure Status", URL: "https://status.fedoraproject.org/", TicketsURL: tickets,
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -30,6 +31,8 @@ var (
 	bucketIncidents = []byte("incidents")
 	bucketAudit     = []byte("audit")
 	bucketKV        = []byte("kv")
+	collBucket      = []byte("collections")
+	outboxesBucket  = []byte("outboxes")
 
 	keyVersion      = []byte("schema_version")
 	keyLastID       = []byte("last_id")
@@ -45,18 +48,32 @@ type Options struct {
 	LockTimeout time.Duration
 	// Now stamps audit events; defaults to time.Now.
 	Now func() time.Time
-	// OnCommit runs after every committed change (outside any lock), e.g.
-	// to trigger a publish. It must not block.
-	OnCommit func(gen uint64)
 	// Log receives warnings found while opening (an empty file); nil discards.
 	Log *slog.Logger
+	// Collections are the named collections the capabilities declare.
+	Collections []Collection
+	// OnCommit runs after every committed change (outside any lock): to
+	// trigger a publish when the page changed, or an outbox's delivery
+	// loop. It must not block.
+	OnCommit func(Commit)
+}
+
+// Commit says what one committed change touched.
+type Commit struct {
+	Generation uint64   // the page generation after the change
+	Page       bool     // the page must be republished
+	Outboxes   []string // outboxes that got a record
 }
 
 // Store is the open state file plus the current board snapshot.
 type Store struct {
-	db   *bolt.DB
-	path string
-	opts Options
+	db    *bolt.DB
+	path  string
+	opts  Options
+	colls map[string]*Collection
+
+	subMu sync.Mutex // guards subs
+	subs  []func(Commit)
 
 	mu      sync.Mutex // serialises writers and guards the fields below
 	board   *status.Board
@@ -67,7 +84,8 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the state file, runs pending migrations
-// and loads the board over the configured catalogue.
+// (the store's own, then each collection's) and loads the board over the
+// configured catalogue.
 func Open(ctx context.Context, path string, cat *status.Catalogue, opts Options) (*Store, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = time.Second
@@ -78,6 +96,14 @@ func Open(ctx context.Context, path string, cat *status.Catalogue, opts Options)
 	if err := checkFile(path, opts.Log); err != nil {
 		return nil, err
 	}
+	colls := map[string]*Collection{}
+	for i := range opts.Collections {
+		c := &opts.Collections[i]
+		if c.Name == "" || colls[c.Name] != nil {
+			return nil, fmt.Errorf("open %s: collection %q declared twice or without a name", path, c.Name)
+		}
+		colls[c.Name] = c
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w (waited %s; is another nocbot running?)", path, ErrLocked, opts.LockTimeout)
@@ -85,8 +111,12 @@ func Open(ctx context.Context, path string, cat *status.Catalogue, opts Options)
 	if err != nil {
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, opts: opts}
+	s := &Store{db: db, path: path, opts: opts, colls: colls}
 	if err := migrate(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	if err := migrateCollections(db, opts.Collections); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
@@ -160,87 +190,146 @@ func (s *Store) Snapshot() (*status.Board, uint64) {
 	return s.board, s.gen
 }
 
-// Update applies fn to a clone of the board and, if fn succeeds, commits
-// in one transaction the touched incidents, the notice, the audit event
-// (with fn's result) and the outbox mark. On any error nothing changes.
+// Update applies a change to the board alone; see [Store.Apply].
 func (s *Store) Update(ctx context.Context, ev status.Event, fn func(b *status.Board) (status.Outcome, error)) (status.Outcome, error) {
+	return s.Apply(ctx, ev, func(tx Change) (status.Outcome, error) { return fn(tx.Board()) })
+}
+
+// Apply runs fn in one write transaction and, if fn succeeds and changed
+// anything, commits together the board edits, the collection writes, the
+// outbox records and the audit event (with fn's result); the publish mark
+// is set only when something the page shows changed. On any error
+// nothing changes. fn must not do network I/O: it holds the writer lock.
+func (s *Store) Apply(ctx context.Context, ev status.Event, fn func(tx Change) (status.Outcome, error)) (status.Outcome, error) {
 	if err := ctx.Err(); err != nil {
 		return status.Outcome{}, err
 	}
-	out, gen, committed, err := s.commit(ev, fn)
+	out, c, committed, err := s.commit(ev, fn)
 	if err != nil || !committed {
 		return out, err
 	}
 	if s.opts.OnCommit != nil {
-		s.opts.OnCommit(gen)
+		s.opts.OnCommit(c)
+	}
+	s.subMu.Lock()
+	subs := slices.Clone(s.subs)
+	s.subMu.Unlock()
+	for _, fn := range subs {
+		fn(c)
 	}
 	return out, nil
 }
 
-// commit runs fn on a clone under the writer lock and, if it changed
-// anything, writes the change and swaps the clone in.
-func (s *Store) commit(ev status.Event, fn func(b *status.Board) (status.Outcome, error)) (status.Outcome, uint64, bool, error) {
+// Subscribe adds fn to what runs after every committed change, like
+// Options.OnCommit, for parts built after the store (the publisher, the
+// announcement loop). They start with a pass over what is pending, so a
+// commit made before they subscribed is not missed. fn must not block.
+func (s *Store) Subscribe(fn func(Commit)) {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	s.subs = append(s.subs, fn)
+}
+
+// errNothing rolls back a transaction in which fn changed nothing.
+var errNothing = errors.New("nothing changed")
+
+// commit runs fn under the writer lock inside one bbolt transaction and,
+// if it changed anything, swaps the edited board in.
+func (s *Store) commit(ev status.Event, fn func(tx Change) (status.Outcome, error)) (status.Outcome, Commit, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock() // also when fn panics: the dispatcher recovers, the store must not stay locked
-	work := s.board.Clone()
-	out, err := fn(work)
-	if err != nil {
-		return status.Outcome{}, 0, false, err
-	}
-	ids, noticeChanged := work.Dirty()
-	if len(ids) == 0 && !noticeChanged {
-		return out, 0, false, nil
-	}
+	var (
+		out     status.Outcome
+		fnErr   error // the change's own refusal, returned as is
+		tx      *Tx
+		gen     = s.gen
+		pending = s.pending
+	)
 	now := s.opts.Now()
-	if ev.At.IsZero() {
-		ev.At = now
-	}
-	if ev.Result == "" {
-		ev.Result = out.Text
-	}
-	if len(ev.Target) == 0 {
-		ev.Target = out.IDs
-	}
-	gen := s.gen + 1
-	pending := s.pending
-	if pending.IsZero() {
-		pending = now
-	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		inc := tx.Bucket(bucketIncidents)
-		for _, id := range ids {
-			in, _ := work.Find(id)
-			v, err := json.Marshal(in)
-			if err != nil {
-				return fmt.Errorf("encode incident %s: %w", id, err)
-			}
-			if err := inc.Put([]byte(id), v); err != nil {
-				return fmt.Errorf("put incident %s: %w", id, err)
-			}
+	err := s.db.Update(func(btx *bolt.Tx) error {
+		tx = &Tx{s: s, btx: btx}
+		if out, fnErr = fn(tx); fnErr != nil {
+			return fnErr
 		}
-		meta := tx.Bucket(bucketMeta)
-		if noticeChanged {
-			if err := putJSONOrDelete(meta, keyNotice, work.Notice); err != nil {
+		var ids []string
+		var noticeChanged bool
+		if tx.board != nil {
+			ids, noticeChanged = tx.board.Dirty()
+		}
+		page := tx.page || len(ids) > 0 || noticeChanged
+		if !page && !tx.wrote {
+			return errNothing
+		}
+		if ev.At.IsZero() {
+			ev.At = now
+		}
+		if ev.Result == "" {
+			ev.Result = out.Text
+		}
+		if len(ev.Target) == 0 {
+			ev.Target = out.IDs
+		}
+		meta := btx.Bucket(bucketMeta)
+		if len(ids) > 0 || noticeChanged {
+			if err := writeBoard(btx, tx.board, ids, noticeChanged); err != nil {
 				return err
 			}
 		}
-		if err := putUint(meta, keyLastID, uint64(work.LastID)); err != nil {
-			return err
+		if page {
+			gen++
+			if pending.IsZero() {
+				pending = now
+			}
+			if err := putUint(meta, keyGen, gen); err != nil {
+				return err
+			}
+			if err := putTime(meta, keyPendingSince, pending); err != nil {
+				return err
+			}
+			tx.page = true
 		}
-		if err := putUint(meta, keyGen, gen); err != nil {
-			return err
-		}
-		if err := putTime(meta, keyPendingSince, pending); err != nil {
-			return err
-		}
-		return appendAudit(tx, &ev)
+		return appendAudit(btx, &ev)
 	})
-	if err := s.noteWrite(classifyWrite(s.path, err)); err != nil {
-		return status.Outcome{}, 0, false, fmt.Errorf("commit change: %w", err)
+	if errors.Is(err, errNothing) {
+		return out, Commit{}, false, nil
 	}
-	work.Reload()
-	s.board, s.gen, s.pending = work, gen, pending
-	return out, gen, true, nil
+	if fnErr != nil {
+		return status.Outcome{}, Commit{}, false, fnErr
+	}
+	if df := classifyWrite(s.path, err); df != err {
+		return status.Outcome{}, Commit{}, false, s.noteWrite(df) // as is: its UserMessage is the reply
+	}
+	if err != nil {
+		return status.Outcome{}, Commit{}, false, fmt.Errorf("commit change: %w", err)
+	}
+	s.noteWrite(nil)
+	if tx.board != nil {
+		tx.board.Reload()
+		s.board = tx.board
+	}
+	s.gen, s.pending = gen, pending
+	return out, Commit{Generation: gen, Page: tx.page, Outboxes: tx.boxes}, true, nil
+}
+
+func writeBoard(btx *bolt.Tx, b *status.Board, ids []string, noticeChanged bool) error {
+	inc := btx.Bucket(bucketIncidents)
+	for _, id := range ids {
+		in, _ := b.Find(id)
+		v, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode incident %s: %w", id, err)
+		}
+		if err := inc.Put([]byte(id), v); err != nil {
+			return fmt.Errorf("put incident %s: %w", id, err)
+		}
+	}
+	meta := btx.Bucket(bucketMeta)
+	if noticeChanged {
+		if err := putJSONOrDelete(meta, keyNotice, b.Notice); err != nil {
+			return err
+		}
+	}
+	return putUint(meta, keyLastID, uint64(b.LastID))
 }
 
 // Audit records an event that changed nothing (a refused command, say).
@@ -252,29 +341,6 @@ func (s *Store) Audit(ctx context.Context, ev status.Event) error {
 		ev.At = s.opts.Now()
 	}
 	return s.noteWrite(classifyWrite(s.path, s.db.Update(func(tx *bolt.Tx) error { return appendAudit(tx, &ev) })))
-}
-
-// Events returns up to limit audit events, newest first, that match keep
-// (nil keeps all).
-func (s *Store) Events(ctx context.Context, limit int, keep func(status.Event) bool) ([]status.Event, error) {
-	var out []status.Event
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketAudit).Cursor()
-		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			var ev status.Event
-			if err := json.Unmarshal(v, &ev); err != nil {
-				return fmt.Errorf("decode audit event %d: %w", binary.BigEndian.Uint64(k), err)
-			}
-			if keep == nil || keep(ev) {
-				out = append(out, ev)
-			}
-		}
-		return nil
-	})
-	return out, err
 }
 
 // Pending reports whether a committed change still waits for a
@@ -405,4 +471,27 @@ func numericLess(a, b string) bool {
 		return na < nb
 	}
 	return a < b
+}
+
+// Events returns up to limit audit events, newest first, that match keep
+// (nil keeps all).
+func (s *Store) Events(ctx context.Context, limit int, keep func(status.Event) bool) ([]status.Event, error) {
+	var out []status.Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAudit).Cursor()
+		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var ev status.Event
+			if err := json.Unmarshal(v, &ev); err != nil {
+				return fmt.Errorf("decode audit event %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			if keep == nil || keep(ev) {
+				out = append(out, ev)
+			}
+		}
+		return nil
+	})
+	return out, err
 }

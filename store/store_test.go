@@ -24,7 +24,13 @@ func catalogue() *status.Catalogue {
 func open(t *testing.T, path string, onCommit func(uint64)) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), path, catalogue(), Options{
-		LockTimeout: 50 * time.Millisecond, Now: func() time.Time { return t0 }, OnCommit: onCommit,
+		LockTimeout: 50 * time.Millisecond, Now: func() time.Time { return t0 },
+		Collections: testCollections(),
+		OnCommit: func(c Commit) {
+			if onCommit != nil {
+				onCommit(c.Generation)
+			}
+		},
 	})
 	if err != nil {
 		t.Fatalf("open: %v", err)

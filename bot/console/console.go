@@ -127,7 +127,7 @@ func (c *Console) handle(ctx context.Context, in inputLine) {
 		return
 	}
 	msg := bot.Message{
-		Net: c.opts.Net, Room: "console", Direct: true, Text: line,
+		Net: c.opts.Net, Room: Room, Direct: true, Text: line,
 		Sender: bot.Sender{Nick: c.opts.Account, Account: c.opts.Account},
 	}
 	for _, l := range c.bot.Handle(ctx, msg) {
@@ -135,8 +135,17 @@ func (c *Console) handle(ctx context.Context, in inputLine) {
 	}
 }
 
-// Announce prints an announcement; it implements bot.Announcer.
-func (c *Console) Announce(_ context.Context, text string) error {
+// Room is the console's one room, for announcement routes ("console:console").
+const Room = "console"
+
+// Rooms is the console's one room (announce.Network).
+func (c *Console) Rooms() []string { return []string{Room} }
+
+// Deliver prints an announcement: written to the terminal is delivered.
+func (c *Console) Deliver(_ context.Context, room, _, text, _ string) error {
+	if room != Room {
+		return fmt.Errorf("the console has one room, %q, not %q", Room, room)
+	}
 	c.write("[announce] " + text)
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/fedora-infra/nocbot/bot"
 	"github.com/fedora-infra/nocbot/commands"
+	"github.com/fedora-infra/nocbot/config"
 	"github.com/fedora-infra/nocbot/groups"
 	"github.com/fedora-infra/nocbot/status"
 	"github.com/fedora-infra/nocbot/store"
@@ -55,10 +56,23 @@ type harness struct {
 	cons  map[string]*Console
 }
 
-func newHarness(t testing.TB, path string) *harness {
+// defaultCatalogue is the 28 services nocbot ships with, for transcripts
+// whose comment says "catalogue: default".
+func defaultCatalogue() []status.Component {
+	var out []status.Component
+	for _, c := range config.Default().Components {
+		out = append(out, status.Component{ID: c.ID, Name: c.Name, Group: c.Group, URL: c.URL, Aliases: c.Aliases})
+	}
+	return out
+}
+
+func newHarness(t testing.TB, path string, comps ...status.Component) *harness {
 	t.Helper()
+	if len(comps) == 0 {
+		comps = components()
+	}
 	ck := &clock{t: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}
-	st, err := store.Open(context.Background(), path, status.NewCatalogue(components()), store.Options{Now: ck.now})
+	st, err := store.Open(context.Background(), path, status.NewCatalogue(comps), store.Options{Now: ck.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,15 +84,37 @@ func newHarness(t testing.TB, path string) *harness {
 			"noc":           {"console:operator", "console:noc-person"},
 		}),
 		Permissions: map[string][]string{"status": {"sysadmin-main", "noc"}},
-		Now:         ck.now, Prefix: "!",
+		Now:         ck.now, Prefix: "!", PageURL: "https://status.fedoraproject.org/",
 	})
 	h := &harness{t: t, store: st, cons: map[string]*Console{}}
-	h.bot = bot.New(disp, bot.Options{Now: ck.now, MaxReplyLines: 6})
+	h.bot = bot.New(disp, bot.Options{Now: ck.now})
 	return h
 }
 
+// Worst case of what an IRC server puts around a reply line in a channel
+// (":nocbot!~nocbot@<63-byte host> PRIVMSG #fedora-noc :", the sender
+// addressed as "operator: ", CRLF): every channel line must fit 512 bytes.
+const ircOverhead = len(":nocbot!~nocbot@") + 63 + len(" PRIVMSG #fedora-noc :") + len("operator: ") + len("\r\n")
+
 // say runs one transcript line as user and appends what the console printed.
+// "user@#channel" speaks in a channel (not a direct message), where
+// replies are measured against IRC's line limit and !status against two
+// lines.
 func (h *harness) say(user, line string) {
+	if account, channel, ok := strings.Cut(user, "@"); ok {
+		lines := h.bot.Handle(context.Background(), bot.Message{Net: "console", Room: channel,
+			Sender: bot.Sender{Nick: account, Account: account}, Text: line})
+		for _, l := range lines {
+			h.out.WriteString(l + "\n")
+			if wire := ircOverhead + len(l); wire > 512 {
+				h.t.Errorf("%s: a line of %d bytes on the IRC wire (limit 512): %q", line, wire, l)
+			}
+		}
+		if max := 2; strings.TrimSpace(line) == "!status" && len(lines) > max {
+			h.t.Errorf("!status in a channel took %d lines (at most %d)", len(lines), max)
+		}
+		return
+	}
 	if user == "anon" { // a sender the network did not authenticate
 		for _, l := range h.bot.Handle(context.Background(), bot.Message{Net: "irc", Room: "#fedora-noc",
 			Sender: bot.Sender{Nick: "operator"}, Text: line}) {
@@ -109,12 +145,16 @@ func TestTranscripts(t *testing.T) {
 				t.Fatal(err)
 			}
 			path := filepath.Join(t.TempDir(), "state.db")
+			var comps []status.Component
+			if bytes.Contains(ar.Comment, []byte("catalogue: default")) {
+				comps = defaultCatalogue()
+			}
 			var h *harness
 			for i, f := range ar.Files {
 				if h != nil {
 					h.store.Close()
 				}
-				h = newHarness(t, path)
+				h = newHarness(t, path, comps...)
 				var got bytes.Buffer
 				sc := bufio.NewScanner(bytes.NewReader(f.Data))
 				for sc.Scan() {

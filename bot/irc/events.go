@@ -8,6 +8,7 @@ import (
 	"github.com/lrstanley/girc"
 
 	"github.com/fedora-infra/nocbot/bot"
+	"github.com/fedora-infra/nocbot/internal/ratelimit"
 )
 
 // onEvent is the one handler registered with girc. It runs on girc's event
@@ -16,6 +17,7 @@ import (
 // bot, which never blocks either.
 func (c *Client) onEvent(_ *girc.Client, e girc.Event) {
 	if e.Echo {
+		c.onEcho(e)
 		return
 	}
 	c.noteServerTime(e)
@@ -410,11 +412,10 @@ func (c *Client) hostAllowed(src *girc.Source, room string) bool {
 	if key == "" {
 		key = "nick:" + src.Name
 	}
-	ok, warn := c.hosts.allow(key, c.opts.Now())
-	if ok {
+	switch c.hosts.Allow(key, c.opts.Now()) {
+	case ratelimit.Allow:
 		return true
-	}
-	if warn {
+	case ratelimit.Warn:
 		c.log.Warn("host rate limited", "host", key, "nick", src.Name)
 		if room != "" {
 			_ = c.replyFunc(room, src.Name, fold(room) == fold(src.Name))(context.Background(),

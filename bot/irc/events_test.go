@@ -15,6 +15,8 @@ import (
 	"github.com/fedora-infra/nocbot/commands"
 )
 
+var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
 // recorder is a dispatcher that answers every command with what it was
 // given, so tests see exactly what the adapter handed to the bot.
 type recorder struct {
@@ -309,19 +311,21 @@ func TestLongReplyIsSplit(t *testing.T) {
 	}
 }
 
-func TestAnnounceEveryChannel(t *testing.T) {
+func TestDeliverRefusals(t *testing.T) {
 	c, _ := offlineClient(t, bot.Options{}, Options{QueueLines: 3}, false)
-	// Not connected: queued for later, not lost.
-	if err := c.Announce(context.Background(), "maintenance at 12:00"); err != nil {
-		t.Fatal(err)
+	// Not connected: refused at once, nothing queued for later (the
+	// announcement loop retries; a queued line would double it).
+	if err := c.Deliver(context.Background(), "#noc", "a1", "maintenance at 12:00", ""); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("deliver while disconnected: err = %v", err)
 	}
-	got := c.waitOut(t, 2)
-	if got[0] != "PRIVMSG #noc :maintenance at 12:00" || got[1] != "PRIVMSG #admin :maintenance at 12:00" {
-		t.Fatalf("announced %q", got)
+	if n := c.out.len(); n != 0 {
+		t.Fatalf("%d lines queued by a refused delivery", n)
 	}
-	c.Announce(context.Background(), "one")
-	if err := c.Announce(context.Background(), "two"); !errors.Is(err, errQueueFull) {
-		t.Fatalf("announce into a full queue: err = %v", err)
+	if err := c.Deliver(context.Background(), "#elsewhere", "a1", "x", ""); err == nil || !strings.Contains(err.Error(), "not one of the configured channels") {
+		t.Fatalf("deliver to an unconfigured channel: err = %v", err)
+	}
+	if got := strings.Join(c.Rooms(), ","); got != "#noc,#admin" {
+		t.Fatalf("Rooms() = %s", got)
 	}
 	c.mu.Lock()
 	c.stopped = true

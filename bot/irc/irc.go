@@ -28,6 +28,8 @@ import (
 	"github.com/lrstanley/girc"
 
 	"github.com/fedora-infra/nocbot/bot"
+	"github.com/fedora-infra/nocbot/internal/backoff"
+	"github.com/fedora-infra/nocbot/internal/ratelimit"
 )
 
 // Options configure a Client. The main wiring maps the [irc] config section
@@ -165,8 +167,9 @@ type Client struct {
 	closeWait time.Duration
 
 	accounts *accountTable
-	hosts    *hostLimiter
+	hosts    *ratelimit.Table // commands per client host
 	out      *outbox
+	echoes   echoWaiters // announcements waiting for the server to echo them
 
 	mu      sync.Mutex
 	conn    connState
@@ -190,8 +193,6 @@ type connState struct {
 	selfHost   string
 }
 
-var _ bot.Announcer = (*Client)(nil)
-
 // New prepares a client; nothing connects until Run, which also reports
 // invalid options. log is used as given: pass log.With("net", "irc").
 func New(opts Options, b *bot.Bot, log *slog.Logger) *Client {
@@ -204,7 +205,7 @@ func New(opts Options, b *bot.Bot, log *slog.Logger) *Client {
 		bot:      b,
 		log:      log,
 		accounts: newAccountTable(),
-		hosts:    newHostLimiter(opts.HostRatePerMinute, opts.HostBurst),
+		hosts:    ratelimit.NewTable(opts.HostBurst, ratelimit.PerMinute(opts.HostRatePerMinute), 0),
 		out:      newOutbox(opts.QueueLines),
 
 		closeWait: 5 * time.Second,
@@ -278,6 +279,8 @@ func (c *Client) gircConfig() girc.Config {
 		// girc's limiter sleeps in the sending goroutine, which for PONG
 		// and WHO is the event loop; our own bucket paces our lines.
 		AllowFlood: true,
+		// Announcements count as delivered once the server echoes them.
+		SupportedCaps: map[string][]string{capEcho: nil},
 		// Client-side pings notice a dead TCP connection within ~2 minutes.
 		PingDelay:         time.Minute,
 		HandleNickCollide: c.nickCollide,
@@ -382,9 +385,11 @@ func (c *Client) Run(ctx context.Context) error {
 	if c.opts.TrustNicks {
 		c.log.Warn("require_account is off: on networks without accounts, nicks are trusted")
 	}
-	for attempt := 0; ; attempt++ {
+	bo := backoff.New(backoff.Policy{Min: c.opts.ReconnectMin, Max: c.opts.ReconnectMax})
+	for {
 		started := time.Now()
 		err := c.session(ctx)
+		c.failEchoes(errors.New("disconnected before the server echoed the line"))
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -392,15 +397,11 @@ func (c *Client) Run(ctx context.Context) error {
 		// is dropped right after registering (a K-line, a SASL failure)
 		// must not turn into a reconnect storm.
 		if c.registeredSince(started) {
-			attempt = 0
+			bo.Reset()
 		}
-		delay := backoff(attempt, c.opts.ReconnectMin, c.opts.ReconnectMax, rand.Float64())
-		c.log.Warn("disconnected", "server", c.opts.Server, "err", err, "attempt", attempt+1, "retry_in", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		delay := bo.Next()
+		c.log.Warn("disconnected", "server", c.opts.Server, "err", err, "attempt", bo.Failures(), "retry_in", delay)
+		if backoff.Sleep(ctx, nil, delay) != nil {
 			return nil
 		}
 	}
@@ -422,6 +423,7 @@ func (c *Client) session(ctx context.Context) error {
 	c.conn = connState{gen: c.conn.gen + 1, initCh: initCh, joined: map[string]bool{}, caps: map[string]bool{}}
 	c.mu.Unlock()
 	c.accounts.reset()
+	c.failEchoes(errors.New("the connection was replaced before the server echoed the line"))
 	c.log.Info("connecting", "server", c.opts.Server, "tls", c.opts.TLS, "nick", c.opts.Nick)
 
 	done := make(chan error, 1)
@@ -486,22 +488,6 @@ func (c *Client) canSend() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.conn.registered && (c.conn.joinGaveUp || c.allJoinedLocked())
-}
-
-// Announce queues text for every configured channel. It returns once the
-// lines are queued (they go out after a reconnect if the bot is
-// disconnected), or an error for each channel whose queue was full.
-func (c *Client) Announce(ctx context.Context, text string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	var errs []error
-	for _, ch := range c.channels {
-		if err := c.enqueue(girc.PRIVMSG, ch.name, []string{text}); err != nil {
-			errs = append(errs, fmt.Errorf("announce to %s: %w", ch.name, err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // isUs reports whether nick is the bot's current nick.

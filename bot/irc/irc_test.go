@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -84,7 +85,6 @@ func startStack(t testing.TB, opts Options, bopts bot.Options) *stack {
 	bopts.Log = log
 	b := bot.New(slow, bopts)
 	c := New(opts, b, log)
-	b.AddAnnouncer(c)
 
 	// Shutdown in the documented order: the bot finishes its commands,
 	// then the client flushes their replies and quits; the store last.
@@ -344,8 +344,8 @@ func TestIRC(t *testing.T) {
 	t.Run("server restart", func(t *testing.T) {
 		srv.Stop(t)
 		waitFor(t, "the bot notices the outage", func() bool { return !s.irc.Ready() })
-		if err := s.irc.Announce(context.Background(), "announced while disconnected"); err != nil {
-			t.Fatal(err)
+		if err := s.irc.Deliver(context.Background(), "#noc", "a1", "announced while disconnected", ""); !errors.Is(err, ErrNotConnected) {
+			t.Fatalf("deliver while disconnected: err = %v, want ErrNotConnected", err)
 		}
 		srv.Start(t)
 		op2 := dialOps(t, srv.Addr, [3]string{"ops", "opsadmin", "opspass123"})[0]
@@ -357,8 +357,16 @@ func TestIRC(t *testing.T) {
 		if got := s.irc.account(); got != botNick {
 			t.Fatalf("after reconnecting the bot is logged in as %q", got)
 		}
-		if r := op2.reply(t, botNick, "#noc"); r != "announced while disconnected" {
-			t.Fatalf("first line after reconnect %q, want the queued announcement", r)
+		// Delivered means echoed by the server (echo-message): when Deliver
+		// returns, the channel has the line.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := s.irc.Deliver(ctx, "#noc", "a2", "announced after the restart", "")
+		cancel()
+		if err != nil {
+			t.Fatalf("deliver after reconnecting: %v", err)
+		}
+		if r := op2.reply(t, botNick, "#noc"); r != "announced after the restart" {
+			t.Fatalf("first line after reconnect %q, want the announcement", r)
 		}
 		op2.send("PRIVMSG #noc :!status")
 		r := op2.mustWait(t, "an answer after the restart", addressed(botNick, "#noc", "ops")).Last()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fedora-infra/nocbot/bot"
+	"github.com/fedora-infra/nocbot/internal/ratelimit"
 )
 
 // maxLine is the longest line a server relays: 512 bytes including CRLF.
@@ -51,6 +52,10 @@ type outLine struct {
 	command string // PRIVMSG or NOTICE
 	target  string
 	text    string
+	// delivery is set on the lines of an announcement: the last line
+	// reports when the server has it, a withdrawn one is not sent.
+	delivery *delivery
+	last     bool
 }
 
 func (l outLine) raw() string { return l.command + " " + l.target + " :" + l.text }
@@ -176,7 +181,7 @@ func (c *Client) prefixLen(command, target string) int {
 // sendLoop drains the outbox through the flood bucket while the bot is
 // ready to send. It owns the bucket, so the bucket needs no lock.
 func (c *Client) sendLoop(ctx context.Context) {
-	b := newBucket(c.opts.FloodBurst, c.opts.FloodInterval, c.opts.Now())
+	b := ratelimit.NewBucket(c.opts.FloodBurst, c.opts.FloodInterval, c.opts.Now())
 	for {
 		line, ok := c.out.peek()
 		if !ok || !c.canSend() {
@@ -187,7 +192,7 @@ func (c *Client) sendLoop(ctx context.Context) {
 			}
 			continue
 		}
-		if d := b.take(c.opts.Now()); d > 0 {
+		if d := b.Take(c.opts.Now()); d > 0 {
 			t := time.NewTimer(d)
 			select {
 			case <-t.C:
@@ -197,10 +202,20 @@ func (c *Client) sendLoop(ctx context.Context) {
 			}
 			continue
 		}
+		if line.delivery != nil && !line.delivery.start() {
+			c.out.pop() // withdrawn: the announcement's attempt gave up
+			continue
+		}
+		if line.last {
+			c.expectEcho(line)
+		}
 		// girc's own limiter sleeps in the caller and its splitter does
 		// not know our prefix; the line is already cut to size.
 		if err := c.irc.Cmd.SendRawNoSplit(line.raw()); err != nil {
 			c.log.Error("line not sendable", "target", line.target, "err", err)
+			if line.delivery != nil {
+				line.delivery.finish(err)
+			}
 		}
 		c.out.pop()
 	}

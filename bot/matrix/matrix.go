@@ -12,16 +12,20 @@ package matrix
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/fedora-infra/nocbot/bot"
@@ -124,8 +128,6 @@ type Client struct {
 	warned map[id.RoomID]bool // encryption warning given (cache of the KV flag)
 	direct map[id.RoomID]bool // rooms we joined from a direct-message invite
 }
-
-var _ bot.Announcer = (*Client)(nil)
 
 // ErrWrongUser means the access token belongs to another user than the
 // configured user_id: a configuration mistake that retrying cannot fix.
@@ -364,24 +366,49 @@ func (c *Client) forgetRoom(roomID id.RoomID) {
 	}
 }
 
-// Announce sends text as an m.notice to every configured room; a room
-// that fails does not stop the others.
-func (c *Client) Announce(ctx context.Context, text string) error {
+// Rooms are the configured rooms, as the config spells them
+// (announce.Network).
+func (c *Client) Rooms() []string { return append([]string(nil), c.opts.Rooms...) }
+
+// Canonical maps a configured room (an alias) to the room id it was
+// joined as, so an announcement can leave out the room a command came
+// from whichever spelling was used.
+func (c *Client) Canonical(room string) string {
 	c.mu.Lock()
-	var targets []id.RoomID
-	var errs []error
-	for _, r := range c.opts.Rooms {
-		if rid := c.roomIDs[r]; rid != "" {
-			targets = append(targets, rid)
-		} else {
-			errs = append(errs, fmt.Errorf("announce to %s: not joined", r))
-		}
+	defer c.mu.Unlock()
+	if rid := c.roomIDs[room]; rid != "" {
+		return string(rid)
 	}
+	return room
+}
+
+// Deliver posts an announcement as an m.notice to a configured room and
+// returns once the homeserver answered with an event id. The transaction
+// id is derived from the announcement and the room, so a retry after a
+// crash or a lost answer is recognised by the homeserver as the same
+// event instead of a second one.
+func (c *Client) Deliver(ctx context.Context, room, annID, text, formatted string) error {
+	c.mu.Lock()
+	rid := c.roomIDs[room]
+	configured := slices.Contains(c.opts.Rooms, room)
 	c.mu.Unlock()
-	for _, rid := range targets {
-		if err := c.sendNotice(ctx, rid, []string{text}, "", ""); err != nil {
-			errs = append(errs, fmt.Errorf("announce to %s: %w", rid, err))
-		}
+	switch {
+	case !configured:
+		return fmt.Errorf("%s is not one of the configured rooms", room)
+	case rid == "":
+		return fmt.Errorf("announce %s to %s: not joined", annID, room)
 	}
-	return errors.Join(errs...)
+	content := noticeContent([]string{text}, "", "")
+	if formatted != "" {
+		content.FormattedBody = formatted
+	}
+	sum := sha256.Sum256([]byte(annID + "\x00" + string(rid)))
+	txn := "nocbot-ann-" + hex.EncodeToString(sum[:12])
+	return c.retry(ctx, func(ctx context.Context, api *mautrix.Client) error {
+		resp, err := api.SendMessageEvent(ctx, rid, event.EventMessage, content, mautrix.ReqSendEvent{TransactionID: txn})
+		if err == nil && (resp == nil || resp.EventID == "") {
+			return fmt.Errorf("announce %s to %s: the homeserver returned no event id", annID, room)
+		}
+		return err
+	})
 }

@@ -69,7 +69,6 @@ func startNocbot(t testing.TB, statePath string, cfg botConfig) *nocbot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.AddAnnouncer(client)
 	runCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -282,15 +281,37 @@ func TestMatrixScenarios(t *testing.T) {
 		if got := n.store.Board().ComponentStatus("zodbot"); got != status.PartialOutage {
 			t.Errorf("zodbot is %s, want partial_outage", got)
 		}
-		// Announcements reach the configured room as notices.
-		if err := n.client.Announce(context.Background(), "maintenance in 10 minutes"); err != nil {
+		// Announcements reach the configured room as notices, once: a
+		// second delivery of the same announcement (a retry after a lost
+		// answer or a crash) reuses its transaction id, and the homeserver
+		// keeps one event.
+		room := n.client.Rooms()[0]
+		for range 2 {
+			if err := n.client.Deliver(context.Background(), room, "ann-1", "maintenance in 10 minutes", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := n.client.Deliver(context.Background(), room, "ann-2", "second announcement", ""); err != nil {
 			t.Fatal(err)
 		}
+		var seen int
 		a := w.ops.waitFor(t, "the announcement", func(e *event.Event) bool {
 			return e.Sender == w.botID && e.RoomID == w.room && message(e).Body == "maintenance in 10 minutes"
 		})
+		w.ops.waitFor(t, "the second announcement", func(e *event.Event) bool {
+			if e.Sender == w.botID && message(e).Body == "maintenance in 10 minutes" {
+				seen++
+			}
+			return e.Sender == w.botID && e.RoomID == w.room && message(e).Body == "second announcement"
+		})
+		if seen != 0 {
+			t.Errorf("the retried announcement arrived %d more times", seen)
+		}
 		if m := message(a); m.MsgType != event.MsgNotice || m.RelatesTo != nil {
 			t.Errorf("announcement %+v: want a plain m.notice", m)
+		}
+		if err := n.client.Deliver(context.Background(), "#nowhere:localhost", "ann-3", "x", ""); err == nil {
+			t.Error("delivered to a room that is not configured")
 		}
 	})
 

@@ -5,8 +5,6 @@ import (
 	crand "crypto/rand"
 	"encoding/hex"
 	"errors"
-	"html"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,6 +14,8 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/fedora-infra/nocbot/internal/backoff"
 )
 
 // sendAttempts bounds the tries of one request outside /sync; the caller's
@@ -29,7 +29,7 @@ var errNoSession = errors.New("matrix: not logged in yet")
 // (retry_after_ms) and transient failures (network, 5xx) with backoff.
 // Sends pass a fixed transaction id, so a retried send is not duplicated.
 func (c *Client) retry(ctx context.Context, fn func(ctx context.Context, api *mautrix.Client) error) error {
-	bo := backoff{min: c.opts.RetryMin / 2, max: c.opts.RetryMax}
+	bo := backoff.New(backoff.Policy{Min: c.opts.RetryMin / 2, Max: c.opts.RetryMax})
 	var err error
 	for attempt := 1; ; attempt++ {
 		api := c.current()
@@ -47,9 +47,9 @@ func (c *Client) retry(ctx context.Context, fn func(ctx context.Context, api *ma
 			if !transient(err) {
 				return err
 			}
-			wait = bo.next()
+			wait = bo.Next()
 		}
-		if sleep(ctx, wait) != nil {
+		if backoff.Sleep(ctx, nil, wait) != nil {
 			return err
 		}
 	}
@@ -87,36 +87,6 @@ func transient(err error) bool {
 	return herr.Response == nil || herr.Response.StatusCode >= 500
 }
 
-// backoff is exponential with jitter (each wait uniform in [d/2, d]), so
-// many clients do not come back in step after an outage.
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = max(b.min, time.Millisecond)
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	half := b.cur / 2
-	return half + rand.N(half+1)
-}
-
-func (b *backoff) reset() { b.cur = 0 }
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // sendNotice posts lines as one m.notice, in reply to replyTo when set.
 func (c *Client) sendNotice(ctx context.Context, room id.RoomID, lines []string, replyTo id.EventID, mention id.UserID) error {
 	content := noticeContent(lines, replyTo, mention)
@@ -133,15 +103,11 @@ func (c *Client) sendNotice(ctx context.Context, room id.RoomID, lines []string,
 // person replied to is mentioned.
 func noticeContent(lines []string, replyTo id.EventID, mention id.UserID) *event.MessageEventContent {
 	lines = capLines(lines, maxBodyBytes)
-	escaped := make([]string, len(lines))
-	for i, l := range lines {
-		escaped[i] = html.EscapeString(l)
-	}
 	content := &event.MessageEventContent{
 		MsgType:       event.MsgNotice,
 		Body:          strings.Join(lines, "\n"),
 		Format:        event.FormatHTML,
-		FormattedBody: strings.Join(escaped, "<br>"),
+		FormattedBody: replyHTML(lines),
 		Mentions:      &event.Mentions{},
 	}
 	if replyTo != "" {

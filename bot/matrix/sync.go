@@ -13,6 +13,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/fedora-infra/nocbot/bot"
+	"github.com/fedora-infra/nocbot/internal/backoff"
 )
 
 // KV keys besides the session.
@@ -59,7 +60,7 @@ func (c *Client) Run(ctx context.Context) error {
 	// failing starts true: the first sync answers at once (catch-up or
 	// resume), so Ready does not wait for a long poll to time out.
 	s := syncer{c: c, since: string(since), failing: true,
-		bo: backoff{min: c.opts.RetryMin, max: c.opts.RetryMax}}
+		bo: backoff.New(backoff.Policy{Min: c.opts.RetryMin, Max: c.opts.RetryMax})}
 	for ctx.Err() == nil {
 		if err := s.step(ctx); err != nil {
 			return err
@@ -73,7 +74,7 @@ type syncer struct {
 	c         *Client
 	since     string
 	filter    string // id of syncFilter on the server, uploaded at each login
-	bo        backoff
+	bo        *backoff.Backoff
 	connected bool
 	failing   bool // first round, or the last request failed: poll without waiting
 }
@@ -123,7 +124,7 @@ func (s *syncer) step(ctx context.Context) error {
 		return nil
 	}
 	s.failing = false
-	s.bo.reset()
+	s.bo.Reset()
 	c.processBatch(ctx, resp, s.since == "")
 	s.since = resp.NextBatch
 	c.ready.Store(true)
@@ -140,7 +141,7 @@ func (s *syncer) fail(ctx context.Context, msg string, err error) {
 		return
 	}
 	s.c.ready.Store(false)
-	wait := s.bo.next()
+	wait := s.bo.Next()
 	level := slog.LevelWarn
 	if errors.Is(err, mautrix.MUnknownToken) || errors.Is(err, mautrix.MForbidden) {
 		// Not a passing outage: an operator may have to act (new token,
@@ -151,7 +152,7 @@ func (s *syncer) fail(ctx context.Context, msg string, err error) {
 	s.wait(ctx, wait)
 }
 
-func (s *syncer) wait(ctx context.Context, d time.Duration) { _ = sleep(ctx, d) }
+func (s *syncer) wait(ctx context.Context, d time.Duration) { _ = backoff.Sleep(ctx, nil, d) }
 
 // prepare uploads the sync filter and learns the rooms we are in. A filter
 // id keeps every long-poll URL short; it is per session, so not saved.

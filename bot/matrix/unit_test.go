@@ -101,6 +101,37 @@ func TestNoticeContent(t *testing.T) {
 	}
 }
 
+func TestReplyHTML(t *testing.T) {
+	tests := []struct {
+		name  string
+		lines []string
+		want  string
+	}{
+		{"one line, escaped", []string{`<b>x</b> & "y"`}, "&lt;b&gt;x&lt;/b&gt; &amp; &#34;y&#34;"},
+		{"summary lines stay lines", []string{"Minor Service Outage: wiki: partial outage (#2)", "Notice: rebuild"},
+			"Minor Service Outage: wiki: partial outage (#2)<br>Notice: rebuild"},
+		{"a listing becomes a list, its link a link", []string{
+			"#3 2026-11-22 09:06 minor [wiki] <i>slow</i> (investigating)",
+			"#2 2026-11-22 09:03 major [fas] down (resolved after 9m)",
+			"and 7 more incidents: https://status.example.org/history/",
+		}, "<ul><li>#3 2026-11-22 09:06 minor [wiki] &lt;i&gt;slow&lt;/i&gt; (investigating)</li>" +
+			"<li>#2 2026-11-22 09:03 major [fas] down (resolved after 9m)</li></ul>" +
+			`and 7 more incidents: <a href="https://status.example.org/history/">https://status.example.org/history/</a>`},
+		{"a headline before the list", []string{"Partial System Outage.", "#2 major x", "#1 minor y"},
+			"Partial System Outage.<ul><li>#2 major x</li><li>#1 minor y</li></ul>"},
+		{"a single incident line is no list", []string{"#1 minor y", "#x is not an item"}, "#1 minor y<br>#x is not an item"},
+		{"links end at a parenthesis and lose trailing dots; quotes stay escaped", []string{`see (https://a.example/x?q="1"&r=2). or http:// alone`},
+			`see (<a href="https://a.example/x?q=&#34;1&#34;&amp;r=2">https://a.example/x?q=&#34;1&#34;&amp;r=2</a>). or http:// alone`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := replyHTML(tc.lines); got != tc.want {
+				t.Errorf("replyHTML =\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestCapLines(t *testing.T) {
 	long := strings.Repeat("é", 100) // 200 bytes
 	got := capLines([]string{"abc", long, "never"}, 50)
@@ -113,25 +144,6 @@ func TestCapLines(t *testing.T) {
 	short := []string{"a", "b"}
 	if got := capLines(short, 50); len(got) != 2 {
 		t.Errorf("short input changed: %q", got)
-	}
-}
-
-func TestBackoffJitterAndCap(t *testing.T) {
-	b := backoff{min: 100 * time.Millisecond, max: time.Second}
-	var last time.Duration
-	for i := range 10 {
-		d := b.next()
-		if d < b.cur/2 || d > b.cur || b.cur > time.Second {
-			t.Fatalf("step %d: wait %s outside [%s, %s]", i, d, b.cur/2, b.cur)
-		}
-		last = b.cur
-	}
-	if last != time.Second {
-		t.Errorf("backoff did not reach its cap: %s", last)
-	}
-	b.reset()
-	if d := b.next(); d > 100*time.Millisecond {
-		t.Errorf("after reset: %s", d)
 	}
 }
 
@@ -175,6 +187,10 @@ type fakeHS struct {
 	leaves  []string
 	// override, when set, answers every request instead.
 	override http.HandlerFunc
+	// loginGate, when set, holds every /login until it is closed, so a
+	// test can look at the client while it waits for a new session.
+	loginGate chan struct{}
+	loginSeen chan struct{} // receives a token when a held /login arrives
 }
 
 type sentEvent struct {
@@ -213,6 +229,19 @@ func (f *fakeHS) serve(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/_matrix/client/v3/")
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
+	if gate, seen := f.loginGate, f.loginSeen; path == "login" && gate != nil {
+		f.mu.Unlock()
+		select {
+		case seen <- struct{}{}:
+		default:
+		}
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
+		f.mu.Lock()
+	}
 	if path == "login" {
 		var req map[string]any
 		json.Unmarshal(body, &req)
@@ -409,8 +438,23 @@ func TestUnknownTokenRelogsInWithPassword(t *testing.T) {
 	h.run(t)
 	eventually(t, "ready after login", h.client.Ready)
 
-	h.hs.revokeAll() // the homeserver logs the device out
-	eventually(t, "not ready with a revoked token", func() bool { return !h.client.Ready() })
+	// The homeserver logs the device out and holds the next login, so the
+	// state in between (token lost, no new session yet) lasts until the
+	// test has looked at it instead of for a few milliseconds.
+	gate, seen := make(chan struct{}), make(chan struct{}, 1)
+	h.hs.mu.Lock()
+	h.hs.loginGate, h.hs.loginSeen = gate, seen
+	h.hs.mu.Unlock()
+	h.hs.revokeAll()
+	select {
+	case <-seen:
+	case <-time.After(waitLimit):
+		t.Fatal("no second login after the token was revoked")
+	}
+	if h.client.Ready() {
+		t.Error("ready while the token is revoked and the new login is pending")
+	}
+	close(gate)
 	eventually(t, "ready after the second login", func() bool { return h.client.Ready() && h.hs.snapshot().issued == 2 })
 
 	s := h.hs.snapshot()

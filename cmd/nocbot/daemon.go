@@ -6,157 +6,344 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/fedora-infra/nocbot/announce"
 	"github.com/fedora-infra/nocbot/bot"
 	"github.com/fedora-infra/nocbot/bot/console"
 	"github.com/fedora-infra/nocbot/commands"
 	"github.com/fedora-infra/nocbot/config"
 	"github.com/fedora-infra/nocbot/groups"
 	"github.com/fedora-infra/nocbot/publisher"
+	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/scheduler"
 	"github.com/fedora-infra/nocbot/status"
 	"github.com/fedora-infra/nocbot/store"
 	"github.com/fedora-infra/nocbot/web"
 )
 
-// runner is a long-lived part joined in the errgroup.
+// runner is a long-lived part, run in one of the daemon's stages.
 type runner interface {
 	Run(ctx context.Context) error
 }
 
-// daemon wires every part and runs until ctx ends. Shutdown is in reverse
-// order of dependence: chat intake stops and in-flight commands finish
-// (bot.Run drains), then the publisher flushes what they changed, then the
-// store closes last.
-func daemon(ctx context.Context, cfg *config.Config, getenv func(string) string, log *slog.Logger, stdin io.Reader, stdout io.Writer) error {
-	cat := catalogue(cfg)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+// The store satisfies the command layer's interface as is (commands.Tx
+// and store.Change are the same interface literal).
+var _ commands.Store = (*store.Store)(nil)
 
-	var worker *publisher.Worker // set before anything can commit
-	st, err := store.Open(ctx, cfg.Bot.State, cat, store.Options{
-		OnCommit: func(uint64) { worker.Trigger() },
-		Log:      log,
+// Daemon is nocbot's composition root: every part is an explicit field,
+// newDaemon builds them in dependency order (a part is handed only parts
+// that exist already), and Run starts them in stages and stops them in
+// reverse. The store is closed by Close, after Run.
+type Daemon struct {
+	cfg *config.Config
+	log *slog.Logger
+
+	registry  *prometheus.Registry
+	metrics   *web.Metrics
+	announced *prometheus.CounterVec
+	store     *store.Store
+	table     *commands.Table
+	bot       *bot.Bot
+	networks  map[string]announce.Network // by name, for announcements
+	chat      []runner                    // console, IRC, Matrix
+	ready     map[string]web.Check
+	worker    *publisher.Worker
+	announcer *announce.Loop
+	scheduler *scheduler.Scheduler
+	web       *web.Server // nil when [web] listen is empty
+}
+
+// capabilities are what this binary honours, for the config checks: the
+// permission keys of the registered rows, the topics it announces on, the
+// group sources and targets it has.
+func capabilities(table *commands.Table) config.Capabilities {
+	return config.Capabilities{
+		Permissions:  table.Perms(),
+		Topics:       []string{announce.TopicStatus, announce.TopicPublish},
+		GroupSources: []string{"static"},
+		Targets:      []string{"dir", "s3"},
+	}
+}
+
+// commandTable assembles the rows of every package that contributes
+// commands. New capabilities add their rows here.
+func commandTable() (*commands.Table, error) {
+	return commands.NewTable(commands.Core())
+}
+
+// newDaemon builds every part. On error, what was opened is closed.
+func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, getenv func(string) string, log *slog.Logger, stdin io.Reader, stdout io.Writer) (d *Daemon, err error) {
+	d = &Daemon{cfg: cfg, log: log, table: table, networks: map[string]announce.Network{}, ready: map[string]web.Check{}}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	d.registry = prometheus.NewRegistry()
+	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// 1. State. Nothing commits before Run: the worker and the
+	// announcement loop subscribe below and start with a pass over what
+	// is pending, so a change from the last run is never missed.
+	if d.store, err = store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{Log: log}); err != nil {
+		return nil, err
+	}
+
+	// 2. Metrics, read on scrape through the worker once it exists.
+	d.metrics = web.NewMetrics(d.registry, d.publishState)
+	d.announced = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "nocbot_announcements_total", Help: "Announcements settled per target, by topic, network and result (delivered, dropped).",
+	}, []string{"topic", "net", "result"})
+	d.registry.MustRegister(d.announced)
+
+	// 3. The command engine over the store and the group directory.
+	disp := commands.New(commands.Options{
+		Table: table, Store: d.store, Members: groups.NewStatic(cfg.Groups.Static),
+		Permissions: cfg.Permissions, Log: log, Prefix: cfg.Bot.Prefix,
+		ReplyUnknown: cfg.Bot.UnknownCommandReply, PageURL: cfg.Publisher.SiteURL,
 	})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	d.bot = bot.New(disp, botOptions(cfg, log, d.metrics))
 
-	metrics := web.NewMetrics(reg, func() web.PublishState {
-		s := worker.Status() // gauges are read on scrape, after worker is set
-		return web.PublishState{LastSuccess: s.LastSuccess, PendingSince: s.PendingSince, ConsecutiveFailures: s.ConsecutiveFailures}
+	// 4. Chat networks over the bot.
+	if cfg.ConsoleEnabled() {
+		c := console.New(stdin, stdout, d.bot, console.Options{
+			Net: cfg.Console.Network, Account: cfg.Console.Account,
+			Banner: fmt.Sprintf("nocbot console: you are %s:%s. Type %shelp.", cfg.Console.Network, cfg.Console.Account, cfg.Bot.Prefix),
+		})
+		d.chat = append(d.chat, c)
+		d.networks[cfg.Console.Network] = c
+	}
+	if err := d.addNetworks(cfg, getenv, log); err != nil {
+		return nil, err
+	}
+
+	// 5. Delivery of announcements over the networks.
+	d.announcer = announce.New(outbox{d.store}, d.networks, announce.Options{
+		Routes: routes(cfg), MaxAge: cfg.Announce.MaxAge.Duration, Log: log.With("part", "announce"),
+		OnResult: func(topic, net, result string) { d.announced.WithLabelValues(topic, net, result).Inc() },
 	})
-	b, chats, err := newBot(cfg, getenv, st, log, metrics, stdin, stdout)
-	if err != nil {
-		return err
-	}
-	worker, err = newWorker(ctx, cfg, st, log, b, metrics)
-	if err != nil {
-		return err
-	}
 
-	checks := map[string]web.Check{
-		"store": func(ctx context.Context) error {
-			if err := st.Ready(); err != nil {
-				return err
-			}
-			_, err := st.Get(ctx, "health", "ping")
-			return err
-		},
-		"publisher": func(context.Context) error {
-			s := worker.Status()
-			switch {
-			case s.LastError != nil:
-				return fmt.Errorf("last publish failed (%d in a row): %w", s.ConsecutiveFailures, s.LastError)
-			case s.LastSuccess.IsZero():
-				return errors.New("no successful publish yet")
-			}
-			return nil
-		},
+	// 6. The page: its target and the worker over the store's outbox.
+	if d.worker, err = newWorker(ctx, cfg, d.store, log, d.notifyPublish, d.metrics); err != nil {
+		return nil, err
 	}
-	for name, c := range chats.ready {
-		checks[name] = c
-	}
+	d.store.Subscribe(func(c store.Commit) {
+		if c.Page {
+			d.worker.Trigger()
+		}
+		if slices.Contains(c.Outboxes, announce.Box) {
+			d.announcer.Wake()
+		}
+	})
 
-	sched := scheduler.New(log)
+	// 7. Periodic work.
+	d.scheduler = scheduler.New(log)
 	if spec := cfg.Scheduler.Republish; spec != "" {
-		err := sched.Add(scheduler.Job{Name: "republish", Spec: spec, Run: func(context.Context) error {
-			worker.Trigger()
+		err := d.scheduler.Add(scheduler.Job{Name: "republish", Spec: spec, Run: func(context.Context) error {
+			d.worker.Trigger()
 			return nil
 		}})
 		if err != nil {
-			return fmt.Errorf("scheduler: %w", err)
+			return nil, fmt.Errorf("scheduler: %w", err)
 		}
 	}
 
-	var srv *web.Server
-	if cfg.Web.Listen != "" {
-		srv = web.New(web.Options{Listen: cfg.Web.Listen, PreviewDir: previewDir(cfg), Checks: checks, Gatherer: reg, Log: log})
+	// 8. Health, metrics and the preview, over all of the above.
+	d.ready["store"] = func(ctx context.Context) error {
+		if err := d.store.Ready(); err != nil { // a full volume
+			return err
+		}
+		_, err := d.store.Get(ctx, "health", "ping")
+		return err
 	}
-	log.Info("nocbot running", "state", cfg.Bot.State, "publisher", cfg.Publisher.Target, "web", cfg.Web.Listen,
-		"console", cfg.ConsoleEnabled(), "irc", cfg.IRCEnabled(), "matrix", cfg.MatrixEnabled())
-	return supervise(ctx, log, b, sched, chats.runners, worker, srv)
+	d.ready["publisher"] = d.publisherReady
+	if cfg.Web.Listen != "" {
+		d.web = web.New(web.Options{Listen: cfg.Web.Listen, PreviewDir: previewDir(cfg), Checks: d.ready, Gatherer: d.registry, Log: log})
+	}
+	return d, nil
 }
 
-// supervise runs the parts and shuts them down in order when ctx ends or
-// one of them fails: the bot stops taking commands and finishes those it
-// accepted while the chat networks are still up to carry the replies;
-// then the networks disconnect; then the publisher flushes what the last
-// commands changed; the web server goes last so probes see it all. The
-// caller closes the store after supervise returns.
-func supervise(ctx context.Context, log *slog.Logger, b *bot.Bot, sched *scheduler.Scheduler, nets []runner, worker *publisher.Worker, srv *web.Server) error {
+func botOptions(cfg *config.Config, log *slog.Logger, metrics *web.Metrics) bot.Options {
+	return bot.Options{
+		Name: cfg.Bot.Name, Prefix: cfg.Bot.Prefix, MaxChars: 2 * cfg.Bot.MaxMessage, // the whole line; the message in it is held to 1,000 characters
+		CommandTimeout: cfg.Bot.CommandTimeout.Duration, MaxReplyLines: cfg.Bot.MaxReplyLines,
+		ChannelLines:  cfg.Bot.ChannelLines,
+		MaxAge:        cfg.Bot.MaxCommandAge.Duration,
+		RatePerMinute: cfg.Bot.RateLimit, Burst: max(5, cfg.Bot.RateLimit/4), // a quarter minute's worth at once
+		Workers: cfg.Bot.Workers, Log: log,
+		OnCommand: metrics.ObserveCommand,
+	}
+}
+
+// Close closes the store; call it after Run returned (or instead of Run
+// when newDaemon failed half-way, which it does itself).
+func (d *Daemon) Close() error {
+	if d.store == nil {
+		return nil
+	}
+	err := d.store.Close()
+	d.store = nil
+	return err
+}
+
+func (d *Daemon) publishState() web.PublishState {
+	if d.worker == nil {
+		return web.PublishState{}
+	}
+	s := d.worker.Status()
+	return web.PublishState{LastSuccess: s.LastSuccess, PendingSince: s.PendingSince, ConsecutiveFailures: s.ConsecutiveFailures}
+}
+
+func (d *Daemon) publisherReady(context.Context) error {
+	s := d.worker.Status()
+	switch {
+	case s.LastError != nil:
+		return fmt.Errorf("last publish failed (%d in a row): %w", s.ConsecutiveFailures, s.LastError)
+	case s.LastSuccess.IsZero():
+		return errors.New("no successful publish yet")
+	}
+	return nil
+}
+
+// notifyPublish tells the rooms that publishing started failing or
+// recovered: an announcement on the "publish" topic, durable like the
+// others.
+func (d *Daemon) notifyPublish(ctx context.Context, text string) {
+	now := time.Now().UTC()
+	a := announce.Announcement{ID: "publish:" + strconv.FormatInt(now.UnixNano(), 10), Topic: announce.TopicPublish, Text: text, At: now}
+	ev := status.Event{Actor: "nocbot", Action: "announce.publish", Result: text}
+	_, err := d.store.Apply(ctx, ev, func(tx store.Change) (status.Outcome, error) {
+		_, err := announce.Enqueue(tx, a)
+		return status.Outcome{Text: text}, err
+	})
+	if err != nil {
+		d.log.Warn("announce publishing state", "err", err)
+	}
+}
+
+// stage is a group of parts started together and stopped together.
+type stage struct {
+	name  string
+	parts []runner
+}
+
+// Run runs the parts until ctx ends or one of them fails, in stages:
+// web, then the publisher, then chat, then the bot with the scheduler
+// and the announcement loop. They stop in reverse: the bot stops taking
+// commands and finishes those it accepted while the chat networks are
+// still up to carry the replies; then the networks disconnect; then the
+// publisher flushes what the last commands changed; the web server goes
+// last so probes see it all.
+func (d *Daemon) Run(ctx context.Context) error {
+	var web []runner
+	if d.web != nil {
+		web = append(web, d.web)
+	}
+	stages := []stage{
+		{"web", web},
+		{"publisher", []runner{d.worker}},
+		{"chat", d.chat},
+		{"bot", []runner{d.bot, d.scheduler, d.announcer}},
+	}
+	d.log.Info("nocbot running", "state", d.cfg.Bot.State, "publisher", d.cfg.Publisher.Target, "web", d.cfg.Web.Listen,
+		"console", d.cfg.ConsoleEnabled(), "irc", d.cfg.IRCEnabled(), "matrix", d.cfg.MatrixEnabled())
+	return supervise(ctx, d.log, stages)
+}
+
+// supervise starts the stages in order and stops them in reverse when ctx
+// ends or a part fails. The last stage runs under ctx (a signal stops it
+// at once); the others outlive the signal until their turn to stop.
+func supervise(ctx context.Context, log *slog.Logger, stages []stage) error {
 	root, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
-	stage := func(parent context.Context, name string, parts ...runner) (stop func() error) {
-		c, cancel := context.WithCancel(parent)
-		errc := make(chan error, len(parts))
-		for _, p := range parts {
-			go func() {
-				err := p.Run(c)
-				if err != nil && !errors.Is(err, context.Canceled) {
-					err = fmt.Errorf("%s: %w", name, err)
-					fail(err) // one part failing stops the daemon
-				}
-				errc <- err
-			}()
+	detached := context.WithoutCancel(root)
+	stops := make([]func() error, len(stages))
+	for i, s := range stages {
+		parent := detached
+		if i == len(stages)-1 {
+			parent = root
 		}
-		return func() error {
-			cancel()
-			var errs []error
-			for range parts {
-				if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
-					errs = append(errs, err)
-				}
-			}
-			return errors.Join(errs...)
-		}
+		stops[i] = startStage(parent, s, fail)
 	}
-	detached := context.WithoutCancel(root) // later stages outlive the signal until stopped
-	var webParts []runner
-	if srv != nil {
-		webParts = append(webParts, srv)
-	}
-	stopWeb := stage(detached, "web", webParts...)
-	stopPub := stage(detached, "publisher", worker)
-	stopNets := stage(detached, "chat", nets...)
-	stopBot := stage(root, "bot", b, sched)
-
 	<-root.Done()
 	if cause := context.Cause(root); cause != nil && !errors.Is(cause, context.Canceled) {
 		log.Error("stopping after a failure", "err", cause)
 	}
-	log.Info("shutting down: finishing accepted commands")
-	err := stopBot()
-	log.Info("disconnecting from chat")
-	err = errors.Join(err, stopNets())
-	log.Info("flushing the page")
-	err = errors.Join(err, stopPub(), stopWeb())
+	var err error
+	for i := len(stages) - 1; i >= 0; i-- {
+		log.Info("shutting down", "stage", stages[i].name)
+		err = errors.Join(err, stops[i]())
+	}
 	return err
+}
+
+func startStage(parent context.Context, s stage, fail context.CancelCauseFunc) (stop func() error) {
+	c, cancel := context.WithCancel(parent)
+	errc := make(chan error, len(s.parts))
+	for _, p := range s.parts {
+		go func() {
+			err := p.Run(c)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				err = fmt.Errorf("%s: %w", s.name, err)
+				fail(err) // one part failing stops the daemon
+			}
+			errc <- err
+		}()
+	}
+	return func() error {
+		cancel()
+		var errs []error
+		for range s.parts {
+			if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+}
+
+// routes turns [announce.routes] into announce.Routes; the config checked
+// every target already.
+func routes(cfg *config.Config) announce.Routes {
+	if len(cfg.Announce.Routes) == 0 {
+		return nil
+	}
+	r := announce.Routes{}
+	for topic, targets := range cfg.Announce.Routes {
+		for _, t := range targets {
+			if tg, err := announce.ParseTarget(t); err == nil {
+				r[topic] = append(r[topic], tg)
+			}
+		}
+	}
+	return r
+}
+
+// outbox is the store's announcement outbox as the loop sees it.
+type outbox struct{ st *store.Store }
+
+func (o outbox) Pending(ctx context.Context) ([]announce.Item, error) {
+	items, err := o.st.Outbox(ctx, announce.Box)
+	out := make([]announce.Item, len(items))
+	for i, it := range items {
+		out[i] = announce.Item{ID: it.ID, Payload: it.Payload}
+	}
+	return out, err
+}
+
+func (o outbox) SaveProgress(ctx context.Context, id string, p []byte) error {
+	return o.st.SaveProgress(ctx, announce.Box, id, p)
+}
+
+func (o outbox) Finish(ctx context.Context, id string, p []byte) error {
+	return o.st.Finish(ctx, announce.Box, id, p)
 }
 
 func catalogue(cfg *config.Config) *status.Catalogue {
@@ -167,44 +354,6 @@ func catalogue(cfg *config.Config) *status.Catalogue {
 	return status.NewCatalogue(comps)
 }
 
-// chats are the transports: their runners and readiness checks.
-type chats struct {
-	runners []runner
-	ready   map[string]web.Check
-}
-
-func newBot(cfg *config.Config, getenv func(string) string, st *store.Store, log *slog.Logger, metrics *web.Metrics, stdin io.Reader, stdout io.Writer) (*bot.Bot, chats, error) {
-	disp := commands.New(commands.Options{
-		Store:        st,
-		Members:      groups.NewStatic(cfg.Groups.Static),
-		Permissions:  cfg.Permissions,
-		Log:          log,
-		Prefix:       cfg.Bot.Prefix,
-		ReplyUnknown: cfg.Bot.UnknownCommandReply,
-	})
-	b := bot.New(disp, bot.Options{
-		Name: cfg.Bot.Name, Prefix: cfg.Bot.Prefix, MaxChars: 2 * cfg.Bot.MaxMessage, // the whole line; the message in it is held to 1,000 characters
-		CommandTimeout: cfg.Bot.CommandTimeout.Duration, MaxReplyLines: cfg.Bot.MaxReplyLines,
-		MaxAge:        cfg.Bot.MaxCommandAge.Duration,
-		RatePerMinute: cfg.Bot.RateLimit, Burst: max(5, cfg.Bot.RateLimit/4), // a quarter minute's worth at once
-		Workers: cfg.Bot.Workers, Log: log,
-		OnCommand: metrics.ObserveCommand,
-	})
-	ch := chats{ready: map[string]web.Check{}}
-	if cfg.ConsoleEnabled() {
-		c := console.New(stdin, stdout, b, console.Options{
-			Net: cfg.Console.Network, Account: cfg.Console.Account,
-			Banner: fmt.Sprintf("nocbot console: you are %s:%s. Type %shelp.", cfg.Console.Network, cfg.Console.Account, cfg.Bot.Prefix),
-		})
-		b.AddAnnouncer(c)
-		ch.runners = append(ch.runners, c)
-	}
-	if err := addNetworks(cfg, getenv, st, b, log, &ch); err != nil {
-		return nil, ch, err
-	}
-	return b, ch, nil
-}
-
 func previewDir(cfg *config.Config) string {
 	if cfg.Web.Preview && cfg.Publisher.Target == "dir" {
 		return cfg.Publisher.Dir
@@ -212,11 +361,11 @@ func previewDir(cfg *config.Config) string {
 	return ""
 }
 
-func site(cfg *config.Config) publisher.Site {
+func site(cfg *config.Config) render.Site {
 	p := cfg.Publisher
-	s := publisher.Site{Title: p.Title, URL: p.SiteURL, TicketsURL: p.TicketsURL}
+	s := render.Site{Title: p.Title, URL: p.SiteURL, TicketsURL: p.TicketsURL}
 	for _, l := range p.ChatLinks {
-		s.ChatLinks = append(s.ChatLinks, publisher.Link{Name: chatName(l), URL: l})
+		s.ChatLinks = append(s.ChatLinks, render.Link{Name: chatName(l), URL: l})
 	}
 	return s
 }

@@ -139,7 +139,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
-	return daemon(ctx, cfg, getenv, log, stdin, stdout)
+	table, err := commandTable()
+	if err != nil {
+		return err
+	}
+	d, err := newDaemon(ctx, cfg, table, getenv, log, stdin, stdout)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Run(ctx)
 }
 
 // setup loads the configuration and builds the logger.
@@ -172,10 +181,17 @@ func loadConfig(path string, getenv func(string) string) (*config.Config, error)
 			path = "nocbot.toml"
 		}
 	}
-	if path == "" {
-		return config.Parse(emptyReader{}, "built-in defaults", getenv)
+	// The checks against what this binary can honour need the command
+	// table; it is pure data, so building it here costs nothing.
+	table, err := commandTable()
+	if err != nil {
+		return nil, err
 	}
-	return config.Load(path, getenv)
+	caps := capabilities(table)
+	if path == "" {
+		return config.ParseChecked(emptyReader{}, "built-in defaults", getenv, caps)
+	}
+	return config.LoadChecked(path, getenv, caps)
 }
 
 type emptyReader struct{}
@@ -202,7 +218,7 @@ func checkConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 		fmt.Fprintln(stderr, "usage: nocbot check-config FILE")
 		return errReported
 	}
-	if _, err := config.Load(args[0], getenv); err != nil {
+	if _, err := loadConfig(args[0], getenv); err != nil {
 		fmt.Fprintln(stderr, err)
 		return errReported
 	}

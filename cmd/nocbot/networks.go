@@ -6,16 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/fedora-infra/nocbot/bot"
 	"github.com/fedora-infra/nocbot/bot/irc"
 	"github.com/fedora-infra/nocbot/bot/matrix"
 	"github.com/fedora-infra/nocbot/config"
-	"github.com/fedora-infra/nocbot/store"
 )
 
 // addNetworks connects the configured chat networks to the bot. Secrets
 // are resolved here, at start-up, so a missing one fails fast.
-func addNetworks(cfg *config.Config, getenv func(string) string, st *store.Store, b *bot.Bot, log *slog.Logger, ch *chats) error {
+func (d *Daemon) addNetworks(cfg *config.Config, getenv func(string) string, log *slog.Logger) error {
 	if c := cfg.IRC; c != nil {
 		var password string
 		if c.SASLMechanism == "PLAIN" {
@@ -32,10 +30,10 @@ func addNetworks(cfg *config.Config, getenv func(string) string, st *store.Store
 			Channels: c.Channels, TrustNicks: !c.RequireAccount,
 			FloodBurst: c.FloodBurst, FloodInterval: c.FloodInterval.Duration, ReconnectMax: c.ReconnectMax.Duration,
 			HostRatePerMinute: c.HostRateLimit, HostBurst: max(10, c.HostRateLimit/4),
-		}, b, log.With("net", "irc"))
-		b.AddAnnouncer(client)
-		ch.runners = append(ch.runners, client)
-		ch.ready["irc"] = readyCheck("irc", client.Ready)
+		}, d.bot, log.With("net", "irc"))
+		d.chat = append(d.chat, client)
+		d.networks["irc"] = client
+		d.ready["irc"] = readyCheck("irc", client.Ready)
 	}
 	if c := cfg.Matrix; c != nil {
 		token, err := optionalSecret(c.AccessTokenEnv, c.AccessTokenFile, getenv)
@@ -50,13 +48,13 @@ func addNetworks(cfg *config.Config, getenv func(string) string, st *store.Store
 			Homeserver: c.Homeserver, UserID: c.UserID, AccessToken: token, Password: password,
 			DeviceName: c.DeviceName, Rooms: c.Rooms, AllowedHomeservers: c.AllowedHomeservers,
 			AutoJoinInvitesFrom: c.AutoJoinInvitesFrom, AccountMapping: c.AccountMapping,
-		}, b, st, log.With("net", "matrix"))
+		}, d.bot, d.store, log.With("net", "matrix"))
 		if err != nil {
 			return fmt.Errorf("matrix: %w", err)
 		}
-		b.AddAnnouncer(client)
-		ch.runners = append(ch.runners, client)
-		ch.ready["matrix"] = readyCheck("matrix", client.Ready)
+		d.chat = append(d.chat, client)
+		d.networks["matrix"] = client
+		d.ready["matrix"] = readyCheck("matrix", client.Ready)
 	}
 	return nil
 }

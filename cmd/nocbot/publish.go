@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/fedora-infra/nocbot/bot"
 	"github.com/fedora-infra/nocbot/config"
 	"github.com/fedora-infra/nocbot/publisher"
+	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/store"
 	"github.com/fedora-infra/nocbot/web"
 )
@@ -35,26 +35,20 @@ func newTarget(ctx context.Context, cfg *config.Config, kv publisher.KV, log *sl
 	return nil, fmt.Errorf("unknown publisher target %q", p.Target)
 }
 
-// newWorker builds the publisher worker over the store's outbox. b and
-// metrics may be nil (one-shot publish).
-func newWorker(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, b *bot.Bot, metrics *web.Metrics) (*publisher.Worker, error) {
+// newWorker builds the publisher worker over the store's outbox. notify
+// and metrics may be nil (one-shot publish).
+func newWorker(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, notify func(ctx context.Context, text string), metrics *web.Metrics) (*publisher.Worker, error) {
 	target, err := newTarget(ctx, cfg, st, log)
 	if err != nil {
 		return nil, err
 	}
 	s := site(cfg)
 	opts := publisher.WorkerOptions{Debounce: cfg.Publisher.Debounce.Duration, Log: log}
-	if b != nil {
-		opts.Notify = func(ctx context.Context, text string) {
-			if err := b.Announce(ctx, text); err != nil {
-				log.Warn("announce publishing state", "err", err)
-			}
-		}
-	}
+	opts.Notify = notify
 	if metrics != nil {
 		opts.OnPublish = metrics.ObservePublish
 	}
 	// The caching renderer re-renders only the permalinks of incidents
-	// that changed; its output is byte for byte publisher.Render's.
-	return publisher.NewWorker(st, publisher.NewRenderer(s).Render, target, opts), nil
+	// that changed; its output is byte for byte render.Render's.
+	return publisher.NewWorker(st, render.NewRenderer(s).Render, target, opts), nil
 }

@@ -1,9 +1,9 @@
-// Package publisher turns a status.Board into the files of the public status
-// page and uploads them. This file holds the pure renderer's entry point:
+// Package render turns a status.Board into the files of the public status
+// page. This file holds the pure renderer's entry point:
 // Render never reads the clock or the network, so the same board, time and
 // site always give the same bytes, which lets the uploader skip unchanged
 // objects and keeps feeds from looking new on every publish.
-package publisher
+package render
 
 import (
 	"errors"

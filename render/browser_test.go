@@ -1,4 +1,4 @@
-package publisher
+package render
 
 import (
 	"bytes"
@@ -27,6 +27,21 @@ func artifactDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// writeTree writes files under dir as a folder target would; render cannot
+// import publisher's targets.
+func writeTree(t *testing.T, dir string, files []File) {
+	t.Helper()
+	for _, f := range files {
+		p := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, f.Body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 var consoleLine = regexp.MustCompile(`CONSOLE[:(\]]`)
@@ -58,9 +73,7 @@ func TestPageInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (&DirTarget{Dir: dir}).Publish(context.Background(), files, 1); err != nil {
-		t.Fatal(err)
-	}
+	writeTree(t, dir, files)
 	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
 	defer srv.Close()
 	art := artifactDir(t)

@@ -1,4 +1,4 @@
-package publisher
+package render
 
 import (
 	"html/template"

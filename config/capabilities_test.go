@@ -1,0 +1,50 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCapabilitiesRefuseWhatTheBinaryCannotHonour(t *testing.T) {
+	caps := Capabilities{Permissions: []string{"status"}, Topics: []string{"publish", "status"},
+		GroupSources: []string{"static"}, Targets: []string{"dir", "s3"}}
+	tests := []struct {
+		name string
+		toml string
+		want []string // every line, in order
+	}{
+		{"fasjson before it exists", "[groups]\nsource = \"fasjson\"\n",
+			[]string{`nocbot.toml:2: groups.source: "fasjson" is not available in this nocbot (it has "static")`}},
+		{"a permission no command uses", "[permissions]\nannounce = [\"noc\"]\nmaintenance = [\"noc\"]\n",
+			[]string{`nocbot.toml:2: permissions.announce: no command uses the permission "announce": the permissions are "status"`,
+				`nocbot.toml:3: permissions.maintenance: no command uses the permission "maintenance": the permissions are "status"`}},
+		{"unknown topic", "[announce.routes]\nblockers = [\"console:console\"]\n",
+			[]string{`nocbot.toml:2: announce.routes.blockers: unknown topic "blockers": the topics are "publish", "status" (or "*" for the others)`}},
+		{"routes to rooms that are not configured", `[irc]
+server = "127.0.0.1:6667"
+channels = ["#fedora-noc"]
+[announce.routes]
+status = ["irc:#fedora-qa", "matrix:#noc:fedoraproject.org", "irc:#Fedora-NOC", "fedora-noc"]
+`, []string{
+			`nocbot.toml:5: announce.routes.status[0]: "irc:#fedora-qa": #fedora-qa is not one of the irc rooms in the config ("#fedora-noc")`,
+			`nocbot.toml:5: announce.routes.status[1]: "matrix:#noc:fedoraproject.org": network "matrix" is not configured (configured: "irc")`,
+			`nocbot.toml:5: announce.routes.status[3]: "fedora-noc": want network:room, e.g. irc:#fedora-noc, matrix:#noc:fedoraproject.org or console:console`}},
+		{"honest values pass", "[announce.routes]\nstatus = [\"console:console\"]\n\"*\" = [\"console:console\"]\n[permissions]\nstatus = [\"noc\"]\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseChecked(strings.NewReader(tt.toml), "nocbot.toml", nil, caps)
+			var got []string
+			if err != nil {
+				got = strings.Split(err.Error(), "\n")
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+	// Without capabilities (the package's own tests, tools), the same file passes the structural checks.
+	if _, err := Parse(strings.NewReader("[groups]\nsource = \"fasjson\"\n"), "nocbot.toml", nil); err != nil {
+		t.Errorf("structural parse refused fasjson: %v", err)
+	}
+}
