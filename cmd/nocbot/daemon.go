@@ -81,9 +81,10 @@ func commandTable() (*commands.Table, error) {
 // newDaemon builds every part. On error, what was opened is closed.
 func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, getenv func(string) string, log *slog.Logger, stdin io.Reader, stdout io.Writer) (d *Daemon, err error) {
 	d = &Daemon{cfg: cfg, log: log, table: table, networks: map[string]announce.Network{}, ready: map[string]web.Check{}}
+	built := d // the error returns set d to nil; what was opened is closed all the same
 	defer func() {
 		if err != nil {
-			d.Close()
+			built.Close()
 		}
 	}()
 	d.registry = prometheus.NewRegistry()
