@@ -90,6 +90,11 @@ type Options struct {
 	QueueSize int // accepted but not started commands (64)
 	Log       *slog.Logger
 	Now       func() time.Time
+	// SkewBound is the clock difference with a chat server that is
+	// logged and reported on /readyz (1m).
+	SkewBound time.Duration
+	// OnSkew observes the clock skew estimate per network (metrics).
+	OnSkew func(net string, skew time.Duration)
 	// OnCommand observes every dispatched command (metrics).
 	OnCommand func(name, result string, took time.Duration)
 }
@@ -103,6 +108,7 @@ type Bot struct {
 	mu     sync.Mutex
 	closed bool
 	limits *ratelimit.Table // per sender
+	skew   *skewTracker
 }
 
 type job struct {
@@ -118,6 +124,9 @@ func New(disp Dispatcher, opts Options) *Bot {
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = "!"
+	}
+	if opts.SkewBound <= 0 {
+		opts.SkewBound = time.Minute
 	}
 	if opts.MaxChars <= 0 {
 		opts.MaxChars = 2000
@@ -157,6 +166,7 @@ func New(disp Dispatcher, opts Options) *Bot {
 		disp:   disp,
 		jobs:   make(chan job, opts.QueueSize),
 		limits: ratelimit.NewTable(opts.Burst, ratelimit.PerMinute(opts.RatePerMinute), 0),
+		skew:   newSkewTracker(opts.SkewBound),
 	}
 }
 
@@ -195,12 +205,12 @@ func (b *Bot) Submit(msg Message, reply ReplyFunc) error {
 		go b.send(msg, reply, []string{refusal})
 		return nil
 	}
-	if age := b.opts.Now().Sub(msg.At); b.opts.MaxAge > 0 && !msg.At.IsZero() && age > b.opts.MaxAge {
-		b.opts.Log.Info("stale command not run", "net", msg.Net, "room", msg.Room, "sender", key, "age", age)
-		go b.send(msg, reply, []string{fmt.Sprintf(
-			"not run: this was sent %s ago, while nocbot was not listening; send it again if it still applies",
-			age.Round(time.Minute))})
-		return nil
+	if !msg.At.IsZero() {
+		if age, skew := b.messageAge(msg); b.opts.MaxAge > 0 && age > b.opts.MaxAge {
+			b.opts.Log.Info("stale command not run", "net", msg.Net, "room", msg.Room, "sender", key, "age", age, "skew", skew)
+			go b.send(msg, reply, []string{lateRefusal(msg, age, skew, b.opts.MaxAge)})
+			return nil
+		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -165,6 +165,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 		return err
 	}
 	d.ready["publisher"] = d.publisherReady
+	d.ready["clock"] = func(context.Context) error { return d.bot.ClockCheck() }
 	if cfg.Web.Listen != "" {
 		d.web = web.New(web.Options{Listen: cfg.Web.Listen, PreviewDir: previewDir(cfg), Checks: d.ready, Gatherer: d.registry, Log: log})
 	}
@@ -179,7 +180,7 @@ func botOptions(cfg *config.Config, log *slog.Logger, metrics *web.Metrics) bot.
 		MaxAge:        cfg.Bot.MaxCommandAge.Duration,
 		RatePerMinute: cfg.Bot.RateLimit, Burst: max(5, cfg.Bot.RateLimit/4), // a quarter minute's worth at once
 		Workers: cfg.Bot.Workers, Log: log,
-		OnCommand: metrics.ObserveCommand,
+		OnCommand: metrics.ObserveCommand, OnSkew: metrics.ObserveClockSkew,
 	}
 }
 
