@@ -60,7 +60,7 @@ func (d *DirTarget) Publish(ctx context.Context, files []render.File, gen uint64
 		return rep, err
 	}
 	if old.Generation > gen {
-		return rep, fmt.Errorf("publish generation %d to %s: %w (%d)", gen, d.Dir, ErrStale, old.Generation)
+		return rep, &StaleError{Target: d.Dir, Have: old.Generation, Offered: gen}
 	}
 
 	var changed []render.File

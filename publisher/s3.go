@@ -416,7 +416,7 @@ func (t *S3Target) claim(ctx context.Context, gen uint64) error {
 		}
 	}
 	if have > gen {
-		return fmt.Errorf("%w (%d)", ErrStale, have)
+		return &StaleError{Target: "s3://" + t.opts.Bucket + "/" + t.prefix, Have: have, Offered: gen}
 	}
 	if have == gen {
 		return nil

@@ -137,3 +137,82 @@ func TestSecondSignalExits(t *testing.T) {
 		}
 	}
 }
+
+// setNotice makes one change in a stopped nocbot's state file.
+func setNotice(t *testing.T, path, text string) {
+	t.Helper()
+	st, err := store.Open(context.Background(), path, catalogue(config.Default()), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Update(context.Background(), status.Event{Actor: "console:operator"}, func(b *status.Board) (status.Outcome, error) {
+		return b.SetNotice(time.Now(), "console:operator", text, time.Time{})
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRestoreAndAdopt is issue 10 item 3 with the real binary: a state
+// file restored from an older backup is behind its page; publishing is
+// refused with the exact way out, --adopt-target asks first, and after
+// adopting the change made on the restored state is on the page.
+func TestRestoreAndAdopt(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	path := seedState(t, dir, 4)
+	env := append(os.Environ(), "NOCBOT_BOT_STATE="+path, "NOCBOT_PUBLISHER_DIR="+filepath.Join(dir, "public"), "NOCBOT_WEB_LISTEN="+freePort(t))
+	nocbot := func(stdin string, args ...string) (string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir, cmd.Env, cmd.Stdin = dir, env, strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	page := func() string {
+		b, _ := os.ReadFile(filepath.Join(dir, "public", "index.html"))
+		return string(b)
+	}
+	if out, err := nocbot("", "backup", filepath.Join(dir, "backup.db")); err != nil {
+		t.Fatalf("backup: %v\n%s", err, out)
+	}
+	for i := range 5 {
+		setNotice(t, path, fmt.Sprintf("Later change %d", i))
+	}
+	if out, err := nocbot("", "publish"); err != nil {
+		t.Fatalf("publish: %v\n%s", err, out)
+	}
+	if !strings.Contains(page(), "Later change 4") {
+		t.Fatal("the first publish did not reach the page")
+	}
+
+	// Restore the backup (behind the page by five generations), change something.
+	data, _ := os.ReadFile(filepath.Join(dir, "backup.db"))
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	setNotice(t, path, "Restored change")
+
+	out, err := nocbot("", "publish")
+	if err == nil || !strings.Contains(out, "target holds a newer generation (9)") || !strings.Contains(out, "nocbot publish --adopt-target") {
+		t.Fatalf("publish behind the target: %v\n%s", err, out)
+	}
+	out, err = nocbot("no\n", "publish", "--adopt-target")
+	if err == nil || !strings.Contains(out, "Type yes to adopt") || !strings.Contains(out, "not adopted") {
+		t.Fatalf("adopt refused at the prompt: %v\n%s", err, out)
+	}
+	if strings.Contains(page(), "Restored change") {
+		t.Fatal("the page changed without the confirmation")
+	}
+	out, err = nocbot("yes\n", "publish", "--adopt-target")
+	if err != nil || !strings.Contains(out, "continues at generation 10") || !strings.Contains(out, "published generation 10") {
+		t.Fatalf("adopt: %v\n%s", err, out)
+	}
+	if p := page(); !strings.Contains(p, "Restored change") || strings.Contains(p, "Later change") {
+		t.Errorf("after adopting, the page does not show the restored state's change")
+	}
+	// From now on the daemon's own publishes go through as usual.
+	setNotice(t, path, "After adopting")
+	if out, err := nocbot("", "publish"); err != nil || !strings.Contains(page(), "After adopting") {
+		t.Errorf("publish after adopting: %v\n%s", err, out)
+	}
+}

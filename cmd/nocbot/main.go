@@ -64,7 +64,9 @@ const usage = `nocbot — status ChatOps bot for Fedora infrastructure
 Usage:
   nocbot [flags]                         run the bot (console, IRC, Matrix, web, publisher)
   nocbot check-config FILE               validate a config file; every problem with its line
-  nocbot publish [flags]                 render and publish the page once (when chat is down)
+  nocbot publish [flags]                 render and publish the page once (when chat is down);
+                                         -adopt-target continues above a target that is ahead of a
+                                         restored or reset state file
   nocbot import-statusfpo [flags] FILE   import the old status page's outages (outages.main-content.json)
   nocbot acme-challenge [flags] put TOKEN VALUE | delete TOKEN
                                          write or remove /.well-known/acme-challenge/TOKEN on the page target
@@ -115,7 +117,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		case "check-config":
 			return checkConfig(args[1:], getenv, stdout, stderr)
 		case "publish":
-			return publishOnce(ctx, args[1:], getenv, stdout, stderr)
+			return publishOnce(ctx, args[1:], getenv, stdin, stdout, stderr)
 		case "import-statusfpo":
 			return importStatusfpo(ctx, args[1:], getenv, stdout, stderr)
 		case "acme-challenge":
