@@ -226,7 +226,7 @@ func (irc *IRC) validate(v check, at path) {
 	passwords := v.secretRefs(at, "sasl_password", irc.SASLPasswordEnv, irc.SASLPasswordFile)
 	switch irc.SASLMechanism {
 	case "PLAIN":
-		v.requiredFor(at.key("sasl_user"), irc.SASLUser, `sasl_mechanism is "PLAIN"`)
+		// sasl_user defaults to the nick (README), as the adapter does.
 		switch passwords {
 		case 0:
 			v.add(at.key("sasl_mechanism"), `"PLAIN" needs sasl_password_env or sasl_password_file`)

@@ -216,3 +216,34 @@ func TestRestoreAndAdopt(t *testing.T) {
 		t.Errorf("publish after adopting: %v\n%s", err, out)
 	}
 }
+
+// TestCheckConfigStartup: check-config catches what start-up would fail
+// on (an unset secret variable) unless -offline, and unknown NOCBOT_*
+// variables stop check-config and the daemon alike, with a suggestion.
+func TestCheckConfigStartup(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "nocbot.toml")
+	os.WriteFile(file, []byte("[bot]\nstate = \""+filepath.Join(dir, "nocbot.db")+"\"\n[irc]\nserver = \"irc.libera.chat:6697\"\ntls = true\nnick = \"nocbot\"\nsasl_mechanism = \"PLAIN\"\nsasl_password_env = \"NOCBOT_TEST_IRC_PASSWORD\"\nchannels = [\"#noc\"]\n"), 0o644)
+	check := func(args ...string) (string, error) {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), args, os.Getenv, strings.NewReader(""), &out, &errb)
+		return out.String() + errb.String(), err
+	}
+	if out, err := check("check-config", file); err == nil || !strings.Contains(out, "irc.sasl_password_env: secret environment variable NOCBOT_TEST_IRC_PASSWORD is unset") {
+		t.Errorf("unset secret variable: %v\n%s", err, out)
+	}
+	if out, err := check("check-config", "-offline", file); err != nil {
+		t.Errorf("-offline: %v\n%s", err, out)
+	}
+	t.Setenv("NOCBOT_TEST_IRC_PASSWORD", "pw")
+	if out, err := check("check-config", file); err != nil {
+		t.Errorf("with the secret set: %v\n%s", err, out)
+	}
+	t.Setenv("NOCBOT_BOT_NMAE", "nocbot2")
+	for _, args := range [][]string{{"check-config", file}, {"-config", file}, {"publish", "-config", file}} {
+		out, err := check(args...)
+		if err == nil || !strings.Contains(out, "env NOCBOT_BOT_NMAE: unknown variable") || !strings.Contains(out, "did you mean NOCBOT_BOT_NAME?") {
+			t.Errorf("%v with NOCBOT_BOT_NMAE set: %v\n%s", args, err, out)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/fedora-infra/nocbot/config"
@@ -63,7 +64,8 @@ const usage = `nocbot — status ChatOps bot for Fedora infrastructure
 
 Usage:
   nocbot [flags]                         run the bot (console, IRC, Matrix, web, publisher)
-  nocbot check-config FILE               validate a config file; every problem with its line
+  nocbot check-config [-offline] FILE    validate a config file and what start-up needs (secrets, NOCBOT_*
+                                         variables); every problem with its line
   nocbot publish [flags]                 render and publish the page once (when chat is down);
                                          -adopt-target continues above a target that is ahead of a
                                          restored or reset state file
@@ -156,6 +158,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // setup loads the configuration and builds the logger.
 func setup(g globalFlags, getenv func(string) string, stderr io.Writer) (*config.Config, *slog.Logger, error) {
 	cfg, err := loadConfig(g.config, getenv)
+	if err == nil {
+		// Unknown NOCBOT_* variables stop every command; the secrets are
+		// checked where they are used (a one-shot publish needs no chat).
+		environ := nocbotEnviron(getenv)
+		cfg.ApplyEmptyEnv(environ)
+		err = cfg.CheckStartup(config.Startup{Environ: environ, Offline: true})
+	}
 	if err != nil {
 		var errs *config.Errors
 		if errors.As(err, &errs) {
@@ -216,14 +225,42 @@ func newLogger(c config.Log, w io.Writer) (*slog.Logger, error) {
 }
 
 func checkConfig(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) != 1 {
-		fmt.Fprintln(stderr, "usage: nocbot check-config FILE")
+	fs := flag.NewFlagSet("nocbot check-config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	offline := fs.Bool("offline", false, "skip the checks that need this machine's environment (secret variables and files, certificates)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: nocbot check-config [-offline] FILE")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
 		return errReported
 	}
-	if _, err := loadConfig(args[0], getenv); err != nil {
+	file := fs.Arg(0)
+	cfg, err := loadConfig(file, getenv)
+	if err == nil {
+		err = cfg.CheckStartup(config.Startup{Environ: nocbotEnviron(getenv), Getenv: getenv, Offline: *offline})
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return errReported
 	}
-	fmt.Fprintf(stdout, "%s: ok\n", args[0])
+	fmt.Fprintf(stdout, "%s: ok\n", file)
 	return nil
+}
+
+// nocbotEnviron is the NOCBOT_* part of the process environment as getenv
+// sees it (tests pass their own getenv: only what it agrees with counts).
+func nocbotEnviron(getenv func(string) string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		name, val, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "NOCBOT_") && getenv(name) == val {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
