@@ -63,10 +63,11 @@ type Options struct {
 // Loop delivers the outbox. Create it with New; call Run once and Wake
 // after every commit that enqueued an announcement.
 type Loop struct {
-	out  Outbox
-	nets map[string]Network
-	opts Options
-	wake chan struct{}
+	out   Outbox
+	nets  map[string]Network
+	opts  Options
+	wake  chan struct{}
+	fresh bool // the first pass after start: backoffs from before are void
 }
 
 // New builds a loop over the outbox and the networks by name ("irc",
@@ -104,11 +105,25 @@ func (l *Loop) Wake() {
 	}
 }
 
-// Run delivers until ctx ends. A failing pass (the store unreadable) is
-// logged and retried at the next wake-up; it never ends the loop.
+// Unavailable is implemented by delivery errors that mean the network
+// could not even try right now (not connected, not yet in the room): they
+// are retried after UnavailableRetry instead of backing off further.
+type Unavailable interface {
+	Unavailable() bool
+}
+
+// UnavailableRetry is the wait after an Unavailable error.
+const UnavailableRetry = 2 * time.Second
+
+// Run delivers until ctx ends. The first pass tries everything pending at
+// once, whatever its backoff said before a restart. A failing pass (the
+// store unreadable) is logged and retried at the next wake-up; it never
+// ends the loop.
 func (l *Loop) Run(ctx context.Context) error {
+	l.fresh = true
 	for {
 		next, err := l.Pass(ctx)
+		l.fresh = false
 		if err != nil && ctx.Err() == nil {
 			l.opts.Log.Error("announcement pass failed", "err", err)
 		}
@@ -275,7 +290,7 @@ func (l *Loop) Pass(ctx context.Context) (time.Time, error) {
 					if skip {
 						continue
 					}
-					if failed && l.opts.Now().Before(f.Next) {
+					if failed && !l.fresh && l.opts.Now().Before(f.Next) {
 						blocked[t.Room] = true
 						noteNext(f.Next)
 						continue
@@ -291,6 +306,9 @@ func (l *Loop) Pass(ctx context.Context) (time.Time, error) {
 						f.Count++
 						f.Last = err.Error()
 						f.Next = l.opts.Now().Add(l.opts.Backoff(f.Count))
+						if u := Unavailable(nil); errors.As(err, &u) && u.Unavailable() {
+							f.Next = l.opts.Now().Add(UnavailableRetry)
+						}
 						if r.Failures == nil {
 							r.Failures = map[string]failure{}
 						}

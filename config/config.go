@@ -102,15 +102,21 @@ type FASJSON struct {
 
 // Publisher renders the status page and uploads it.
 type Publisher struct {
-	Target     string     `toml:"target"` // dir | s3
-	Dir        string     `toml:"dir"`    // output of the dir target, also what the web preview serves
-	Debounce   Duration   `toml:"debounce"`
-	SiteURL    string     `toml:"site_url"`
-	Title      string     `toml:"title"`
-	ChatLinks  []string   `toml:"chat_links"`
-	TicketsURL string     `toml:"tickets_url"`
-	S3         S3         `toml:"s3"`
-	CloudFront CloudFront `toml:"cloudfront"`
+	Target string `toml:"target"` // dir | s3
+	Dir    string `toml:"dir"`    // output of the dir target, also what the web preview serves
+	// MinInterval is the least time between two publishes: an isolated
+	// change goes live at once, a burst is coalesced. "0s" means none.
+	MinInterval Duration   `toml:"min_interval"`
+	SiteURL     string     `toml:"site_url"`
+	Title       string     `toml:"title"`
+	ChatLinks   []string   `toml:"chat_links"`
+	TicketsURL  string     `toml:"tickets_url"`
+	S3          S3         `toml:"s3"`
+	CloudFront  CloudFront `toml:"cloudfront"`
+
+	// MaintenanceDuration is how long a maintenance given without an end is expected to
+	// take; the page extends it by this step while the maintenance overruns.
+	MaintenanceDuration Duration `toml:"maintenance_duration"`
 }
 
 // S3 is the bucket of the s3 target. Credentials come from the AWS default chain, never from
@@ -249,16 +255,18 @@ func Default() *Config {
 			"status": {"sysadmin-main", "noc"},
 		},
 		Publisher: Publisher{
-			Target:   "dir",
-			Dir:      "./public",
-			Debounce: Duration{2 * time.Second},
-			SiteURL:  "https://status.fedoraproject.org/",
-			Title:    "Fedora Infrastructure Status",
+			Target:      "dir",
+			Dir:         "./public",
+			MinInterval: Duration{time.Second},
+			SiteURL:     "https://status.fedoraproject.org/",
+			Title:       "Fedora Infrastructure Status",
 			ChatLinks: []string{
 				"ircs://irc.libera.chat/fedora-noc",
 				"https://matrix.to/#/#noc:fedoraproject.org",
 			},
 			TicketsURL: "https://forge.fedoraproject.org/infra/tickets/issues",
+
+			MaintenanceDuration: Duration{2 * time.Hour},
 		},
 		Scheduler: Scheduler{Republish: "@every 15m"},
 		Announce:  Announce{MaxAge: Duration{24 * time.Hour}},

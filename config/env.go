@@ -88,6 +88,9 @@ func applyEnv(c *Config, getenv func(string) string) (envOrigin, Errors) {
 		return origin, nil
 	}
 	var errs Errors
+	if getenv(envPrefix+"PUBLISHER_DEBOUNCE") != "" {
+		errs = append(errs, FieldError{Key: "env " + envPrefix + "PUBLISHER_DEBOUNCE", Msg: removedDebounce})
+	}
 	for _, v := range envVars() {
 		s := getenv(v.name)
 		if s == "" {

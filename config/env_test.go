@@ -27,8 +27,10 @@ func TestEnvOverrides(t *testing.T) {
 			func(c *Config) any { return c.ConsoleEnabled() }, false},
 		{"int", "", map[string]string{"NOCBOT_BOT_WORKERS": "8"},
 			func(c *Config) any { return c.Bot.Workers }, 8},
-		{"duration", "", map[string]string{"NOCBOT_PUBLISHER_DEBOUNCE": "5s"},
-			func(c *Config) any { return c.Publisher.Debounce.Duration }, 5 * time.Second},
+		{"duration", "", map[string]string{"NOCBOT_PUBLISHER_MIN_INTERVAL": "5s"},
+			func(c *Config) any { return c.Publisher.MinInterval.Duration }, 5 * time.Second},
+		{"zero duration is zero", "[publisher]\nmin_interval = \"2s\"\n", map[string]string{"NOCBOT_PUBLISHER_MIN_INTERVAL": "0s"},
+			func(c *Config) any { return c.Publisher.MinInterval.Duration }, time.Duration(0)},
 		{"list replaces the file's", ircFile, map[string]string{"NOCBOT_IRC_CHANNELS": " #fedora-noc, #fedora-admin key ,"},
 			func(c *Config) any { return c.IRC.Channels }, []string{"#fedora-noc", "#fedora-admin key"}},
 		{"nested table", "", map[string]string{"NOCBOT_PUBLISHER_TARGET": "s3", "NOCBOT_PUBLISHER_S3_BUCKET": "status", "NOCBOT_PUBLISHER_S3_REGION": "us-east-1", "NOCBOT_PUBLISHER_S3_PATH_STYLE": "true"},
@@ -64,6 +66,7 @@ func TestEnvBadValues(t *testing.T) {
 		{map[string]string{"NOCBOT_WEB_LISTEN": "localhost"}, `env NOCBOT_WEB_LISTEN: must be host:port, not "localhost"`},
 		{map[string]string{"NOCBOT_LOG_LEVEL": "trace"}, `env NOCBOT_LOG_LEVEL: must be one of "debug", "info", "warn", "error", not "trace"`},
 		{map[string]string{"NOCBOT_IRC_SERVER": "irc.libera.chat:6697", "NOCBOT_IRC_CHANNELS": "fedora-noc"}, `env NOCBOT_IRC_CHANNELS: "fedora-noc" is not a channel name (#name or &name)`},
+		{map[string]string{"NOCBOT_PUBLISHER_DEBOUNCE": "2s"}, "env NOCBOT_PUBLISHER_DEBOUNCE: " + removedDebounce},
 		{map[string]string{"NOCBOT_MATRIX_USER_ID": "@nocbot:fedora.im"}, `matrix.homeserver: required ([matrix] enabled by env NOCBOT_MATRIX_USER_ID)`},
 	}
 	for _, tt := range tests {

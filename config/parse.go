@@ -272,9 +272,17 @@ func asArray(data any) ([]any, bool) {
 	return nil, false
 }
 
+// removedDebounce explains the key that min_interval replaced: a trailing
+// debounce delayed every change; refusing it beats ignoring an operator's
+// tuning without a word.
+const removedDebounce = `removed: a change is now published at once and bursts are coalesced; use min_interval (default "1s", the least time between two publishes)`
+
 // unknownKeyMsg explains an unknown key, specifically when it looks like a secret written
 // inline, the one mistake that must not go through quietly as a typo would.
 func unknownKeyMsg(table path, k string) string {
+	if len(table) == 1 && table[0] == "publisher" && k == "debounce" {
+		return removedDebounce
+	}
 	if len(table) > 0 && table[0] == "publisher" && isAWSCredentialKey(k) {
 		return "credentials come from the AWS chain (env, profile, web identity), never from the config file"
 	}

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -168,6 +169,39 @@ server = "irc.libera.chat:6697"
 		if !reflect.DeepEqual(ck.got, ck.want) {
 			t.Errorf("%s: got %#v, want %#v", ck.what, ck.got, ck.want)
 		}
+	}
+}
+
+// Zero means zero: a duration whose zero is allowed reaches the config as
+// zero, never as "unset, take the default" (debounce = "0s" once meant 2 s).
+func TestParseZeroDurationsAreZero(t *testing.T) {
+	tests := []struct {
+		src string
+		got func(c *Config) time.Duration
+	}{
+		{"[publisher]\nmin_interval = \"0s\"\n", func(c *Config) time.Duration { return c.Publisher.MinInterval.Duration }},
+		{"[bot]\nmax_command_age = \"0s\"\n", func(c *Config) time.Duration { return c.Bot.MaxCommandAge.Duration }},
+	}
+	for _, tt := range tests {
+		c, err := Parse(strings.NewReader(tt.src), "nocbot.toml", nil)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.src, err)
+		}
+		if d := tt.got(c); d != 0 {
+			t.Errorf("%q parsed as %v, want 0", tt.src, d)
+		}
+	}
+	if d := Default().Publisher.MinInterval.Duration; d != time.Second {
+		t.Errorf("default min_interval = %v, want 1s", d)
+	}
+}
+
+// The removed debounce key is refused with what replaced it, not ignored.
+func TestParseRefusesDebounce(t *testing.T) {
+	_, err := Parse(strings.NewReader("[publisher]\ndebounce = \"2s\"\n"), "nocbot.toml", nil)
+	want := "nocbot.toml:2: publisher.debounce: " + removedDebounce
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want %s", err, want)
 	}
 }
 

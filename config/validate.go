@@ -170,8 +170,8 @@ func (c *Config) validatePublisher(v check) {
 	if pub.Target == "dir" {
 		v.required(p.key("dir"), pub.Dir)
 	}
-	if pub.Debounce.Duration < 0 {
-		v.add(p.key("debounce"), "must not be negative")
+	if pub.MinInterval.Duration < 0 {
+		v.add(p.key("min_interval"), `must not be negative ("0s" publishes every change as soon as the last publish ends)`)
 	}
 	if v.required(p.key("site_url"), pub.SiteURL) {
 		v.url(p.key("site_url"), pub.SiteURL, "https", "http")
@@ -181,6 +181,9 @@ func (c *Config) validatePublisher(v check) {
 		v.url(p.key("chat_links").index(i), link)
 	}
 	v.url(p.key("tickets_url"), pub.TicketsURL, "https", "http")
+	if pub.MaintenanceDuration.Duration <= 0 {
+		v.add(p.key("maintenance_duration"), "must be positive: it is the expected length of a maintenance given without an end")
+	}
 
 	s3 := p.key("s3")
 	if pub.Target == "s3" {

@@ -84,6 +84,7 @@ func TestValidate(t *testing.T) {
 			c.Publisher.Target, c.Publisher.S3 = "s3", S3{Bucket: "status", Region: "us-east-1", Endpoint: "http://127.0.0.1:7070", PathStyle: true}
 			c.Publisher.CloudFront.DistributionID = "E2EXAMPLE"
 		}, nil},
+		{"maintenance duration zero", func(c *Config) { c.Publisher.MaintenanceDuration.Duration = 0 }, []string{"publisher.maintenance_duration"}},
 		{"web disabled", func(c *Config) { c.Web.Listen = "" }, nil},
 		{"web any port", func(c *Config) { c.Web.Listen = ":0" }, nil},
 		{"bot limits", func(c *Config) { c.Bot.Workers, c.Bot.RateLimit, c.Bot.Prefix = 0, -1, "! " }, []string{"bot.prefix", "bot.rate_limit", "bot.workers"}},

@@ -4,17 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"path"
-	"sort"
 	"strings"
 
 	"github.com/fedora-infra/nocbot/render"
 )
 
-// Target is where a rendered build goes: a local folder or an S3 bucket.
-// Publish must be idempotent: calling it again with the same files and
-// generation changes nothing and uploads nothing.
+// Target is where a rendered build goes: a local folder (publisher/dir) or
+// an S3 bucket behind CloudFront (publisher/s3). Every implementation keeps
+// this contract, which the worker relies on:
+//
+//   - Idempotence: Publish again with the same files and generation
+//     changes nothing and uploads nothing; after a failure midway, the
+//     next Publish of the same or a newer build completes it.
+//   - Generation guard: a target that holds a newer generation than gen
+//     writes nothing and returns ErrStale, so an older build (a restored
+//     state file, a second instance) never replaces a newer page. The
+//     same generation may be published again.
+//   - Order: a file goes live only after what it links to (UploadGroups:
+//     assets, detail pages, data and feeds, index.html last).
+//   - Ownership: it deletes only files it wrote itself for an earlier
+//     build and no longer rendered; it never deletes or overwrites
+//     anything under .well-known/ (ACME challenges, others' files) nor
+//     files it did not write.
+//   - Safety: it refuses the whole build, writing nothing, when a path is
+//     unsafe (CheckFiles).
 type Target interface {
 	Publish(ctx context.Context, files []render.File, gen uint64) (Report, error)
 }
@@ -71,23 +85,24 @@ type KV interface {
 	Put(ctx context.Context, namespace, key string, value []byte) error
 }
 
-// kvNamespace is the store namespace of the publisher's own state.
-const kvNamespace = "publisher"
-
 const (
-	wellKnown     = ".well-known/"
-	challengeDir  = ".well-known/acme-challenge/"
-	challengeType = "text/plain; charset=utf-8"
-	// challengeCache keeps CDNs from serving a challenge that was already
-	// replaced or deleted: the CA asks right after it is written.
-	challengeCache = "no-cache, no-store, max-age=0"
-	indexPath      = "index.html"
-	maxChallenge   = 1024
+	wellKnown = ".well-known/"
+	// ChallengeDir is where ACME http-01 challenges live on every target.
+	ChallengeDir = ".well-known/acme-challenge/"
+	// ChallengeContentType is the type a challenge is served with.
+	ChallengeContentType = "text/plain; charset=utf-8"
+	// ChallengeCacheControl keeps CDNs from serving a challenge that was
+	// already replaced or deleted: the CA asks right after it is written.
+	ChallengeCacheControl = "no-cache, no-store, max-age=0"
+	// IndexPath is the page itself: no build is published without it,
+	// and it goes live last.
+	IndexPath    = "index.html"
+	maxChallenge = 1024
 )
 
-// checkPath refuses paths that are absolute, climb out of the root, or
+// CheckPath refuses paths that are absolute, climb out of the root, or
 // fall under what nocbot never touches (.well-known/, its own bookkeeping).
-func checkPath(p string, reserved ...string) error {
+func CheckPath(p string, reserved ...string) error {
 	if p == "" || strings.HasPrefix(p, "/") || strings.Contains(p, "\\") || path.Clean(p) != p || p == "." ||
 		p == ".." || strings.HasPrefix(p, "../") || strings.HasPrefix(p, wellKnown) {
 		return fmt.Errorf("%w %q", ErrUnsafePath, p)
@@ -100,13 +115,13 @@ func checkPath(p string, reserved ...string) error {
 	return nil
 }
 
-// checkFiles checks every path and refuses duplicates, which would make
+// CheckFiles checks every path (CheckPath) and refuses duplicates, which would make
 // the upload order (and so the page) depend on chance.
-func checkFiles(files []render.File, reserved ...string) error {
+func CheckFiles(files []render.File, reserved ...string) error {
 	seen := make(map[string]bool, len(files))
 	var errs []error
 	for _, f := range files {
-		if err := checkPath(f.Path, reserved...); err != nil {
+		if err := CheckPath(f.Path, reserved...); err != nil {
 			errs = append(errs, err)
 		}
 		if seen[f.Path] {
@@ -127,9 +142,10 @@ const (
 	classCount
 )
 
-func uploadClass(p string) int {
+// UploadOrder is the rank at which p goes live (lower first).
+func UploadOrder(p string) int {
 	switch {
-	case p == indexPath:
+	case p == IndexPath:
 		return classIndex
 	case strings.HasPrefix(p, "assets/"):
 		return classAsset
@@ -139,13 +155,13 @@ func uploadClass(p string) int {
 	return classData
 }
 
-// uploadGroups splits files into the classes above, keeping the renderer's
+// UploadGroups splits files into the classes above, keeping the renderer's
 // order within each. Files of one group may go up concurrently; a group
 // starts only once the one before it is complete.
-func uploadGroups(files []render.File) [][]render.File {
+func UploadGroups(files []render.File) [][]render.File {
 	groups := make([][]render.File, classCount)
 	for _, f := range files {
-		c := uploadClass(f.Path)
+		c := UploadOrder(f.Path)
 		groups[c] = append(groups[c], f)
 	}
 	out := groups[:0]
@@ -157,9 +173,9 @@ func uploadGroups(files []render.File) [][]render.File {
 	return out
 }
 
-// checkChallenge validates an ACME http-01 token and key authorisation:
+// CheckChallenge validates an ACME http-01 token and key authorisation:
 // both are base64url (the value adds the '.' before the thumbprint).
-func checkChallenge(token, value string) error {
+func CheckChallenge(token, value string) error {
 	if !isBase64URL(token, false) || len(token) > maxChallenge {
 		return fmt.Errorf("%w token %q: want 1 to %d base64url characters", ErrBadChallenge, token, maxChallenge)
 	}
@@ -183,40 +199,3 @@ func isBase64URL(s string, dots bool) bool {
 	}
 	return true
 }
-
-// maxInvalidationPaths is where one wildcard becomes cheaper than a list:
-// CloudFront bills per path and limits paths in flight per distribution.
-const maxInvalidationPaths = 50
-
-// invalidationPaths turns changed site paths into CloudFront paths: URL
-// escaped with a leading slash, plus "/" when index.html changed (the CDN
-// caches "/" and "/index.html" separately), or "/*" when there are many.
-// A literal '*' in a name is escaped so it never acts as a wildcard.
-func invalidationPaths(changed []string) []string {
-	set := map[string]bool{}
-	for _, p := range changed {
-		segs := strings.Split(p, "/")
-		for i, s := range segs {
-			segs[i] = url.PathEscape(s)
-		}
-		set["/"+strings.Join(segs, "/")] = true
-		if p == indexPath {
-			set["/"] = true
-		} else if strings.HasSuffix(p, "/"+indexPath) {
-			set["/"+strings.TrimSuffix(strings.Join(segs, "/"), indexPath)] = true
-		}
-	}
-	if len(set) > maxInvalidationPaths {
-		return []string{"/*"}
-	}
-	out := make([]string, 0, len(set))
-	for p := range set {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// mutable reports whether a file can change under its name and so needs
-// invalidating in a CDN; hashed assets get a new name instead.
-func mutable(cacheControl string) bool { return !strings.Contains(cacheControl, "immutable") }

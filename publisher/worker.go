@@ -24,10 +24,15 @@ type Source interface {
 
 // WorkerOptions tune a Worker. Zero values pick the defaults shown.
 type WorkerOptions struct {
-	// Debounce is how long a first change waits for more before the page
-	// is rendered, so a burst of changes renders once (2 s). NoDebounce
-	// publishes right away.
-	Debounce time.Duration
+	// MinInterval is the least time between the starts of two publishes
+	// made for changes. A change with none before it in that time is
+	// published at once; changes arriving while a publish runs, or sooner
+	// than MinInterval after the last one started, go together into the
+	// next, so a burst costs a few publishes rather than one each. Zero
+	// means no spacing (the next publish starts when the last one ends);
+	// there is no implicit default: the daemon passes the config's value
+	// (DefaultMinInterval unless set).
+	MinInterval time.Duration
 	// MinBackoff and MaxBackoff bound the retry delay after a failed
 	// publish, which doubles each time, with jitter (1 s, 5 min).
 	MinBackoff, MaxBackoff time.Duration
@@ -45,12 +50,10 @@ type WorkerOptions struct {
 	OnPublish func(ok bool, took time.Duration)
 }
 
-// NoDebounce as WorkerOptions.Debounce publishes as soon as a change is
-// committed (benchmarks, tests).
-const NoDebounce time.Duration = -1
+// DefaultMinInterval is the config's default [publisher] min_interval.
+const DefaultMinInterval = time.Second
 
 const (
-	defaultDebounce     = 2 * time.Second
 	defaultMinBackoff   = time.Second
 	defaultMaxBackoff   = 5 * time.Minute
 	defaultTimeout      = 2 * time.Minute
@@ -74,8 +77,9 @@ type waiter interface {
 	Wait(ctx context.Context) error
 }
 
-// Worker publishes the page: once at start-up, then after each change,
-// debounced, retrying failures until the page is live, and only then
+// Worker publishes the page: once at start-up, then after each change
+// (at once for an isolated one, coalesced within MinInterval for a
+// burst), retrying failures until the page is live, and only then
 // clearing the store's outbox.
 type Worker struct {
 	src    Source
@@ -94,12 +98,7 @@ type Worker struct {
 
 // NewWorker returns a worker; nothing runs before Run or PublishOnce.
 func NewWorker(src Source, render func(b *status.Board, now time.Time) ([]render.File, error), target Target, opts WorkerOptions) *Worker {
-	if opts.Debounce == 0 {
-		opts.Debounce = defaultDebounce
-	}
-	if opts.Debounce < 0 {
-		opts.Debounce = 0
-	}
+	opts.MinInterval = max(opts.MinInterval, 0)
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = defaultMinBackoff
 	}
@@ -151,6 +150,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	timer := time.NewTimer(0) // fires at once: the start-up publish
 	defer timer.Stop()
 	armed := true // the timer runs towards a publish
+	// last is when the last publish for a change started (monotonic);
+	// zero before the first, so the start-up publish does not hold back
+	// the first change after it.
+	var last time.Time
+	startup := true
 	failures := 0
 	for {
 		select {
@@ -158,14 +162,27 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.flush(ctx)
 			return nil
 		case <-w.kick:
-			// A retry already scheduled will render the newest board; a
-			// first trigger opens the debounce window that later ones join.
-			if !armed {
-				timer.Reset(w.opts.Debounce)
-				armed = true
+			// A publish already scheduled (spacing or retry) renders the
+			// newest board, so later triggers join it. A trigger whose
+			// change the last publish already took is no news.
+			if armed {
+				continue
 			}
+			if _, _, pending := w.src.Pending(); !pending {
+				continue
+			}
+			wait := time.Duration(0)
+			if !last.IsZero() {
+				wait = max(w.opts.MinInterval-time.Since(last), 0)
+			}
+			timer.Reset(wait)
+			armed = true
 		case <-timer.C:
 			armed = false
+			if !startup {
+				last = time.Now()
+			}
+			startup = false
 			_, err := w.publish(ctx)
 			if ctx.Err() != nil {
 				w.flush(ctx)
@@ -236,8 +253,8 @@ func (w *Worker) attempt(ctx context.Context) (Report, uint64, error) {
 	}
 	// A build that fails validation publishes nothing: a broken page must
 	// not replace a working one, and an empty one would delete the site.
-	if !slices.ContainsFunc(files, func(f render.File) bool { return f.Path == indexPath }) {
-		return Report{}, gen, fmt.Errorf("validate generation %d: no %s in the build", gen, indexPath)
+	if !slices.ContainsFunc(files, func(f render.File) bool { return f.Path == IndexPath }) {
+		return Report{}, gen, fmt.Errorf("validate generation %d: no %s in the build", gen, IndexPath)
 	}
 	if err := render.Validate(files); err != nil {
 		return Report{}, gen, fmt.Errorf("validate generation %d: %w", gen, err)

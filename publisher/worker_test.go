@@ -5,14 +5,13 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
+	"github.com/fedora-infra/nocbot/publisher/internal/pubtest"
 	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/status"
 )
@@ -67,107 +66,101 @@ func (f *pubFakeTarget) callCount() int {
 	return f.calls
 }
 
-// pubNotes collects what the worker told the chat.
-type pubNotes struct {
-	mu   sync.Mutex
-	msgs []string
+// countingRender counts renders over the real renderer.
+type countingRender struct {
+	mu sync.Mutex
+	n  int
 }
 
-func (n *pubNotes) notify(_ context.Context, text string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.msgs = append(n.msgs, text)
+func (c *countingRender) render(b *status.Board, now time.Time) ([]render.File, error) {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	return pubtest.Render(b, now)
 }
 
-func (n *pubNotes) all() []string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return slices.Clone(n.msgs)
+func (c *countingRender) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
 }
 
-func pubWait[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(30 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-		panic("unreachable")
-	}
-}
-
-func pubEventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// pubRun runs the worker until the test ends, and returns a stop that
-// waits for Run to return.
-func pubRun(t *testing.T, w *Worker) (stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	stop = sync.OnceFunc(func() {
-		cancel()
-		if err := pubWait(t, done, "Run to return"); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	t.Cleanup(stop)
-	return stop
-}
-
-func TestWorkerDebounceRendersABurstOnce(t *testing.T) {
+// Leading edge: with an hour of spacing, an isolated change still goes
+// live at once; the 99 changes of the burst after it wait for the next
+// publish (here the shutdown flush), which takes them all: 100 changes,
+// two publishes.
+func TestWorkerIsolatedChangeAtOnceBurstCoalesced(t *testing.T) {
 	var w *Worker
-	s := pubOpenStore(t, filepath.Join(t.TempDir(), "state.db"), func(uint64) { w.Trigger() })
+	s := pubtest.OpenStore(t, filepath.Join(t.TempDir(), "state.db"), func(uint64) { w.Trigger() })
 	t.Cleanup(func() { s.Close() })
 	target := newPubFakeTarget(0)
-	renders := 0
-	var mu sync.Mutex
-	render := func(b *status.Board, now time.Time) ([]render.File, error) {
-		mu.Lock()
-		renders++
-		mu.Unlock()
-		return pubRender(b, now)
-	}
-	const debounce = time.Second
-	w = NewWorker(s, render, target, WorkerOptions{Debounce: debounce, Now: pubClock})
-	pubRun(t, w)
-	if gen := pubWait(t, target.done, "the start-up publish"); gen != 0 {
+	var r countingRender
+	w = NewWorker(s, r.render, target, WorkerOptions{MinInterval: time.Hour, Now: pubtest.Clock})
+	stop := pubtest.Run(t, w.Run)
+	if gen := pubtest.Wait(t, target.done, "the start-up publish"); gen != 0 {
 		t.Fatalf("start-up publish of generation %d, want 0", gen)
 	}
-	for i := range 10 {
-		pubChange(t, s, status.LevelMinor, "flaky "+string(rune('a'+i)), "zodbot")
+	pubtest.Change(t, s, status.LevelMinor, "flaky 0", "zodbot")
+	if gen := pubtest.Wait(t, target.done, "the isolated change"); gen != 1 {
+		t.Fatalf("published generation %d, want 1 at once (leading edge)", gen)
 	}
-	if gen := pubWait(t, target.done, "the debounced publish"); gen != 10 {
-		t.Fatalf("debounced publish of generation %d, want 10: the burst must render once", gen)
+	for i := 1; i < 100; i++ {
+		pubtest.Change(t, s, status.LevelMinor, "flaky "+strconv.Itoa(i), "zodbot")
 	}
-	time.Sleep(2 * debounce) // would a straggler publish?
-	if got := target.published(); !slices.Equal(got, []uint64{0, 10}) {
-		t.Fatalf("published generations %v, want [0 10]", got)
+	stop()
+	if got := target.published(); !slices.Equal(got, []uint64{0, 1, 100}) {
+		t.Fatalf("published generations %v, want [0 1 100]: the burst coalesces into one publish", got)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if renders != 2 {
-		t.Fatalf("%d renders, want 2", renders)
+	if n := r.count(); n != 3 {
+		t.Fatalf("%d renders, want 3", n)
 	}
 	if _, _, pending := s.Pending(); pending {
-		t.Fatal("outbox still pending after the publish")
+		t.Fatal("outbox still pending after the flush")
+	}
+}
+
+// Changes made while a publish runs go together into the next one, which
+// with min_interval = 0 starts as soon as the running one ends.
+func TestWorkerChangesDuringAPublishCoalesce(t *testing.T) {
+	var w *Worker
+	s := pubtest.OpenStore(t, filepath.Join(t.TempDir(), "state.db"), func(uint64) { w.Trigger() })
+	t.Cleanup(func() { s.Close() })
+	target := newPubFakeTarget(0)
+	entered, release := make(chan struct{}), make(chan struct{})
+	target.hook = func(call int) {
+		if call == 2 { // the first change's publish
+			close(entered)
+			<-release
+		}
+	}
+	var r countingRender
+	w = NewWorker(s, r.render, target, WorkerOptions{MinInterval: 0, Now: pubtest.Clock})
+	if w.opts.MinInterval != 0 {
+		t.Fatalf("MinInterval 0 became %v: zero must mean zero", w.opts.MinInterval)
+	}
+	pubtest.Run(t, w.Run)
+	pubtest.Wait(t, target.done, "the start-up publish")
+	pubtest.Change(t, s, status.LevelMinor, "flaky 0", "zodbot")
+	pubtest.Wait(t, entered, "the first change's publish to start")
+	for i := 1; i < 5; i++ {
+		pubtest.Change(t, s, status.LevelMinor, "flaky "+strconv.Itoa(i), "zodbot")
+	}
+	close(release)
+	pubtest.Wait(t, target.done, "the first change's publish")
+	if gen := pubtest.Wait(t, target.done, "the coalesced publish"); gen != 5 {
+		t.Fatalf("next publish of generation %d, want 5 (all four changes made meanwhile)", gen)
+	}
+	pubtest.Eventually(t, 5*time.Second, "the outbox to clear", func() bool { _, _, p := s.Pending(); return !p })
+	if got := target.published(); !slices.Equal(got, []uint64{0, 1, 5}) {
+		t.Fatalf("published generations %v, want [0 1 5]", got)
 	}
 }
 
 func TestWorkerRetriesUntilPublishedAndTellsTheChatOnce(t *testing.T) {
-	s := pubStore(t)
-	pubChange(t, s, status.LevelMinor, "IRC channels flaky", "zodbot") // pending, as before a restart
+	s := pubtest.Store(t)
+	pubtest.Change(t, s, status.LevelMinor, "IRC channels flaky", "zodbot") // pending, as before a restart
 	target := newPubFakeTarget(3)
-	var notes pubNotes
+	var notes pubtest.Notes
 	var w *Worker
 	var during []Status
 	target.hook = func(call int) {
@@ -179,21 +172,21 @@ func TestWorkerRetriesUntilPublishedAndTellsTheChatOnce(t *testing.T) {
 	}
 	var attempts []bool
 	var amu sync.Mutex
-	w = NewWorker(s, pubRender, target, WorkerOptions{
-		Now: pubClock, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, Notify: notes.notify,
+	w = NewWorker(s, pubtest.Render, target, WorkerOptions{
+		Now: pubtest.Clock, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, Notify: notes.Notify,
 		OnPublish: func(ok bool, took time.Duration) { amu.Lock(); attempts = append(attempts, ok); amu.Unlock() },
 	})
-	pubRun(t, w)
-	if gen := pubWait(t, target.done, "the publish after retries"); gen != 1 {
+	pubtest.Run(t, w.Run)
+	if gen := pubtest.Wait(t, target.done, "the publish after retries"); gen != 1 {
 		t.Fatalf("published generation %d, want 1", gen)
 	}
-	pubEventually(t, 5*time.Second, "the outbox to clear", func() bool { _, _, p := s.Pending(); return !p })
+	pubtest.Eventually(t, 5*time.Second, "the outbox to clear", func() bool { _, _, p := s.Pending(); return !p })
 
-	if st := during[3]; st.ConsecutiveFailures != 3 || !errors.Is(st.LastError, errPubTargetDown) || !st.PendingSince.Equal(pubNow) {
-		t.Errorf("status during the fourth attempt = %+v, want 3 failures, the error, pending since %v", st, pubNow)
+	if st := during[3]; st.ConsecutiveFailures != 3 || !errors.Is(st.LastError, errPubTargetDown) || !st.PendingSince.Equal(pubtest.Now) {
+		t.Errorf("status during the fourth attempt = %+v, want 3 failures, the error, pending since %v", st, pubtest.Now)
 	}
-	pubEventually(t, 5*time.Second, "the recovery notice", func() bool { return len(notes.all()) == 2 })
-	msgs := notes.all()
+	pubtest.Eventually(t, 5*time.Second, "the recovery notice", func() bool { return len(notes.All()) == 2 })
+	msgs := notes.All()
 	if !strings.HasPrefix(msgs[0], "status page publishing is failing: ") || !strings.Contains(msgs[0], errPubTargetDown.Error()) ||
 		!strings.Contains(msgs[1], "recovered") {
 		t.Fatalf("chat heard %q, want one failure and one recovery notice", msgs)
@@ -226,22 +219,22 @@ func TestWorkerPublishesNothingThatFailsValidation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := pubStore(t)
-			pubChange(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
+			s := pubtest.Store(t)
+			pubtest.Change(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
 			target := newPubFakeTarget(0)
-			var notes pubNotes
+			var notes pubtest.Notes
 			broken := func(b *status.Board, now time.Time) ([]render.File, error) {
-				files, err := pubRender(b, now)
+				files, err := pubtest.Render(b, now)
 				return tc.spoil(files), err
 			}
-			w := NewWorker(s, broken, target, WorkerOptions{Now: pubClock, MinBackoff: time.Hour, FlushTimeout: 50 * time.Millisecond, Notify: notes.notify})
-			stop := pubRun(t, w)
-			pubEventually(t, 10*time.Second, "the failure", func() bool { return w.Status().ConsecutiveFailures > 0 })
+			w := NewWorker(s, broken, target, WorkerOptions{Now: pubtest.Clock, MinBackoff: time.Hour, FlushTimeout: 50 * time.Millisecond, Notify: notes.Notify})
+			stop := pubtest.Run(t, w.Run)
+			pubtest.Eventually(t, 10*time.Second, "the failure", func() bool { return w.Status().ConsecutiveFailures > 0 })
 			stop()
 			if n := target.callCount(); n != 0 {
 				t.Fatalf("target called %d times with an invalid build", n)
 			}
-			if msgs := notes.all(); len(msgs) != 1 || !strings.Contains(msgs[0], "validate") {
+			if msgs := notes.All(); len(msgs) != 1 || !strings.Contains(msgs[0], "validate") {
 				t.Fatalf("chat heard %q, want the validation failure once", msgs)
 			}
 			if _, _, pending := s.Pending(); !pending {
@@ -253,145 +246,20 @@ func TestWorkerPublishesNothingThatFailsValidation(t *testing.T) {
 
 func TestWorkerFlushesOnShutdown(t *testing.T) {
 	var w *Worker
-	s := pubOpenStore(t, filepath.Join(t.TempDir(), "state.db"), func(uint64) { w.Trigger() })
+	s := pubtest.OpenStore(t, filepath.Join(t.TempDir(), "state.db"), func(uint64) { w.Trigger() })
 	t.Cleanup(func() { s.Close() })
 	target := newPubFakeTarget(0)
-	w = NewWorker(s, pubRender, target, WorkerOptions{Debounce: time.Hour, Now: pubClock})
-	stop := pubRun(t, w)
-	pubWait(t, target.done, "the start-up publish")
-	pubChange(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
+	w = NewWorker(s, pubtest.Render, target, WorkerOptions{MinInterval: time.Hour, Now: pubtest.Clock})
+	stop := pubtest.Run(t, w.Run)
+	pubtest.Wait(t, target.done, "the start-up publish")
+	pubtest.Change(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
+	pubtest.Wait(t, target.done, "the change, at once")
+	pubtest.Change(t, s, status.LevelMajor, "Wiki down", "wiki") // held back by min_interval
 	stop()
-	if got := target.published(); !slices.Equal(got, []uint64{0, 1}) {
-		t.Fatalf("published %v, want the change flushed at shutdown: [0 1]", got)
+	if got := target.published(); !slices.Equal(got, []uint64{0, 1, 2}) {
+		t.Fatalf("published %v, want the held-back change flushed at shutdown: [0 1 2]", got)
 	}
 	if _, _, pending := s.Pending(); pending {
 		t.Fatal("outbox pending after the final flush")
-	}
-}
-
-func TestWorkerPublishOnceToDir(t *testing.T) {
-	s := pubStore(t)
-	pubChange(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
-	dir := t.TempDir()
-	w := NewWorker(s, pubRender, &DirTarget{Dir: dir}, WorkerOptions{Now: pubClock})
-	rep, err := w.PublishOnce(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, _ := pubFiles(t, s)
-	if len(rep.Uploaded) != len(files) || rep.Generation != 1 {
-		t.Fatalf("report %+v, want %d files of generation 1", rep, len(files))
-	}
-	if _, _, pending := s.Pending(); pending {
-		t.Fatal("outbox pending after PublishOnce")
-	}
-	if _, err := w.PublishOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestWorkerFaultS3DownThenBack is the outage drill: S3 stops, three changes
-// are acknowledged, nocbot restarts, S3 comes back, and the page converges
-// to the last state with nothing lost.
-func TestWorkerFaultS3DownThenBack(t *testing.T) {
-	e := pubNewS3(t)
-	path := filepath.Join(t.TempDir(), "state.db")
-	opts := func(notes *pubNotes, attempts chan bool) WorkerOptions {
-		return WorkerOptions{
-			Now: pubClock, Debounce: 20 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-			FlushTimeout: 500 * time.Millisecond, Notify: notes.notify,
-			OnPublish: func(ok bool, _ time.Duration) {
-				select {
-				case attempts <- ok:
-				default:
-				}
-			},
-		}
-	}
-
-	// First life: the page is live, then S3 goes away.
-	var w1 *Worker
-	s1 := pubOpenStore(t, path, func(uint64) { w1.Trigger() })
-	var notes1 pubNotes
-	attempts1 := make(chan bool, 100)
-	w1 = NewWorker(s1, pubRender, e.target(t, s1, true), opts(&notes1, attempts1))
-	out := pubChange(t, s1, status.LevelMinor, "IRC channels flaky", "zodbot")
-	stop1 := pubRun(t, w1)
-	if ok := pubWait(t, attempts1, "the first publish"); !ok {
-		t.Fatal("first publish failed")
-	}
-	e.srv.Stop(t)
-
-	ctx := context.Background()
-	ev := status.Event{Actor: pubActor}
-	changes := []func(b *status.Board) (status.Outcome, error){
-		func(b *status.Board) (status.Outcome, error) {
-			return b.SetLevel(pubNow, pubActor, status.LevelMajor, "Wiki down", []string{"wiki"})
-		},
-		func(b *status.Board) (status.Outcome, error) {
-			return b.AddUpdate(pubNow, pubActor, out.IDs[0], "Netsplit found")
-		},
-		func(b *status.Board) (status.Outcome, error) {
-			return b.Resolve(pubNow, pubActor, out.IDs[0], "Netsplit healed")
-		},
-	}
-	for i, change := range changes {
-		if _, err := s1.Update(ctx, ev, change); err != nil { // acknowledged in chat
-			t.Fatalf("change %d: %v", i+1, err)
-		}
-	}
-	for ok := true; ok; {
-		ok = pubWait(t, attempts1, "a failed publish while S3 is down")
-	}
-	stop1() // nocbot stops; its final flush cannot reach S3 either
-	if _, _, pending := s1.Pending(); !pending {
-		t.Fatal("outbox cleared while S3 was down")
-	}
-	if err := s1.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	// Second life: a new process over the same state file; S3 comes back.
-	s2 := pubOpenStore(t, path, nil)
-	t.Cleanup(func() { s2.Close() })
-	if gen, _, pending := s2.Pending(); !pending || gen != 4 {
-		t.Fatalf("after restart: pending %v at generation %d, want pending at 4", pending, gen)
-	}
-	var notes2 pubNotes
-	w2 := NewWorker(s2, pubRender, e.target(t, s2, true), opts(&notes2, make(chan bool, 100)))
-	stop2 := pubRun(t, w2)
-	e.srv.Start(t)
-	pubEventually(t, 60*time.Second, "the outbox to clear", func() bool { _, _, p := s2.Pending(); return !p })
-	stop2()
-
-	files, _ := pubFiles(t, s2)
-	objs := e.objects(t)
-	for _, f := range files {
-		if objs[f.Path].Body != string(f.Body) {
-			t.Errorf("%s in the bucket is not the last state", f.Path)
-		}
-	}
-	ongoing := objs["ongoing.json"].Body
-	if !strings.Contains(ongoing, "Wiki down") || strings.Contains(ongoing, "IRC channels flaky") {
-		t.Errorf("ongoing.json = %s, want the wiki outage and not the resolved IRC incident", ongoing)
-	}
-	if summary := objs["api/v2/summary.json"].Body; !strings.Contains(summary, "Wiki down") || !strings.Contains(summary, `"major"`) {
-		t.Errorf("summary.json does not reflect the changes: %s", summary)
-	}
-	if objs[generationKey].Meta[metaGeneration] != "4" {
-		t.Errorf("bucket generation %q, want 4", objs[generationKey].Meta[metaGeneration])
-	}
-	// Whether the restarted worker's first attempt beat S3 back is chance;
-	// if it failed, the chat heard it once and the recovery once.
-	if msgs := notes2.all(); len(msgs) != 0 && (len(msgs) != 2 || !strings.Contains(msgs[1], "recovered")) {
-		t.Errorf("chat heard %q after the restart", msgs)
-	}
-	if msgs := notes1.all(); len(msgs) != 1 || !strings.HasPrefix(msgs[0], "status page publishing is failing") {
-		t.Errorf("chat heard %q while S3 was down, want one failure notice", msgs)
-	}
-	// index.html went up last, from the newest generation.
-	head, err := e.admin.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(pubBucket), Key: aws.String("index.html")})
-	if err != nil || head.Metadata[metaGeneration] != "4" {
-		t.Fatalf("index.html generation %v, %v; want 4", head.Metadata, err)
 	}
 }

@@ -32,6 +32,9 @@ type Site struct {
 	Lang       string // BCP 47 language of the page; "en" when empty
 	// PageID is the Statuspage v2 page id; "fedora" when empty.
 	PageID string
+	// MaintenanceDuration is how long a maintenance given without an end is
+	// expected to take; status.DefaultMaintenanceDuration when zero.
+	MaintenanceDuration time.Duration
 }
 
 // File is one object of the published tree.
@@ -130,7 +133,10 @@ func UploadClass(p string) (contentType, cacheControl string) {
 	case ".json":
 		contentType = "application/json; charset=utf-8"
 	case ".atom":
-		contentType = "application/atom+xml; charset=utf-8"
+		// Not application/atom+xml, which CloudFront does not compress;
+		// readers know Atom by its root element, and the pages' alternate
+		// links still say atom+xml for discovery.
+		contentType = "application/xml; charset=utf-8"
 	case ".rss":
 		contentType = "application/rss+xml; charset=utf-8"
 	case ".ics":

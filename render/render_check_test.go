@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -90,11 +91,39 @@ func TestRenderFileSet(t *testing.T) {
 	}
 }
 
+// cloudFrontCompresses is the part of CloudFront's list of compressed
+// media types ("File types that CloudFront compresses") that a status
+// page could use.
+var cloudFrontCompresses = map[string]bool{
+	"text/html": true, "text/css": true, "text/javascript": true, "text/plain": true, "text/xml": true,
+	"text/csv": true, "application/json": true, "application/javascript": true, "application/xml": true,
+	"application/rss+xml": true, "application/xhtml+xml": true, "image/svg+xml": true,
+}
+
+// TestCloudFrontCompressible: every published object has a media type
+// CloudFront compresses, except the calendar, which keeps text/calendar
+// for calendar clients.
+func TestCloudFrontCompressible(t *testing.T) {
+	exceptions := map[string]string{"maintenance.ics": "text/calendar"}
+	for _, f := range mapFiles(render(t, longURLBoard(t), fixedNow)) {
+		mt, _, _ := strings.Cut(f.ContentType, ";")
+		if want, ok := exceptions[f.Path]; ok {
+			if mt != want {
+				t.Errorf("%s: %s, want %s", f.Path, mt, want)
+			}
+			continue
+		}
+		if !cloudFrontCompresses[mt] {
+			t.Errorf("%s: CloudFront does not compress %s", f.Path, f.ContentType)
+		}
+	}
+}
+
 func TestUploadClass(t *testing.T) {
 	tests := []struct{ path, ct, cc string }{
 		{"index.html", "text/html; charset=utf-8", cacheMutable},
 		{"api/v2/summary.json", "application/json; charset=utf-8", cacheMutable},
-		{"history.atom", "application/atom+xml; charset=utf-8", cacheMutable},
+		{"history.atom", "application/xml; charset=utf-8", cacheMutable},
 		{"changes.rss", "application/rss+xml; charset=utf-8", cacheMutable},
 		{"maintenance.ics", "text/calendar; charset=utf-8", cacheMutable},
 		{"badges/koji.svg", "image/svg+xml; charset=utf-8", cacheMutable},
@@ -337,6 +366,15 @@ func TestContrast(t *testing.T) {
 				if r := contrast(vars[fg], vars[bg]); r < 4.5 {
 					t.Errorf("%s: --%s %s on --%s %s is %.2f:1", name, fg, vars[fg], bg, vars[bg], r)
 				}
+			}
+		}
+	}
+	// The state banner: text colour on its state's background.
+	for name, vars := range map[string]map[string]string{"light": light, "dark": dark} {
+		for n := range 5 {
+			fg, bg := vars["f"+strconv.Itoa(n)], vars["b"+strconv.Itoa(n)]
+			if r := contrast(fg, bg); fg == "" || bg == "" || r < 4.5 {
+				t.Errorf("%s: banner state %d: %q on %q is %.2f:1", name, n, fg, bg, r)
 			}
 		}
 	}

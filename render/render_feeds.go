@@ -195,17 +195,22 @@ func renderFeeds(m *model) ([]File, error) {
 	}
 	files = append(files, rss)
 
+	// Guids: changes.rss announces every update, so its guid is the latest
+	// update's; the others hold one item per outage whose guid never
+	// changes, so a reader shows an ongoing outage once however often it
+	// is updated.
 	legacy := []struct {
 		name, what string
 		list       []*status.Incident
+		perUpdate  bool
 	}{
-		{"changes", "All incidents and maintenance", m.all},
-		{"ongoing", "Ongoing incidents and maintenance", append(append([]*status.Incident{}, m.open...), m.running...)},
-		{"planned", "Planned maintenance", m.scheduled},
-		{"resolved", "Resolved incidents and completed maintenance", m.closed},
+		{"changes", "All incidents and maintenance", m.all, true},
+		{"ongoing", "Ongoing incidents and maintenance", append(append([]*status.Incident{}, m.open...), m.running...), false},
+		{"planned", "Planned maintenance", m.scheduled, false},
+		{"resolved", "Resolved incidents and completed maintenance", m.closed, false},
 	}
 	for _, l := range legacy {
-		f, err := m.rss(l.name+".rss", l.name, l.what, m.incidentItems(l.list))
+		f, err := m.rss(l.name+".rss", l.name, l.what, m.incidentItems(l.list, l.perUpdate))
 		if err != nil {
 			return nil, err
 		}
@@ -215,8 +220,10 @@ func renderFeeds(m *model) ([]File, error) {
 }
 
 // incidentItems are the legacy per-incident items, most recently updated
-// first, so a reader sees an incident again when it changes.
-func (m *model) incidentItems(list []*status.Incident) []rssItem {
+// first. perUpdate gives each item the guid of the incident's latest update
+// (a reader sees the incident again when it changes); otherwise the guid is
+// the incident's own.
+func (m *model) incidentItems(list []*status.Incident, perUpdate bool) []rssItem {
 	list = append([]*status.Incident{}, list...)
 	sort.SliceStable(list, func(i, j int) bool { return list[i].UpdatedAt().After(list[j].UpdatedAt()) })
 	list = limit(list, listLimit)
@@ -224,13 +231,18 @@ func (m *model) incidentItems(list []*status.Incident) []rssItem {
 	for _, in := range list {
 		var sb strings.Builder
 		sb.WriteString("<p>" + htmlEscape(m.window(in)) + "</p>")
+		guid := m.tagURI("incident/" + in.ID)
 		if n := len(in.Updates); n > 0 {
-			sb.WriteString(m.entryHTML(feedEntry{in, in.Updates[n-1]}))
+			e := feedEntry{in, in.Updates[n-1]}
+			sb.WriteString(m.entryHTML(e))
+			if perUpdate {
+				guid = m.entryID(e)
+			}
 		}
 		items = append(items, rssItem{
 			Title: "[" + phaseLabel(in.Status) + "] " + in.Title, Link: m.permalink(in),
 			Description: sb.String(), PubDate: rfc822(in.UpdatedAt()),
-			GUID: rssGUID{Value: m.tagURI("incident/" + in.ID + "/" + atomTime(in.UpdatedAt()))},
+			GUID: rssGUID{Value: guid},
 		})
 	}
 	return items
@@ -239,7 +251,9 @@ func (m *model) incidentItems(list []*status.Incident) []rssItem {
 // window describes when an incident or maintenance happened, in UTC.
 func (m *model) window(in *status.Incident) string {
 	s := "Start: " + plainTime(startOf(in))
-	if end := in.End(); !end.IsZero() {
+	if end := m.endOf(in); in.OpenEnded() {
+		s += ", expected end: " + plainTime(end)
+	} else if !end.IsZero() {
 		s += ", end: " + plainTime(end)
 	}
 	return s

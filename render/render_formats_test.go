@@ -197,13 +197,19 @@ func TestV2Content(t *testing.T) {
 	if c := sum.Components[7]; c.GroupID == nil || *c.GroupID != "group-source-collaboration" || c.Status != "partial_outage" {
 		t.Errorf("zodbot %+v", c)
 	}
-	// Unresolved incidents: the open one and the notice; no maintenance.
+	// Unresolved incidents: the open one only; neither maintenance nor the
+	// notice (which is no incident, see README).
 	var names []string
 	for _, in := range sum.Incidents {
 		names = append(names, in.ID)
 	}
-	if !slices.Equal(names, []string{"4", "notice-20260820t080000z"}) {
+	if !slices.Equal(names, []string{"4"}) {
 		t.Errorf("summary incidents %v", names)
+	}
+	for _, p := range []string{"api/v2/incidents.json", "api/v2/incidents/unresolved.json"} {
+		if body := files[p].Body; bytes.Contains(body, []byte("notice")) || bytes.Contains(body, []byte("Beta freeze")) {
+			t.Errorf("%s lists the notice", p)
+		}
 	}
 	in := sum.Incidents[0]
 	if len(in.IncidentUpdates) != 2 || in.IncidentUpdates[0].Body != scriptMsg {
@@ -512,5 +518,51 @@ func TestICSLineFoldingTerminates(t *testing.T) {
 		if len(l) > 75 {
 			t.Fatalf("folded line of %d octets", len(l))
 		}
+	}
+}
+
+// TestRSSGuidsStable: an update to an ongoing outage keeps its guid in
+// ongoing.rss (one item per outage), gives changes.rss a new guid (one per
+// update), and a re-render changes neither.
+func TestRSSGuidsStable(t *testing.T) {
+	guids := func(b *status.Board, p string) map[string]string { // link -> guid
+		t.Helper()
+		var doc struct {
+			Channel struct {
+				Items []struct {
+					Link string `xml:"link"`
+					GUID string `xml:"guid"`
+				} `xml:"item"`
+			} `xml:"channel"`
+		}
+		if err := xml.Unmarshal(render(t, b, fixedNow)[p].Body, &doc); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		out := map[string]string{}
+		for _, it := range doc.Channel.Items {
+			out[it.Link] = it.GUID
+		}
+		return out
+	}
+	link := "https://status.fedoraproject.org/incidents/4.html"
+	before := fixedBoard(t)
+	after := fixedBoard(t)
+	must(after.AddUpdate(at("2026-08-20 21:20"), "libera:nirik", "4", "Restarted, watching it."))
+	for _, tt := range []struct {
+		feed        string
+		wantChanged bool
+	}{{"ongoing.rss", false}, {"changes.rss", true}} {
+		t.Run(tt.feed, func(t *testing.T) {
+			g1, g2 := guids(before, tt.feed)[link], guids(after, tt.feed)[link]
+			if g1 == "" || g2 == "" {
+				t.Fatalf("%s has no item for %s", tt.feed, link)
+			}
+			if again := guids(before, tt.feed)[link]; again != g1 {
+				t.Errorf("re-render changed the guid: %s then %s", g1, again)
+			}
+			if changed := g1 != g2; changed != tt.wantChanged {
+				t.Errorf("after an update guid %s -> %s; want changed=%v", g1, g2, tt.wantChanged)
+			}
+		})
 	}
 }

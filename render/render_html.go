@@ -76,8 +76,9 @@ type incidentView struct {
 	Impact          string
 	Icon            status.ComponentStatus
 	Start, End      time.Time
-	Overdue         bool   // scheduled start has passed without an update
-	Duration        string // empty while open or unknown
+	Expected        time.Time // expected end of an open maintenance without one
+	Overdue         bool      // scheduled start has passed without an update
+	Duration        string    // empty while open or unknown
 	TicketID        string
 	TicketURL       string
 	Components      []componentView
@@ -154,6 +155,9 @@ func (m *model) view(in *status.Incident, root string, maxUpdates int) incidentV
 	if v.Maintenance {
 		v.Kind = "Maintenance"
 		v.Overdue = in.Status == status.Scheduled && !in.ScheduledFor.After(m.now)
+		if in.OpenEnded() {
+			v.Expected = m.expectedEnd(in)
+		}
 	}
 	if in.Status.Closed() && !v.End.IsZero() && !v.End.Before(v.Start) {
 		v.Duration = duration(v.End.Sub(v.Start))
@@ -271,8 +275,9 @@ func (m *model) incidentPage(in *status.Incident) (File, error) {
 	// A page depends only on its incident, the catalogue and the site, and
 	// the board never mutates an incident in place (copy on write): the
 	// same pointer renders the same bytes. Scheduled maintenances are the
-	// exception, their "start time passed" label follows the clock.
-	cacheable := in.Status != status.Scheduled
+	// exceptions, their "start time passed" label follows the clock, and so
+	// does the expected end of open-ended maintenance.
+	cacheable := in.Status != status.Scheduled && !in.OpenEnded()
 	if f, ok := m.prevPages[in]; ok && cacheable {
 		m.pages[in] = f
 		return f, nil

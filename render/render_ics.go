@@ -33,10 +33,7 @@ func renderICS(m *model) ([]File, error) {
 
 func (m *model) icsEvent(c *icsWriter, in *status.Incident) {
 	start := startOf(in)
-	end := in.ScheduledUntil
-	if end.IsZero() || end.Before(start) {
-		end = in.End()
-	}
+	end := m.expectedEnd(in)
 	c.line("BEGIN:VEVENT")
 	c.line("UID:" + safeName(in.ID) + "@" + m.host)
 	c.line("DTSTAMP:" + in.CreatedAt.UTC().Format(icsTime))

@@ -48,7 +48,7 @@ func (m *model) legacyJSON(ins []*status.Incident) []byte {
 		sb.WriteString(`, "startdate": `)
 		pyString(&sb, startOf(in).UTC().Format(legacyTime))
 		sb.WriteString(`, "enddate": `)
-		if end := in.End(); !end.IsZero() {
+		if end := m.endOf(in); !end.IsZero() {
 			pyString(&sb, end.UTC().Format(legacyTime))
 		} else {
 			sb.WriteString("null")

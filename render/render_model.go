@@ -90,6 +90,9 @@ func normaliseSite(s Site) (Site, string, error) {
 	if s.Title == "" {
 		s.Title = "Status"
 	}
+	if s.MaintenanceDuration <= 0 {
+		s.MaintenanceDuration = status.DefaultMaintenanceDuration
+	}
 	return s, u.Hostname(), nil
 }
 
@@ -118,6 +121,21 @@ func changeTimes(b *status.Board) (map[string]time.Time, time.Time) {
 		last = siteEpoch
 	}
 	return comp, last.UTC()
+}
+
+// expectedEnd is when a maintenance is expected to end (see
+// status.Incident.ExpectedEnd); zero for incidents.
+func (m *model) expectedEnd(in *status.Incident) time.Time {
+	return in.ExpectedEnd(m.now, m.site.MaintenanceDuration)
+}
+
+// endOf is the end every reader is given: the expected end of a
+// maintenance, the resolution of an incident (zero while open).
+func (m *model) endOf(in *status.Incident) time.Time {
+	if in.Kind == status.KindMaintenance {
+		return m.expectedEnd(in)
+	}
+	return in.End()
 }
 
 // startOf is when an incident began, or a maintenance is planned to begin.

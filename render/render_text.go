@@ -27,7 +27,7 @@ func (m *model) linkify(s string) template.HTML {
 		}
 		sb.WriteString(htmlEscape(s[i:start]))
 		sb.WriteString(`<a href="`)
-		sb.WriteString(htmlEscape(href))
+		sb.WriteString(htmlEscape(fragmentSafe(href)))
 		sb.WriteString(`">`)
 		sb.WriteString(htmlEscape(s[start:end]))
 		sb.WriteString(`</a>`)
@@ -121,9 +121,20 @@ func safeLinkURL(raw string) (template.URL, bool) {
 	}
 	switch u.Scheme {
 	case "http", "https", "irc", "ircs", "matrix", "mailto":
-		return template.URL(raw), true
+		return template.URL(fragmentSafe(raw)), true
 	}
 	return "", false
+}
+
+// fragmentSafe encodes every "#" after the first as %23: a fragment may
+// not contain "#" in valid HTML (matrix.to/#/#room), and browsers and
+// matrix.to decode %23 to the same room.
+func fragmentSafe(u string) string {
+	i := strings.IndexByte(u, '#')
+	if i < 0 || !strings.Contains(u[i+1:], "#") {
+		return u
+	}
+	return u[:i+1] + strings.ReplaceAll(u[i+1:], "#", "%23")
 }
 
 // rfc822 is the RSS 2.0 date form.

@@ -238,28 +238,8 @@ func (v *v2Builder) maintenance(in *status.Incident) v2Maintenance {
 	return v2Maintenance{
 		v2Incident:     v.incident(in),
 		ScheduledFor:   v2TimePtr(in.ScheduledFor),
-		ScheduledUntil: v2TimePtr(in.ScheduledUntil),
+		ScheduledUntil: v2TimePtr(v.m.expectedEnd(in)),
 	}
-}
-
-// notice publishes the page banner as an impact-none incident, the way
-// Statuspage clients can show it; its id changes with each new notice.
-func (v *v2Builder) notice() (v2Incident, bool) {
-	n := v.m.b.Notice
-	if !n.ActiveAt(v.m.now) {
-		return v2Incident{}, false
-	}
-	id := "notice-" + n.SetAt.UTC().Format("20060102t150405z")
-	at := v2Time(n.SetAt)
-	return v2Incident{
-		ID: id, Name: "Notice", Status: string(status.Identified), CreatedAt: at, UpdatedAt: at,
-		Impact: string(status.ImpactNone), Shortlink: v.m.site.URL + "#notice", StartedAt: at,
-		PageID: v.m.site.PageID, Components: []v2Component{},
-		IncidentUpdates: []v2Update{{
-			ID: id + "-1", Status: string(status.Identified), Body: n.Text, IncidentID: id,
-			CreatedAt: at, UpdatedAt: at, DisplayAt: at, DeliverNotifications: true,
-		}},
-	}, true
 }
 
 func (v *v2Builder) incidents(ins []*status.Incident) []v2Incident {
@@ -283,18 +263,15 @@ func renderV2(m *model) ([]File, error) {
 	v := newV2Builder(m)
 	st := v2Status{Indicator: m.indicator, Description: m.description}
 
+	// The notice is left out of the incident lists: it has no phase and no
+	// components and the indicator stays "none", yet clients count and list
+	// unresolved incidents as outages. It stays on the HTML page.
 	unresolved := v.incidents(m.open)
-	if n, ok := v.notice(); ok {
-		unresolved = append(unresolved, n)
-	}
 	upcoming := v.maintenances(m.scheduled)
 	active := v.maintenances(m.running)
 	current := append(append([]v2Maintenance{}, active...), upcoming...)
 	// Statuspage's incidents.json holds every unresolved incident first.
 	recentIncidents := v.incidents(limit(kindOf(m.all, status.KindIncident), listLimit))
-	if n, ok := v.notice(); ok {
-		recentIncidents = append([]v2Incident{n}, limit(recentIncidents, listLimit-1)...)
-	}
 	recentMaint := v.maintenances(limit(kindOf(m.all, status.KindMaintenance), listLimit))
 
 	docs := []struct {

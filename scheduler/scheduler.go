@@ -83,17 +83,6 @@ func (s *Scheduler) Add(j Job) error {
 	return nil
 }
 
-// Next returns when a job runs next (zero before Run or if unknown).
-func (s *Scheduler) Next(name string) time.Time {
-	s.mu.Lock()
-	id, ok := s.jobs[name]
-	s.mu.Unlock()
-	if !ok {
-		return time.Time{}
-	}
-	return s.cron.Entry(id).Next
-}
-
 func (s *Scheduler) runJob(j Job) {
 	s.mu.Lock()
 	base := s.base

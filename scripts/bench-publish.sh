@@ -7,4 +7,4 @@
 # and Debian's awscli (/usr/bin/aws). BENCHTIME sets the number of changes.
 set -eu
 cd "$(dirname "$0")/.."
-exec go test -count=1 -run '^$' -bench '^BenchmarkPublishVsAWSCLI$' -benchtime "${BENCHTIME:-20x}" ./publisher/
+exec go test -count=1 -run '^$' -bench '^BenchmarkPublishVsAWSCLI$' -benchtime "${BENCHTIME:-20x}" ./publisher/s3/

@@ -24,17 +24,6 @@ func Levels() []Level {
 	return []Level{LevelMajor, LevelMinor, LevelDegraded, LevelScheduled, LevelGood}
 }
 
-// ParseLevel accepts a level case-insensitively.
-func ParseLevel(s string) (Level, error) {
-	l := Level(strings.ToLower(s))
-	for _, k := range Levels() {
-		if l == k {
-			return l, nil
-		}
-	}
-	return "", fmt.Errorf("%w '%s' (use major, minor, degraded, scheduled or good)", ErrUnknownLevel, s)
-}
-
 // ComponentStatus is what the level does to a component.
 func (l Level) ComponentStatus() ComponentStatus {
 	switch l {

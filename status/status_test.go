@@ -287,17 +287,6 @@ func TestCloneIsCopyOnWrite(t *testing.T) {
 	}
 }
 
-func TestParseLevel(t *testing.T) {
-	for _, s := range []string{"major", "MINOR", "Degraded", "scheduled", "good"} {
-		if _, err := ParseLevel(s); err != nil {
-			t.Errorf("%s: %v", s, err)
-		}
-	}
-	if _, err := ParseLevel("critical"); !errors.Is(err, ErrUnknownLevel) {
-		t.Errorf("critical: %v", err)
-	}
-}
-
 // "good" on a service that is already operational in an open incident
 // changes nothing: no empty update (" operational again."), and with
 // nothing else to set operational it says nothing is open there.

@@ -154,11 +154,21 @@ func TestResolvedJSONMatchesTheOldSite(t *testing.T) {
 		return it.Title + "|" + it.StartDate + "|" + end
 	}
 	have := map[string]item{}
+	started := map[string]item{} // by title and start, for the old open-ended ones
 	for _, it := range got.Outages {
 		have[key(it)] = it
+		started[it.Title+"|"+it.StartDate] = it
 	}
 	for _, w := range want.Outages {
 		g, ok := have[key(w)]
+		if w.EndDate == nil {
+			// The old site left a maintenance without an end as null; every
+			// maintenance now has an expected end, after its start.
+			g, ok = started[w.Title+"|"+w.StartDate]
+			if ok && g.EndDate != nil && *g.EndDate <= g.StartDate {
+				t.Errorf("%s: expected end %v, want one after %s", w.Title, g.EndDate, g.StartDate)
+			}
+		}
 		if !ok {
 			t.Errorf("missing or different: %s", key(w))
 			continue

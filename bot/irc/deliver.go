@@ -2,7 +2,6 @@ package irc
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -124,7 +123,14 @@ func (c *Client) Canonical(room string) string { return fold(room) }
 
 // ErrNotConnected means an announcement was not attempted: the bot is
 // not connected and in its channels right now.
-var ErrNotConnected = errors.New("not connected to the IRC server")
+var ErrNotConnected error = unavailable("not connected to the IRC server")
+
+// unavailable is a delivery that could not even be tried; the
+// announcement loop retries it soon instead of backing off.
+type unavailable string
+
+func (u unavailable) Error() string     { return string(u) }
+func (u unavailable) Unavailable() bool { return true }
 
 // Deliver sends an announcement to a configured channel and returns once
 // the server has echoed its last line (echo-message), or with an error:

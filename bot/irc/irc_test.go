@@ -326,11 +326,11 @@ func TestIRC(t *testing.T) {
 				}
 			}
 		}
-		op.send("PRIVMSG #noc :!history 20")
-		first := op.mustWait(t, "the history", addressed(botNick, "#noc", "ops")).Last()
-		lines := []string{first}
+		// In a direct message: a channel gets five lines and a link.
+		op.send("PRIVMSG " + botNick + " :!history 20")
+		var lines []string
 		for len(lines) < 20 {
-			lines = append(lines, op.reply(t, botNick, "#noc"))
+			lines = append(lines, op.reply(t, botNick, "ops"))
 		}
 		for i, l := range lines {
 			if !strings.Contains(l, fmt.Sprintf("seed %02d", 19-i)) {

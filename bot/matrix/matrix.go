@@ -366,6 +366,15 @@ func (c *Client) forgetRoom(roomID id.RoomID) {
 	}
 }
 
+// errNotJoined is a delivery to a room the bot is not in (yet, or any
+// more): the announcement loop retries it soon, and drops it past its age.
+var errNotJoined error = notJoined{}
+
+type notJoined struct{}
+
+func (notJoined) Error() string     { return "not joined" }
+func (notJoined) Unavailable() bool { return true }
+
 // Rooms are the configured rooms, as the config spells them
 // (announce.Network).
 func (c *Client) Rooms() []string { return append([]string(nil), c.opts.Rooms...) }
@@ -396,7 +405,7 @@ func (c *Client) Deliver(ctx context.Context, room, annID, text, formatted strin
 	case !configured:
 		return fmt.Errorf("%s is not one of the configured rooms", room)
 	case rid == "":
-		return fmt.Errorf("announce %s to %s: not joined", annID, room)
+		return fmt.Errorf("announce %s to %s: %w", annID, room, errNotJoined)
 	}
 	content := noticeContent([]string{text}, "", "")
 	if formatted != "" {

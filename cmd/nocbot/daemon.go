@@ -365,7 +365,7 @@ func previewDir(cfg *config.Config) string {
 
 func site(cfg *config.Config) render.Site {
 	p := cfg.Publisher
-	s := render.Site{Title: p.Title, URL: p.SiteURL, TicketsURL: p.TicketsURL}
+	s := render.Site{Title: p.Title, URL: p.SiteURL, TicketsURL: p.TicketsURL, MaintenanceDuration: p.MaintenanceDuration.Duration}
 	for _, l := range p.ChatLinks {
 		s.ChatLinks = append(s.ChatLinks, render.Link{Name: chatName(l), URL: l})
 	}

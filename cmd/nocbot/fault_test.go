@@ -23,17 +23,19 @@ func buildBinary(t testing.TB) string {
 }
 
 // TestKilledAfterAcknowledging kills nocbot with SIGKILL right after it
-// acknowledged three changes — before the debounced publish could run —
-// and starts it again: the state file has all three, and the page
-// converges to them without anyone typing anything.
+// acknowledged changes that min_interval held back from the page, and
+// starts it again: the state file has them all, and the page converges to
+// them without anyone typing anything. On the way it sees the leading edge
+// in the real binary: the first change goes live at once, even with an
+// hour's min_interval.
 func TestKilledAfterAcknowledging(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	env := append(os.Environ(),
 		"NOCBOT_BOT_STATE="+filepath.Join(dir, "nocbot.db"),
 		"NOCBOT_PUBLISHER_DIR="+filepath.Join(dir, "public"),
-		"NOCBOT_PUBLISHER_DEBOUNCE=1h",   // the publish never happens before the kill
-		"NOCBOT_WEB_LISTEN="+freePort(t), // an empty value would mean the default port
+		"NOCBOT_PUBLISHER_MIN_INTERVAL=1h", // after the first change, no publish before the kill
+		"NOCBOT_WEB_LISTEN="+freePort(t),   // an empty value would mean the default port
 	)
 	cmd := exec.Command(bin, "-config", filepath.Join(dir, "absent-is-an-error.toml"))
 	if err := cmd.Run(); err == nil {
@@ -59,6 +61,17 @@ func TestKilledAfterAcknowledging(t *testing.T) {
 		t.Fatalf("no %q after %q", want, line)
 	}
 	say(`!status minor "IRC flaky" zodbot`, "opened incident #1")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(filepath.Join(dir, "public", "ongoing.json"))
+		if strings.Contains(string(b), "IRC flaky") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("an isolated change was not published at once; ongoing.json = %s", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	say(`!status major "Wiki down" wiki`, "opened incident #2")
 	say(`!status info "Mass rebuild"`, "notice set")
 	cmd.Process.Signal(syscall.SIGKILL)
@@ -71,7 +84,7 @@ func TestKilledAfterAcknowledging(t *testing.T) {
 	}
 
 	cmd = exec.Command(bin)
-	cmd.Dir, cmd.Env = dir, append(env[:len(env):len(env)], "NOCBOT_PUBLISHER_DEBOUNCE=10ms")
+	cmd.Dir, cmd.Env = dir, append(env[:len(env):len(env)], "NOCBOT_PUBLISHER_MIN_INTERVAL=0s")
 	cmd.Stdin = strings.NewReader("")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -80,7 +93,7 @@ func TestKilledAfterAcknowledging(t *testing.T) {
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()
 	}()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for {
 		b, _ := os.ReadFile(filepath.Join(dir, "public", "ongoing.json"))
 		idx, _ := os.ReadFile(filepath.Join(dir, "public", "index.html"))

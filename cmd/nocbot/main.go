@@ -72,6 +72,8 @@ Usage:
   nocbot import-statusfpo [flags] FILE   import the old status page's outages (outages.main-content.json)
   nocbot acme-challenge [flags] put TOKEN VALUE | delete TOKEN
                                          write or remove /.well-known/acme-challenge/TOKEN on the page target
+  nocbot audit [flags] [-n N] [-action A]
+                                         print the newest audit events as JSON lines (who changed or was refused what)
   nocbot backup [flags] FILE             copy the state file to FILE (nocbot must be stopped: it holds the lock)
 
 With no -config, nocbot reads ./nocbot.toml if it exists, else runs on built-in
@@ -124,6 +126,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return importStatusfpo(ctx, args[1:], getenv, stdout, stderr)
 		case "acme-challenge":
 			return acmeChallenge(ctx, args[1:], getenv, stdout, stderr)
+		case "audit":
+			return auditLog(ctx, args[1:], getenv, stdout, stderr)
 		case "backup":
 			return backup(ctx, args[1:], getenv, stdout, stderr)
 		case "help":

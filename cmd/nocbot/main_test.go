@@ -58,10 +58,10 @@ type instance struct {
 func start(t *testing.T, dir, web string) *instance {
 	t.Helper()
 	env := map[string]string{
-		"NOCBOT_BOT_STATE":          filepath.Join(dir, "nocbot.db"),
-		"NOCBOT_PUBLISHER_DIR":      filepath.Join(dir, "public"),
-		"NOCBOT_PUBLISHER_DEBOUNCE": "10ms",
-		"NOCBOT_WEB_LISTEN":         web,
+		"NOCBOT_BOT_STATE":              filepath.Join(dir, "nocbot.db"),
+		"NOCBOT_PUBLISHER_DIR":          filepath.Join(dir, "public"),
+		"NOCBOT_PUBLISHER_MIN_INTERVAL": "0s",
+		"NOCBOT_WEB_LISTEN":             web,
 	}
 	inR, inW := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -172,6 +172,20 @@ func TestCheckConfig(t *testing.T) {
 	os.WriteFile(bad, []byte("[bot]\nprefix = \"!\"\nfrobnicate = 1\n\n[web]\nlisten = 42\n"), 0o644)
 	good := filepath.Join(dir, "good.toml")
 	os.WriteFile(good, []byte("[web]\nlisten = \"127.0.0.1:9999\"\n"), 0o644)
+	// Values the file may spell but this binary cannot honour: every one
+	// refused with its line, nothing started.
+	dishonest := filepath.Join(dir, "dishonest.toml")
+	os.WriteFile(dishonest, []byte(`[groups]
+source = "fasjson"
+
+[permissions]
+announce = ["noc"]
+maintenance = ["noc"]
+
+[announce.routes]
+blockers = ["console:console"]
+status = ["irc:#fedora-qa"]
+`), 0o644)
 	tests := []struct {
 		file    string
 		wantErr bool
@@ -180,6 +194,13 @@ func TestCheckConfig(t *testing.T) {
 		{good, false, []string{"ok"}},
 		{bad, true, []string{"bad.toml:3", "frobnicate", "bad.toml:6", "listen"}},
 		{"../../config.example.toml", false, []string{"ok"}},
+		{dishonest, true, []string{
+			`dishonest.toml:2: groups.source: "fasjson" is not available in this nocbot`,
+			`dishonest.toml:5: permissions.announce: no command uses the permission "announce": the permissions are "status"`,
+			`dishonest.toml:6: permissions.maintenance: no command uses`,
+			`dishonest.toml:9: announce.routes.blockers: unknown topic "blockers"`,
+			`dishonest.toml:10: announce.routes.status[0]: "irc:#fedora-qa": network "irc" is not configured`,
+		}},
 	}
 	for _, tc := range tests {
 		var out, errb bytes.Buffer
@@ -269,6 +290,9 @@ func TestOneShotTools(t *testing.T) {
 			}
 		}},
 		{"acme usage", []string{"acme-challenge", "frob"}, true, "", nil},
+		{"audit shows the import", []string{"audit", "-n", "5", "-action", "import.*"}, false, `"action":"import.statusfpo"`, nil},
+		{"audit filters", []string{"audit", "-action", "status.minor"}, false, "", nil},
+		{"audit bad n", []string{"audit", "-n", "0"}, true, "", nil},
 	}
 	for _, tc := range tests {
 		var out, errb bytes.Buffer

@@ -141,7 +141,7 @@ rate_limit = 100000
 listen = %q
 [publisher]
 dir = %q
-debounce = "10ms"
+min_interval = "0s"
 [groups.static]
 sysadmin-main = ["irc:opsadmin", "matrix:opsadmin"]
 [irc]

@@ -7,6 +7,8 @@ import (
 
 	"github.com/fedora-infra/nocbot/config"
 	"github.com/fedora-infra/nocbot/publisher"
+	"github.com/fedora-infra/nocbot/publisher/dir"
+	"github.com/fedora-infra/nocbot/publisher/s3"
 	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/store"
 	"github.com/fedora-infra/nocbot/web"
@@ -18,12 +20,12 @@ func newTarget(ctx context.Context, cfg *config.Config, kv publisher.KV, log *sl
 	p := cfg.Publisher
 	switch p.Target {
 	case "dir":
-		return &publisher.DirTarget{Dir: p.Dir}, nil
+		return &dir.Target{Dir: p.Dir}, nil
 	case "s3":
 		if log == nil {
 			log = slog.New(slog.DiscardHandler)
 		}
-		t, err := publisher.NewS3Target(ctx, publisher.S3Options{
+		t, err := s3.New(ctx, s3.Options{
 			Bucket: p.S3.Bucket, Region: p.S3.Region, Prefix: p.S3.Prefix, Endpoint: p.S3.Endpoint,
 			PathStyle: p.S3.PathStyle, DistributionID: p.CloudFront.DistributionID, CloudFrontEndpoint: p.CloudFront.Endpoint,
 		}, kv, log)
@@ -43,7 +45,7 @@ func newWorker(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 		return nil, err
 	}
 	s := site(cfg)
-	opts := publisher.WorkerOptions{Debounce: cfg.Publisher.Debounce.Duration, Log: log}
+	opts := publisher.WorkerOptions{MinInterval: cfg.Publisher.MinInterval.Duration, Log: log}
 	opts.Notify = notify
 	if metrics != nil {
 		opts.OnPublish = metrics.ObservePublish

@@ -111,6 +111,13 @@ func ChromiumArgs(userDataDir string) []string {
 	}
 }
 
+// Tidy returns the path of Debian's tidy (HTML Tidy), which the render
+// tests run over every page.
+func Tidy(t testing.TB) string {
+	t.Helper()
+	return requireFile(t, "tidy", "/usr/bin/tidy")
+}
+
 // AWSCLI returns the path of Debian's awscli v2. Use it rather than whatever
 // "aws" comes first on PATH, which may be an older one.
 func AWSCLI(t testing.TB) string {

@@ -10,7 +10,7 @@ set -euo pipefail
 
 DENDRITE_VERSION=v0.13.8
 VERSITYGW_VERSION=v1.8.0
-APT_PACKAGES=(inspircd anope chromium awscli)
+APT_PACKAGES=(inspircd anope chromium awscli tidy)
 
 TOOLS=${NOCBOT_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/nocbot/tools}
 mkdir -p "$TOOLS"

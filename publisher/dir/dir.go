@@ -1,4 +1,18 @@
-package publisher
+// Package dir is the folder target of the status page: a local directory
+// served by a web server (or nocbot's own preview).
+//
+// Its contract, beyond publisher.Target's:
+//   - Idempotence: a file whose bytes are already on disk is not written
+//     again; publishing the same build twice writes nothing.
+//   - Generation guard: the manifest (.nocbot-manifest.json) records the
+//     generation last published; an older one is refused with
+//     publisher.ErrStale before anything is written.
+//   - It never deletes a file it did not write (the manifest lists what it
+//     owns), never anything under .well-known/ except the ACME challenges
+//     it is asked to remove, and never the folder itself.
+//   - A reader sees the old or the new file, never half of one: each file
+//     is written to a temporary name and renamed into place.
+package dir
 
 import (
 	"bytes"
@@ -13,27 +27,28 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/fedora-infra/nocbot/publisher"
 	"github.com/fedora-infra/nocbot/render"
 )
 
 // errNoDir refuses to write into the working directory by accident.
 var errNoDir = errors.New("dir target: no folder configured")
 
-// dirManifest is the file in which DirTarget remembers what it wrote, so
+// dirManifest is the file in which Target remembers what it wrote, so
 // that it deletes only its own files and never what others put beside them.
 const dirManifest = ".nocbot-manifest.json"
 
-// DirTarget publishes into a local folder served by a web server (or by
+// Target publishes into a local folder served by a web server (or by
 // nocbot's own preview). Each file is written to a temporary name in its
 // directory and renamed into place, so a reader sees the old or the new
 // file, never half of one.
-type DirTarget struct {
+type Target struct {
 	Dir string
 
 	mu sync.Mutex // one publish at a time
 }
 
-var _ Target = (*DirTarget)(nil)
+var _ publisher.Target = (*Target)(nil)
 
 type manifestFile struct {
 	Generation uint64   `json:"generation"`
@@ -42,14 +57,14 @@ type manifestFile struct {
 
 // Publish writes the changed files (index.html last), then removes files
 // it wrote before that are no longer rendered.
-func (d *DirTarget) Publish(ctx context.Context, files []render.File, gen uint64) (Report, error) {
+func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (publisher.Report, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	rep := Report{Generation: gen}
+	rep := publisher.Report{Generation: gen}
 	if d.Dir == "" {
 		return rep, errNoDir
 	}
-	if err := checkFiles(files, dirManifest); err != nil {
+	if err := publisher.CheckFiles(files, dirManifest); err != nil {
 		return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
 	}
 	if err := os.MkdirAll(d.Dir, 0o755); err != nil {
@@ -60,7 +75,7 @@ func (d *DirTarget) Publish(ctx context.Context, files []render.File, gen uint64
 		return rep, err
 	}
 	if old.Generation > gen {
-		return rep, &StaleError{Target: d.Dir, Have: old.Generation, Offered: gen}
+		return rep, &publisher.StaleError{Target: d.Dir, Have: old.Generation, Offered: gen}
 	}
 
 	var changed []render.File
@@ -76,7 +91,7 @@ func (d *DirTarget) Publish(ctx context.Context, files []render.File, gen uint64
 	}
 	var gone []string
 	for _, p := range old.Files {
-		if !rendered[p] && checkPath(p, dirManifest) == nil {
+		if !rendered[p] && publisher.CheckPath(p, dirManifest) == nil {
 			gone = append(gone, p)
 		}
 	}
@@ -108,7 +123,7 @@ func (d *DirTarget) Publish(ctx context.Context, files []render.File, gen uint64
 	}
 
 	dirs := map[string]bool{}
-	for _, group := range uploadGroups(changed) {
+	for _, group := range publisher.UploadGroups(changed) {
 		for _, f := range group {
 			if err := ctx.Err(); err != nil {
 				return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
@@ -143,12 +158,12 @@ func (d *DirTarget) Publish(ctx context.Context, files []render.File, gen uint64
 
 // PutChallenge writes .well-known/acme-challenge/<token> for an ACME
 // http-01 validation of the status page's certificate.
-func (d *DirTarget) PutChallenge(ctx context.Context, token, value string) error {
-	if err := checkChallenge(token, value); err != nil {
+func (d *Target) PutChallenge(ctx context.Context, token, value string) error {
+	if err := publisher.CheckChallenge(token, value); err != nil {
 		return err
 	}
 	if value == "" {
-		return fmt.Errorf("%w value: empty", ErrBadChallenge)
+		return fmt.Errorf("%w value: empty", publisher.ErrBadChallenge)
 	}
 	if d.Dir == "" {
 		return errNoDir
@@ -156,7 +171,7 @@ func (d *DirTarget) PutChallenge(ctx context.Context, token, value string) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p := d.local(challengeDir + token)
+	p := d.local(publisher.ChallengeDir + token)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("put challenge: %w", err)
 	}
@@ -167,8 +182,8 @@ func (d *DirTarget) PutChallenge(ctx context.Context, token, value string) error
 }
 
 // DeleteChallenge removes a challenge; a missing one is not an error.
-func (d *DirTarget) DeleteChallenge(ctx context.Context, token string) error {
-	if err := checkChallenge(token, ""); err != nil {
+func (d *Target) DeleteChallenge(ctx context.Context, token string) error {
+	if err := publisher.CheckChallenge(token, ""); err != nil {
 		return err
 	}
 	if d.Dir == "" {
@@ -177,7 +192,7 @@ func (d *DirTarget) DeleteChallenge(ctx context.Context, token string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := os.Remove(d.local(challengeDir + token))
+	err := os.Remove(d.local(publisher.ChallengeDir + token))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete challenge: %w", err)
 	}
@@ -185,9 +200,9 @@ func (d *DirTarget) DeleteChallenge(ctx context.Context, token string) error {
 }
 
 // local maps a checked slash path to the file system.
-func (d *DirTarget) local(p string) string { return filepath.Join(d.Dir, filepath.FromSlash(p)) }
+func (d *Target) local(p string) string { return filepath.Join(d.Dir, filepath.FromSlash(p)) }
 
-func (d *DirTarget) readManifest() (manifestFile, error) {
+func (d *Target) readManifest() (manifestFile, error) {
 	var m manifestFile
 	data, err := os.ReadFile(d.local(dirManifest))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -202,7 +217,7 @@ func (d *DirTarget) readManifest() (manifestFile, error) {
 	return m, nil
 }
 
-func (d *DirTarget) writeManifest(gen uint64, owned map[string]bool) error {
+func (d *Target) writeManifest(gen uint64, owned map[string]bool) error {
 	m := manifestFile{Generation: gen, Files: make([]string, 0, len(owned))}
 	for p := range owned {
 		m.Files = append(m.Files, p)
@@ -220,7 +235,7 @@ func (d *DirTarget) writeManifest(gen uint64, owned map[string]bool) error {
 
 // removeEmptyParents tidies directories a delete left empty, up to (not
 // including) the root; a directory with anything else in it stays.
-func (d *DirTarget) removeEmptyParents(p string) {
+func (d *Target) removeEmptyParents(p string) {
 	for dir := path.Dir(p); dir != "." && dir != "/"; dir = path.Dir(dir) {
 		if os.Remove(d.local(dir)) != nil {
 			return

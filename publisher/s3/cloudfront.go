@@ -1,4 +1,4 @@
-package publisher
+package s3
 
 import (
 	"context"
@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/url"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/fedora-infra/nocbot/publisher"
 )
 
 // Invalidation is the outcome of one CloudFront invalidation request.
@@ -204,3 +208,40 @@ func (v *invalidator) last() Invalidation {
 	defer v.mu.Unlock()
 	return v.result
 }
+
+// maxInvalidationPaths is where one wildcard becomes cheaper than a list:
+// CloudFront bills per path and limits paths in flight per distribution.
+const maxInvalidationPaths = 50
+
+// invalidationPaths turns changed site paths into CloudFront paths: URL
+// escaped with a leading slash, plus "/" when index.html changed (the CDN
+// caches "/" and "/index.html" separately), or "/*" when there are many.
+// A literal '*' in a name is escaped so it never acts as a wildcard.
+func invalidationPaths(changed []string) []string {
+	set := map[string]bool{}
+	for _, p := range changed {
+		segs := strings.Split(p, "/")
+		for i, s := range segs {
+			segs[i] = url.PathEscape(s)
+		}
+		set["/"+strings.Join(segs, "/")] = true
+		if p == publisher.IndexPath {
+			set["/"] = true
+		} else if strings.HasSuffix(p, "/"+publisher.IndexPath) {
+			set["/"+strings.TrimSuffix(strings.Join(segs, "/"), publisher.IndexPath)] = true
+		}
+	}
+	if len(set) > maxInvalidationPaths {
+		return []string{"/*"}
+	}
+	out := make([]string, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// mutable reports whether a file can change under its name and so needs
+// invalidating in a CDN; hashed assets get a new name instead.
+func mutable(cacheControl string) bool { return !strings.Contains(cacheControl, "immutable") }

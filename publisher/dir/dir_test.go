@@ -1,4 +1,4 @@
-package publisher
+package dir
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fedora-infra/nocbot/publisher"
+	"github.com/fedora-infra/nocbot/publisher/internal/pubtest"
 	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/status"
 )
@@ -34,17 +36,9 @@ func pubTree(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-func pubPaths(files []render.File) []string {
-	var out []string
-	for _, f := range files {
-		out = append(out, f.Path)
-	}
-	return out
-}
-
 func TestDirTargetPublish(t *testing.T) {
 	ctx := context.Background()
-	s := pubStore(t)
+	s := pubtest.Store(t)
 	dir := t.TempDir()
 	foreign := map[string]string{"robots.txt": "User-agent: *\n", ".well-known/acme-challenge/tok": "tok.thumb"}
 	for p, body := range foreign {
@@ -53,15 +47,15 @@ func TestDirTargetPublish(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	target := &DirTarget{Dir: dir}
+	target := &Target{Dir: dir}
 
-	out := pubChange(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
-	files1, gen1 := pubFiles(t, s)
+	out := pubtest.Change(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
+	files1, gen1 := pubtest.Files(t, s)
 	rep, err := target.Publish(ctx, files1, gen1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(pubSorted(rep.Uploaded), pubSorted(pubPaths(files1))) || rep.Uploaded[len(rep.Uploaded)-1] != "index.html" {
+	if !slices.Equal(pubtest.Sorted(rep.Uploaded), pubtest.Sorted(pubtest.Paths(files1))) || rep.Uploaded[len(rep.Uploaded)-1] != "index.html" {
 		t.Fatalf("first publish uploaded %q, want every file with index.html last", rep.Uploaded)
 	}
 	tree := pubTree(t, dir)
@@ -83,7 +77,7 @@ func TestDirTargetPublish(t *testing.T) {
 	if err := json.Unmarshal([]byte(tree[dirManifest]), &m); err != nil {
 		t.Fatalf("manifest: %v", err)
 	}
-	if m.Generation != gen1 || !slices.Equal(m.Files, pubSorted(pubPaths(files1))) {
+	if m.Generation != gen1 || !slices.Equal(m.Files, pubtest.Sorted(pubtest.Paths(files1))) {
 		t.Fatalf("manifest = gen %d %q, want gen %d and exactly the rendered files", m.Generation, m.Files, gen1)
 	}
 
@@ -96,16 +90,16 @@ func TestDirTargetPublish(t *testing.T) {
 
 	// A changed incident writes exactly the changed files, each replaced by
 	// a rename (a new inode), never rewritten in place.
-	pubEdit(t, s, func(b *status.Board) (status.Outcome, error) {
-		return b.Resolve(pubNow, pubActor, out.IDs[0], "fixed")
+	pubtest.Edit(t, s, func(b *status.Board) (status.Outcome, error) {
+		return b.Resolve(pubtest.Now, pubtest.Actor, out.IDs[0], "fixed")
 	})
-	files2, gen2 := pubFiles(t, s)
-	changed, _ := pubDiff(files1, files2)
+	files2, gen2 := pubtest.Files(t, s)
+	changed, _ := pubtest.Diff(files1, files2)
 	rep, err = target.Publish(ctx, files2, gen2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(pubSorted(rep.Uploaded), changed) {
+	if !slices.Equal(pubtest.Sorted(rep.Uploaded), changed) {
 		t.Fatalf("uploaded %q, want the changed files %q", rep.Uploaded, changed)
 	}
 	if slices.Contains(changed, "index.html") {
@@ -139,8 +133,8 @@ func TestDirTargetPublish(t *testing.T) {
 
 	// An older build never overwrites a newer one.
 	rep, err = target.Publish(ctx, files1, gen1)
-	if !errors.Is(err, ErrStale) || rep.Changed() {
-		t.Fatalf("stale publish: %+v, %v; want ErrStale and nothing written", rep, err)
+	if !errors.Is(err, publisher.ErrStale) || rep.Changed() {
+		t.Fatalf("stale publish: %+v, %v; want publisher.ErrStale and nothing written", rep, err)
 	}
 	if got := pubTree(t, dir); got["index.html"] != tree["index.html"] {
 		t.Errorf("stale publish changed index.html")
@@ -149,11 +143,11 @@ func TestDirTargetPublish(t *testing.T) {
 
 func TestDirTargetRefusesUnsafePaths(t *testing.T) {
 	dir := t.TempDir()
-	target := &DirTarget{Dir: filepath.Join(dir, "site")}
+	target := &Target{Dir: filepath.Join(dir, "site")}
 	for _, p := range []string{"../escape.html", "/etc/x", ".well-known/acme-challenge/x", dirManifest} {
 		_, err := target.Publish(context.Background(), []render.File{{Path: p, Body: []byte("x")}, {Path: "index.html"}}, 1)
-		if !errors.Is(err, ErrUnsafePath) {
-			t.Errorf("Publish(%q) = %v, want ErrUnsafePath", p, err)
+		if !errors.Is(err, publisher.ErrUnsafePath) {
+			t.Errorf("Publish(%q) = %v, want publisher.ErrUnsafePath", p, err)
 		}
 	}
 	if tree := pubTree(t, dir); len(tree) != 0 {
@@ -164,7 +158,7 @@ func TestDirTargetRefusesUnsafePaths(t *testing.T) {
 func TestDirTargetChallenge(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	target := &DirTarget{Dir: dir}
+	target := &Target{Dir: dir}
 	const token, value = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0", "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0.9jg46WB3rR_AHD"
 	if err := target.PutChallenge(ctx, token, value); err != nil {
 		t.Fatal(err)
@@ -189,7 +183,7 @@ func TestDirTargetChallenge(t *testing.T) {
 	if err := target.DeleteChallenge(ctx, token); err != nil {
 		t.Fatalf("deleting a missing challenge: %v", err)
 	}
-	if err := target.PutChallenge(ctx, "../index", value); !errors.Is(err, ErrBadChallenge) {
-		t.Fatalf("bad token: %v, want ErrBadChallenge", err)
+	if err := target.PutChallenge(ctx, "../index", value); !errors.Is(err, publisher.ErrBadChallenge) {
+		t.Fatalf("bad token: %v, want publisher.ErrBadChallenge", err)
 	}
 }

@@ -1,4 +1,4 @@
-package publisher
+package s3
 
 import (
 	"bytes"
@@ -20,10 +20,12 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/fedora-infra/nocbot/internal/testsrv"
+	"github.com/fedora-infra/nocbot/publisher"
+	"github.com/fedora-infra/nocbot/publisher/internal/pubtest"
 	"github.com/fedora-infra/nocbot/render"
 	"github.com/fedora-infra/nocbot/status"
 )
@@ -37,7 +39,7 @@ const (
 // origin, a recording proxy in front of its API, and a fake CloudFront.
 type pubS3 struct {
 	srv   *testsrv.S3Server
-	admin *s3.Client
+	admin *awss3.Client
 	rec   *pubRecorder
 	cf    *fakeCloudFront
 }
@@ -48,14 +50,14 @@ func pubNewS3(t testing.TB) *pubS3 {
 	srv.CreateBucket(t, pubBucket)
 	e := &pubS3{srv: srv, admin: srv.Client(), cf: newFakeCloudFront(t)}
 	ctx := context.Background()
-	if _, err := e.admin.PutBucketWebsite(ctx, &s3.PutBucketWebsiteInput{
+	if _, err := e.admin.PutBucketWebsite(ctx, &awss3.PutBucketWebsiteInput{
 		Bucket:               aws.String(pubBucket),
 		WebsiteConfiguration: &s3types.WebsiteConfiguration{IndexDocument: &s3types.IndexDocument{Suffix: aws.String("index.html")}},
 	}); err != nil {
 		t.Fatalf("bucket website: %v", err)
 	}
 	policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::%s/*"]}]}`, pubBucket)
-	if _, err := e.admin.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String(pubBucket), Policy: aws.String(policy)}); err != nil {
+	if _, err := e.admin.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: aws.String(pubBucket), Policy: aws.String(policy)}); err != nil {
 		t.Fatalf("bucket policy: %v", err)
 	}
 	e.rec = pubNewRecorder(t, srv.Endpoint)
@@ -78,19 +80,19 @@ func pubAWSEnv(t testing.TB, key, secret string) {
 	}
 }
 
-// target is an S3Target as main builds one, talking through the proxy.
-func (e *pubS3) target(t testing.TB, kv KV, cdn bool) *S3Target {
+// target is an Target as main builds one, talking through the proxy.
+func (e *pubS3) target(t testing.TB, kv publisher.KV, cdn bool) *Target {
 	t.Helper()
 	return e.targetAt(t, kv, cdn, "")
 }
 
-func (e *pubS3) targetAt(t testing.TB, kv KV, cdn bool, prefix string) *S3Target {
+func (e *pubS3) targetAt(t testing.TB, kv publisher.KV, cdn bool, prefix string) *Target {
 	t.Helper()
-	opts := S3Options{Bucket: pubBucket, Region: e.srv.Region, Endpoint: e.rec.URL, PathStyle: true, Prefix: prefix}
+	opts := Options{Bucket: pubBucket, Region: e.srv.Region, Endpoint: e.rec.URL, PathStyle: true, Prefix: prefix}
 	if cdn {
 		opts.DistributionID, opts.CloudFrontEndpoint = pubDistribution, e.cf.URL
 	}
-	target, err := NewS3Target(context.Background(), opts, kv, slog.New(slog.DiscardHandler))
+	target, err := New(context.Background(), opts, kv, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,13 +104,13 @@ func (e *pubS3) objects(t testing.TB) map[string]pubObject {
 	t.Helper()
 	ctx := context.Background()
 	out := map[string]pubObject{}
-	list, err := e.admin.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(pubBucket)})
+	list, err := e.admin.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String(pubBucket)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range list.Contents {
 		key := aws.ToString(o.Key)
-		get, err := e.admin.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(pubBucket), Key: o.Key})
+		get, err := e.admin.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(pubBucket), Key: o.Key})
 		if err != nil {
 			t.Fatalf("get %s: %v", key, err)
 		}
@@ -130,7 +132,7 @@ type pubObject struct {
 
 func (e *pubS3) putForeign(t testing.TB, key, body string) {
 	t.Helper()
-	_, err := e.admin.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(pubBucket), Key: aws.String(key),
+	_, err := e.admin.PutObject(context.Background(), &awss3.PutObjectInput{Bucket: aws.String(pubBucket), Key: aws.String(key),
 		Body: strings.NewReader(body), ContentType: aws.String("text/plain")})
 	if err != nil {
 		t.Fatal(err)
@@ -218,9 +220,9 @@ func pubWrites(reqs []pubRequest, method string) []string {
 
 func TestS3PublishSetsHeadersOnEveryObject(t *testing.T) {
 	e := pubNewS3(t)
-	s := pubStore(t)
-	pubChange(t, s, status.LevelMajor, "Koji builders down", "koji")
-	files, gen := pubFiles(t, s)
+	s := pubtest.Store(t)
+	pubtest.Change(t, s, status.LevelMajor, "Koji builders down", "koji")
+	files, gen := pubtest.Files(t, s)
 	rep, err := e.target(t, s, false).Publish(context.Background(), files, gen)
 	if err != nil {
 		t.Fatal(err)
@@ -262,9 +264,9 @@ func TestS3PublishSetsHeadersOnEveryObject(t *testing.T) {
 func TestS3RepublishingUnchangedUploadsNothing(t *testing.T) {
 	e := pubNewS3(t)
 	ctx := context.Background()
-	s := pubStore(t)
-	pubChange(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
-	files, gen := pubFiles(t, s)
+	s := pubtest.Store(t)
+	pubtest.Change(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
+	files, gen := pubtest.Files(t, s)
 	target := e.target(t, s, false)
 	if _, err := target.Publish(ctx, files, gen); err != nil {
 		t.Fatal(err)
@@ -292,21 +294,21 @@ func TestS3RepublishingUnchangedUploadsNothing(t *testing.T) {
 func TestS3ChangedIncidentUploadsOnlyChangedObjectsIndexLast(t *testing.T) {
 	e := pubNewS3(t)
 	ctx := context.Background()
-	s := pubStore(t)
-	out := pubChange(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
-	pubChange(t, s, status.LevelMajor, "Wiki down", "wiki")
-	files1, gen1 := pubFiles(t, s)
+	s := pubtest.Store(t)
+	out := pubtest.Change(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
+	pubtest.Change(t, s, status.LevelMajor, "Wiki down", "wiki")
+	files1, gen1 := pubtest.Files(t, s)
 	target := e.target(t, s, false)
 	if _, err := target.Publish(ctx, files1, gen1); err != nil {
 		t.Fatal(err)
 	}
 	e.rec.take()
 
-	pubEdit(t, s, func(b *status.Board) (status.Outcome, error) {
-		return b.AddUpdate(pubNow, pubActor, out.IDs[0], "Netsplit healed, watching")
+	pubtest.Edit(t, s, func(b *status.Board) (status.Outcome, error) {
+		return b.AddUpdate(pubtest.Now, pubtest.Actor, out.IDs[0], "Netsplit healed, watching")
 	})
-	files2, gen2 := pubFiles(t, s)
-	changed, gone := pubDiff(files1, files2)
+	files2, gen2 := pubtest.Files(t, s)
+	changed, gone := pubtest.Diff(files1, files2)
 	if len(changed) == 0 || len(changed) == len(files2) || len(gone) != 0 {
 		t.Fatalf("test premise: %d of %d files changed, %d gone", len(changed), len(files2), len(gone))
 	}
@@ -320,14 +322,14 @@ func TestS3ChangedIncidentUploadsOnlyChangedObjectsIndexLast(t *testing.T) {
 		t.Fatalf("PUTs %q: want the generation marker claimed first", puts)
 	}
 	puts = puts[1:]
-	if !slices.Equal(pubSorted(puts), changed) || !slices.Equal(pubSorted(rep.Uploaded), changed) {
+	if !slices.Equal(pubtest.Sorted(puts), changed) || !slices.Equal(pubtest.Sorted(rep.Uploaded), changed) {
 		t.Fatalf("uploaded %q (report %q), want exactly the changed %q", puts, rep.Uploaded, changed)
 	}
 	if slices.Contains(changed, "index.html") && puts[len(puts)-1] != "index.html" {
 		t.Errorf("index.html was not the last upload: %q", puts)
 	}
 	for i := 1; i < len(puts); i++ {
-		if uploadClass(puts[i-1]) > uploadClass(puts[i]) {
+		if publisher.UploadOrder(puts[i-1]) > publisher.UploadOrder(puts[i]) {
 			t.Errorf("%s went live before %s: want assets, detail pages, data and feeds, index.html", puts[i], puts[i-1])
 		}
 	}
@@ -341,19 +343,19 @@ func TestS3ChangedIncidentUploadsOnlyChangedObjectsIndexLast(t *testing.T) {
 func TestS3DeletesOnlyWhatNocbotWrote(t *testing.T) {
 	e := pubNewS3(t)
 	ctx := context.Background()
-	s := pubStore(t)
+	s := pubtest.Store(t)
 	foreign := map[string]string{".well-known/acme-challenge/tok": "tok.thumb", "theme/old.css": "body{}", "robots.txt": "User-agent: *\n"}
 	for k, v := range foreign {
 		e.putForeign(t, k, v)
 	}
-	pubChange(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
-	files, gen := pubFiles(t, s)
+	pubtest.Change(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
+	files, gen := pubtest.Files(t, s)
 	target := e.target(t, s, false)
 	if _, err := target.Publish(ctx, files, gen); err != nil {
 		t.Fatal(err)
 	}
 	// Drop a detail page from the build, as when an id is renamed.
-	i := slices.IndexFunc(files, func(f render.File) bool { return uploadClass(f.Path) == classDetail })
+	i := slices.IndexFunc(files, func(f render.File) bool { return f.Path != publisher.IndexPath && strings.HasSuffix(f.Path, ".html") })
 	dropped := files[i].Path
 	less := slices.Delete(slices.Clone(files), i, i+1)
 	rep, err := target.Publish(ctx, less, gen)
@@ -394,21 +396,21 @@ func TestS3DeletesOnlyWhatNocbotWrote(t *testing.T) {
 func TestS3GenerationGuard(t *testing.T) {
 	e := pubNewS3(t)
 	ctx := context.Background()
-	s := pubStore(t)
-	pubChange(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
-	files5, _ := pubFiles(t, s)
-	pubChange(t, s, status.LevelMajor, "Wiki down", "wiki")
-	files4, _ := pubFiles(t, s) // other content, offered as an older build
+	s := pubtest.Store(t)
+	pubtest.Change(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
+	files5, _ := pubtest.Files(t, s)
+	pubtest.Change(t, s, status.LevelMajor, "Wiki down", "wiki")
+	files4, _ := pubtest.Files(t, s) // other content, offered as an older build
 	target := e.target(t, s, false)
 	if _, err := target.Publish(ctx, files5, 5); err != nil {
 		t.Fatal(err)
 	}
 	before := e.objects(t)
 	e.rec.take()
-	for name, tg := range map[string]*S3Target{"same instance": target, "other instance": e.target(t, nil, false)} {
+	for name, tg := range map[string]*Target{"same instance": target, "other instance": e.target(t, nil, false)} {
 		rep, err := tg.Publish(ctx, files4, 4)
-		if !errors.Is(err, ErrStale) || rep.Changed() {
-			t.Errorf("%s: gen 4 over gen 5: %+v, %v; want ErrStale", name, rep, err)
+		if !errors.Is(err, publisher.ErrStale) || rep.Changed() {
+			t.Errorf("%s: gen 4 over gen 5: %+v, %v; want publisher.ErrStale", name, rep, err)
 		}
 	}
 	reqs := e.rec.take()
@@ -436,14 +438,14 @@ func TestS3GenerationGuard(t *testing.T) {
 func TestS3HealsObjectsChangedBehindItsBack(t *testing.T) {
 	e := pubNewS3(t)
 	ctx := context.Background()
-	s := pubStore(t)
-	pubChange(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
-	files, gen := pubFiles(t, s)
+	s := pubtest.Store(t)
+	pubtest.Change(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
+	files, gen := pubtest.Files(t, s)
 	if _, err := e.target(t, s, false).Publish(ctx, files, gen); err != nil {
 		t.Fatal(err)
 	}
 	// Someone deletes one object and overwrites another with the console.
-	if _, err := e.admin.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(pubBucket), Key: aws.String("api/v2/summary.json")}); err != nil {
+	if _, err := e.admin.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(pubBucket), Key: aws.String("api/v2/summary.json")}); err != nil {
 		t.Fatal(err)
 	}
 	e.putForeign(t, "ongoing.json", "{}")
@@ -452,7 +454,7 @@ func TestS3HealsObjectsChangedBehindItsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"api/v2/summary.json", "ongoing.json"}; !slices.Equal(pubSorted(rep.Uploaded), want) {
+	if want := []string{"api/v2/summary.json", "ongoing.json"}; !slices.Equal(pubtest.Sorted(rep.Uploaded), want) {
 		t.Fatalf("uploaded %q, want %q", rep.Uploaded, want)
 	}
 	objs := e.objects(t)
@@ -491,7 +493,7 @@ func TestS3Challenge(t *testing.T) {
 	if _, ok := e.objects(t)[key]; ok {
 		t.Fatal("challenge still there")
 	}
-	if err := target.PutChallenge(ctx, "../../index.html", value); !errors.Is(err, ErrBadChallenge) {
+	if err := target.PutChallenge(ctx, "../../index.html", value); !errors.Is(err, publisher.ErrBadChallenge) {
 		t.Fatalf("bad token: %v", err)
 	}
 }
@@ -499,9 +501,9 @@ func TestS3Challenge(t *testing.T) {
 func TestS3InvalidatesChangedPaths(t *testing.T) {
 	e := pubNewS3(t)
 	ctx := context.Background()
-	s := pubStore(t)
-	out := pubChange(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
-	files1, gen1 := pubFiles(t, s)
+	s := pubtest.Store(t)
+	out := pubtest.Change(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
+	files1, gen1 := pubtest.Files(t, s)
 	target := e.target(t, s, true)
 
 	wantPaths := func(files []render.File, changed []string) []string {
@@ -521,7 +523,7 @@ func TestS3InvalidatesChangedPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	posts := e.cf.Posts()
-	all, _ := pubDiff(nil, files1)
+	all, _ := pubtest.Diff(nil, files1)
 	if len(posts) != 1 || !strings.HasPrefix(posts[0].Ref, fmt.Sprintf("nocbot-%d-", gen1)) || rep.Invalidation != posts[0].Ref ||
 		posts[0].Dist != pubDistribution || !posts[0].Signed || !slices.Equal(posts[0].Paths, wantPaths(files1, all)) {
 		t.Fatalf("first publish: report ref %q, invalidations %+v; want one, ref nocbot-%d-<digest>, paths %q",
@@ -532,11 +534,11 @@ func TestS3InvalidatesChangedPaths(t *testing.T) {
 	}
 
 	// A changed incident invalidates exactly what changed, plus "/".
-	pubEdit(t, s, func(b *status.Board) (status.Outcome, error) {
-		return b.AddUpdate(pubNow, pubActor, out.IDs[0], "Netsplit healed")
+	pubtest.Edit(t, s, func(b *status.Board) (status.Outcome, error) {
+		return b.AddUpdate(pubtest.Now, pubtest.Actor, out.IDs[0], "Netsplit healed")
 	})
-	files2, gen2 := pubFiles(t, s)
-	changed, _ := pubDiff(files1, files2)
+	files2, gen2 := pubtest.Files(t, s)
+	changed, _ := pubtest.Diff(files1, files2)
 	if _, err := target.Publish(ctx, files2, gen2); err != nil {
 		t.Fatal(err)
 	}
@@ -581,9 +583,9 @@ func TestS3InvalidatesChangedPaths(t *testing.T) {
 func TestS3InvalidatesEveryChangeWithinAGeneration(t *testing.T) {
 	e := pubNewS3(t)
 	ctx := context.Background()
-	s := pubStore(t)
-	pubChange(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
-	files, gen := pubFiles(t, s)
+	s := pubtest.Store(t)
+	pubtest.Change(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
+	files, gen := pubtest.Files(t, s)
 	target := e.target(t, s, true)
 	if _, err := target.Publish(ctx, files, gen); err != nil {
 		t.Fatal(err)
@@ -591,7 +593,7 @@ func TestS3InvalidatesEveryChangeWithinAGeneration(t *testing.T) {
 	if err := target.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
-	i := slices.IndexFunc(files, func(f render.File) bool { return f.Path == indexPath })
+	i := slices.IndexFunc(files, func(f render.File) bool { return f.Path == publisher.IndexPath })
 	seen := map[string]bool{e.cf.Posts()[0].ID: true}
 	for round := 1; round <= 3; round++ {
 		files = slices.Clone(files)
@@ -605,7 +607,7 @@ func TestS3InvalidatesEveryChangeWithinAGeneration(t *testing.T) {
 		}
 		posts := e.cf.Posts()
 		last := posts[len(posts)-1]
-		if !slices.Equal(rep.Uploaded, []string{indexPath}) || !slices.Equal(last.Paths, []string{"/", "/index.html"}) {
+		if !slices.Equal(rep.Uploaded, []string{publisher.IndexPath}) || !slices.Equal(last.Paths, []string{"/", "/index.html"}) {
 			t.Fatalf("round %d: uploaded %q, invalidated %q", round, rep.Uploaded, last.Paths)
 		}
 		if seen[last.ID] {
@@ -622,12 +624,12 @@ func TestS3InvalidatesEveryChangeWithinAGeneration(t *testing.T) {
 func TestS3RetriesFailedInvalidationOnce(t *testing.T) {
 	e := pubNewS3(t)
 	ctx := context.Background()
-	s := pubStore(t)
+	s := pubtest.Store(t)
 	target := e.target(t, s, true)
 	publish := func(msg string) []render.File {
 		t.Helper()
-		pubChange(t, s, status.LevelMinor, msg, "zodbot")
-		files, gen := pubFiles(t, s)
+		pubtest.Change(t, s, status.LevelMinor, msg, "zodbot")
+		files, gen := pubtest.Files(t, s)
 		if _, err := target.Publish(ctx, files, gen); err != nil {
 			t.Fatal(err)
 		}
@@ -680,10 +682,10 @@ func TestS3RetriesFailedInvalidationOnce(t *testing.T) {
 func TestS3PrefixKeepsToItsFolder(t *testing.T) {
 	e := pubNewS3(t)
 	ctx := context.Background()
-	s := pubStore(t)
+	s := pubtest.Store(t)
 	e.putForeign(t, "index.html", "the bucket's own root page")
-	pubChange(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
-	files, gen := pubFiles(t, s)
+	pubtest.Change(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
+	files, gen := pubtest.Files(t, s)
 	target := e.targetAt(t, s, true, "/status/")
 	if _, err := target.Publish(ctx, files, gen); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,21 @@
-package publisher
+// Package s3 is the S3 (+ optional CloudFront) target of the status page.
+// The AWS SDK's own s3 package is imported as awss3.
+//
+// Its contract, beyond publisher.Target's:
+//   - Idempotence: an object whose content hash matches the upload
+//     manifest (kept in the store's "publisher" namespace, and checked
+//     against a bucket listing at start and hourly) is not uploaded
+//     again; the same build twice sends no PUT and no invalidation.
+//   - Generation guard: the marker object .nocbot/generation holds the
+//     newest generation that started writing; an older build is refused
+//     with publisher.ErrStale having written nothing. The marker is
+//     claimed before the first upload.
+//   - It deletes only objects it wrote itself (its manifest), never an
+//     object under .well-known/ other than the challenges it is asked to
+//     remove, and nothing outside its prefix.
+//   - With a distribution, exactly the changed mutable paths are
+//     invalidated, in the background; Wait lets a one-shot run finish it.
+package s3
 
 import (
 	"bytes"
@@ -21,16 +38,17 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
+	"github.com/fedora-infra/nocbot/publisher"
 	"github.com/fedora-infra/nocbot/render"
 )
 
-// S3Options configure an S3Target. Credentials never appear here: they
+// Options configure an Target. Credentials never appear here: they
 // come from the standard AWS chain (environment, shared config and
 // profile, web identity, instance role).
-type S3Options struct {
+type Options struct {
 	Bucket string
 	// Region of the bucket; S3-compatible servers accept any value.
 	Region string
@@ -53,16 +71,16 @@ type S3Options struct {
 	Concurrency int
 }
 
-// S3Target publishes to an S3 bucket, optionally behind CloudFront. It
+// Target publishes to an S3 bucket, optionally behind CloudFront. It
 // uploads only objects whose content changed, in link order (assets,
 // detail pages, data and feeds, index.html last), refuses to overwrite a
 // newer generation, deletes only objects it wrote itself, and invalidates
 // exactly the changed paths in the background.
-type S3Target struct {
-	opts   S3Options
+type Target struct {
+	opts   Options
 	prefix string
-	s3     *s3.Client
-	state  KV // nil keeps the manifest in memory only
+	s3     *awss3.Client
+	state  publisher.KV // nil keeps the manifest in memory only
 	log    *slog.Logger
 	inv    *invalidator // nil without a distribution
 
@@ -81,12 +99,16 @@ type S3Target struct {
 	recMu sync.Mutex // guards manifest against one publish's concurrent uploads
 }
 
-var _ Target = (*S3Target)(nil)
+var _ publisher.Target = (*Target)(nil)
 
 type objectState struct {
 	SHA256 string `json:"sha256"`
 	ETag   string `json:"etag"`
 }
+
+// kvNamespace is the store namespace of the upload manifest; the name
+// predates this package, and state files already use it.
+const kvNamespace = "publisher"
 
 const (
 	metaGeneration = "nocbot-generation" // x-amz-meta-nocbot-generation
@@ -102,11 +124,11 @@ const (
 	reverifyAfter = time.Hour
 )
 
-// NewS3Target builds the S3 and CloudFront clients from the standard AWS
+// New builds the S3 and CloudFront clients from the standard AWS
 // credential chain. state keeps the upload manifest across restarts (the
 // store's "publisher" namespace); nil keeps it in memory, which costs one
 // full upload per start.
-func NewS3Target(ctx context.Context, opts S3Options, state KV, log *slog.Logger) (*S3Target, error) {
+func New(ctx context.Context, opts Options, state publisher.KV, log *slog.Logger) (*Target, error) {
 	if opts.Bucket == "" {
 		return nil, errors.New("s3 target: no bucket")
 	}
@@ -124,7 +146,7 @@ func NewS3Target(ctx context.Context, opts S3Options, state KV, log *slog.Logger
 	if err != nil {
 		return nil, fmt.Errorf("s3 target: load aws config: %w", err)
 	}
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+	client := awss3.NewFromConfig(cfg, func(o *awss3.Options) {
 		if opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(opts.Endpoint)
 		}
@@ -136,7 +158,7 @@ func NewS3Target(ctx context.Context, opts S3Options, state KV, log *slog.Logger
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = defaultConcurrency
 	}
-	t := &S3Target{opts: opts, prefix: normalisePrefix(opts.Prefix), s3: client, state: state, log: log}
+	t := &Target{opts: opts, prefix: normalisePrefix(opts.Prefix), s3: client, state: state, log: log}
 	if opts.DistributionID != "" {
 		cf := cloudfront.NewFromConfig(cfg, func(o *cloudfront.Options) {
 			if opts.CloudFrontEndpoint != "" {
@@ -159,7 +181,7 @@ func normalisePrefix(p string) string {
 // Publish uploads what changed since the last publish and deletes what is
 // no longer rendered. It returns ErrStale, having written nothing, when
 // the bucket already holds a newer generation.
-func (t *S3Target) Publish(ctx context.Context, files []render.File, gen uint64) (rep Report, err error) {
+func (t *Target) Publish(ctx context.Context, files []render.File, gen uint64) (rep publisher.Report, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	rep.Generation = gen
@@ -169,7 +191,7 @@ func (t *S3Target) Publish(ctx context.Context, files []render.File, gen uint64)
 			err = fmt.Errorf("publish generation %d to s3://%s/%s: %w", gen, t.opts.Bucket, t.prefix, err)
 		}
 	}()
-	if err := checkFiles(files, reservedDir); err != nil {
+	if err := publisher.CheckFiles(files, reservedDir); err != nil {
 		return rep, err
 	}
 	if err := t.load(ctx); err != nil {
@@ -196,7 +218,7 @@ func (t *S3Target) Publish(ctx context.Context, files []render.File, gen uint64)
 	}
 	var gone []string
 	for _, p := range slices.Sorted(maps.Keys(t.manifest)) {
-		if _, ok := sums[p]; !ok && checkPath(p, reservedDir) == nil {
+		if _, ok := sums[p]; !ok && publisher.CheckPath(p, reservedDir) == nil {
 			was[p] = t.manifest[p].SHA256
 			gone = append(gone, p)
 		}
@@ -223,7 +245,7 @@ func (t *S3Target) Publish(ctx context.Context, files []render.File, gen uint64)
 	// The mutable paths that changed in the bucket, with what changed
 	// there, for the CDN invalidation.
 	dirty := map[string]string{}
-	for _, group := range uploadGroups(changed) {
+	for _, group := range publisher.UploadGroups(changed) {
 		done, err := forEach(ctx, t.opts.Concurrency, group, func(ctx context.Context, f render.File) error {
 			return t.put(ctx, f, gen, sums[f.Path])
 		})
@@ -258,7 +280,7 @@ func (t *S3Target) Publish(ctx context.Context, files []render.File, gen uint64)
 
 // Wait blocks until the invalidations started so far have been answered
 // (for the one-shot command and shutdown) and returns the last failure.
-func (t *S3Target) Wait(ctx context.Context) error {
+func (t *Target) Wait(ctx context.Context) error {
 	if t.inv == nil {
 		return nil
 	}
@@ -267,21 +289,21 @@ func (t *S3Target) Wait(ctx context.Context) error {
 
 // LastInvalidation is the outcome of the most recent invalidation, for
 // logs and tests.
-func (t *S3Target) LastInvalidation() Invalidation {
+func (t *Target) LastInvalidation() Invalidation {
 	if t.inv == nil {
 		return Invalidation{}
 	}
 	return t.inv.last()
 }
 
-func (t *S3Target) invalidate(ctx context.Context, changes map[string]string, gen uint64) string {
+func (t *Target) invalidate(ctx context.Context, changes map[string]string, gen uint64) string {
 	if t.inv == nil {
 		return ""
 	}
 	return t.inv.start(ctx, changes, gen)
 }
 
-func (t *S3Target) invalidateLater(changes map[string]string) {
+func (t *Target) invalidateLater(changes map[string]string) {
 	if t.inv != nil {
 		t.inv.add(changes)
 	}
@@ -289,19 +311,19 @@ func (t *S3Target) invalidateLater(changes map[string]string) {
 
 // PutChallenge writes .well-known/acme-challenge/<token> (text/plain, not
 // cached) for an ACME http-01 validation of the page's certificate.
-func (t *S3Target) PutChallenge(ctx context.Context, token, value string) error {
-	if err := checkChallenge(token, value); err != nil {
+func (t *Target) PutChallenge(ctx context.Context, token, value string) error {
+	if err := publisher.CheckChallenge(token, value); err != nil {
 		return err
 	}
 	if value == "" {
-		return fmt.Errorf("%w value: empty", ErrBadChallenge)
+		return fmt.Errorf("%w value: empty", publisher.ErrBadChallenge)
 	}
-	_, err := t.s3.PutObject(ctx, &s3.PutObjectInput{
+	_, err := t.s3.PutObject(ctx, &awss3.PutObjectInput{
 		Bucket:       aws.String(t.opts.Bucket),
-		Key:          aws.String(t.prefix + challengeDir + token),
+		Key:          aws.String(t.prefix + publisher.ChallengeDir + token),
 		Body:         strings.NewReader(value),
-		ContentType:  aws.String(challengeType),
-		CacheControl: aws.String(challengeCache),
+		ContentType:  aws.String(publisher.ChallengeContentType),
+		CacheControl: aws.String(publisher.ChallengeCacheControl),
 	})
 	if err != nil {
 		return fmt.Errorf("put challenge %s: %w", token, err)
@@ -310,13 +332,13 @@ func (t *S3Target) PutChallenge(ctx context.Context, token, value string) error 
 }
 
 // DeleteChallenge removes a challenge; a missing one is not an error.
-func (t *S3Target) DeleteChallenge(ctx context.Context, token string) error {
-	if err := checkChallenge(token, ""); err != nil {
+func (t *Target) DeleteChallenge(ctx context.Context, token string) error {
+	if err := publisher.CheckChallenge(token, ""); err != nil {
 		return err
 	}
-	_, err := t.s3.DeleteObject(ctx, &s3.DeleteObjectInput{
+	_, err := t.s3.DeleteObject(ctx, &awss3.DeleteObjectInput{
 		Bucket: aws.String(t.opts.Bucket),
-		Key:    aws.String(t.prefix + challengeDir + token),
+		Key:    aws.String(t.prefix + publisher.ChallengeDir + token),
 	})
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("delete challenge %s: %w", token, err)
@@ -324,10 +346,10 @@ func (t *S3Target) DeleteChallenge(ctx context.Context, token string) error {
 	return nil
 }
 
-func (t *S3Target) stateKey() string { return "s3/" + t.opts.Bucket + "/" + t.prefix }
+func (t *Target) stateKey() string { return "s3/" + t.opts.Bucket + "/" + t.prefix }
 
 // load reads the manifest of the previous run once.
-func (t *S3Target) load(ctx context.Context) error {
+func (t *Target) load(ctx context.Context) error {
 	if t.loaded {
 		return nil
 	}
@@ -350,7 +372,7 @@ func (t *S3Target) load(ctx context.Context) error {
 	return nil
 }
 
-func (t *S3Target) save(ctx context.Context) error {
+func (t *Target) save(ctx context.Context) error {
 	if t.state == nil {
 		return nil
 	}
@@ -368,9 +390,9 @@ func (t *S3Target) save(ctx context.Context) error {
 // entry whose object is gone or was replaced by someone else, so that it
 // is uploaded again. Entries stay owned, so a deleted file is still
 // removed once no longer rendered.
-func (t *S3Target) verify(ctx context.Context) error {
+func (t *Target) verify(ctx context.Context) error {
 	etags := map[string]string{}
-	pages := s3.NewListObjectsV2Paginator(t.s3, &s3.ListObjectsV2Input{
+	pages := awss3.NewListObjectsV2Paginator(t.s3, &awss3.ListObjectsV2Input{
 		Bucket: aws.String(t.opts.Bucket),
 		Prefix: aws.String(t.prefix),
 	})
@@ -400,9 +422,9 @@ func (t *S3Target) verify(ctx context.Context) error {
 // claim refuses to publish over a newer generation and records this one
 // before anything is written: an older build that starts later sees it
 // and stops, instead of finishing over the newer page.
-func (t *S3Target) claim(ctx context.Context, gen uint64) error {
+func (t *Target) claim(ctx context.Context, gen uint64) error {
 	key := t.prefix + generationKey
-	head, err := t.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(t.opts.Bucket), Key: aws.String(key)})
+	head, err := t.s3.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(t.opts.Bucket), Key: aws.String(key)})
 	var have uint64
 	switch {
 	case isNotFound(err):
@@ -416,13 +438,13 @@ func (t *S3Target) claim(ctx context.Context, gen uint64) error {
 		}
 	}
 	if have > gen {
-		return &StaleError{Target: "s3://" + t.opts.Bucket + "/" + t.prefix, Have: have, Offered: gen}
+		return &publisher.StaleError{Target: "s3://" + t.opts.Bucket + "/" + t.prefix, Have: have, Offered: gen}
 	}
 	if have == gen {
 		return nil
 	}
 	body := strconv.FormatUint(gen, 10)
-	_, err = t.s3.PutObject(ctx, &s3.PutObjectInput{
+	_, err = t.s3.PutObject(ctx, &awss3.PutObjectInput{
 		Bucket:       aws.String(t.opts.Bucket),
 		Key:          aws.String(key),
 		Body:         strings.NewReader(body + "\n"),
@@ -438,8 +460,8 @@ func (t *S3Target) claim(ctx context.Context, gen uint64) error {
 
 // put uploads one file with its headers set explicitly: the SDK guesses
 // no Content-Type, and S3 would serve binary/octet-stream without one.
-func (t *S3Target) put(ctx context.Context, f render.File, gen uint64, sum string) error {
-	out, err := t.s3.PutObject(ctx, &s3.PutObjectInput{
+func (t *Target) put(ctx context.Context, f render.File, gen uint64, sum string) error {
+	out, err := t.s3.PutObject(ctx, &awss3.PutObjectInput{
 		Bucket:        aws.String(t.opts.Bucket),
 		Key:           aws.String(t.prefix + f.Path),
 		Body:          bytes.NewReader(f.Body),
@@ -458,8 +480,8 @@ func (t *S3Target) put(ctx context.Context, f render.File, gen uint64, sum strin
 	return nil
 }
 
-func (t *S3Target) remove(ctx context.Context, p string) error {
-	_, err := t.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(t.opts.Bucket), Key: aws.String(t.prefix + p)})
+func (t *Target) remove(ctx context.Context, p string) error {
+	_, err := t.s3.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(t.opts.Bucket), Key: aws.String(t.prefix + p)})
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("delete %s: %w", p, err)
 	}
@@ -468,7 +490,7 @@ func (t *S3Target) remove(ctx context.Context, p string) error {
 }
 
 // record notes what is now at p; the zero state means nothing.
-func (t *S3Target) record(p string, st objectState) {
+func (t *Target) record(p string, st objectState) {
 	t.recMu.Lock()
 	defer t.recMu.Unlock()
 	if st == (objectState{}) {

@@ -1,4 +1,4 @@
-package publisher
+package s3
 
 import (
 	"encoding/xml"
