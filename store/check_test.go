@@ -13,12 +13,16 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/fedora-infra/nocbot/status"
 )
 
 // seedFile writes a state file of several hundred KB: enough incidents and
 // audit events for branch pages, overflow pages and a freelist.
-func seedFile(t testing.TB, path string) []byte {
+func seedFile(t testing.TB, path string) []byte { return seedN(t, path, 150) }
+
+func seedN(t testing.TB, path string, n int) []byte {
 	t.Helper()
 	s, err := Open(context.Background(), path, catalogue(), Options{Now: func() time.Time { return t0 }})
 	if err != nil {
@@ -26,7 +30,7 @@ func seedFile(t testing.TB, path string) []byte {
 	}
 	ctx := context.Background()
 	long := strings.Repeat("x", 3000) // some values span overflow pages
-	for i := 0; i < 150; i++ {
+	for i := 0; i < n; i++ {
 		if _, err := s.Update(ctx, status.Event{Actor: "console:operator", Command: long}, func(b *status.Board) (status.Outcome, error) {
 			if i%2 == 0 {
 				return b.SetLevel(t0, "console:operator", status.LevelMinor, fmt.Sprintf("IRC flaky %d", i), []string{"zodbot"})
@@ -183,24 +187,36 @@ func TestEmptyFileStartsFreshWithWarning(t *testing.T) {
 	}
 }
 
-// BenchmarkOpen measures Open with the page walk against the header check
-// alone, on the same file.
+// BenchmarkOpen measures Open (which runs the check) next to the check
+// alone and to bbolt's own open of the same file, at two sizes.
 func BenchmarkOpen(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "state.db")
-	seedFile(b, path)
-	fi, _ := os.Stat(path)
-	b.Run(fmt.Sprintf("full-check/%dKB", fi.Size()>>10), func(b *testing.B) {
-		for b.Loop() {
-			if err := tryOpen(path); err != nil {
-				b.Fatal(err)
+	for _, n := range []int{150, 3000} {
+		path := filepath.Join(b.TempDir(), "state.db")
+		seedN(b, path, n)
+		fi, _ := os.Stat(path)
+		name := fmt.Sprintf("%dchanges-%dKB", n, fi.Size()>>10)
+		b.Run(name+"/Open", func(b *testing.B) {
+			for b.Loop() {
+				if err := tryOpen(path); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
-	b.Run("check-only", func(b *testing.B) {
-		for b.Loop() {
-			if err := checkPages(path, fi.Size(), true); err != nil {
-				b.Fatal(err)
+		})
+		b.Run(name+"/check-only", func(b *testing.B) {
+			for b.Loop() {
+				if err := checkPages(path, fi.Size(), true); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+		b.Run(name+"/bbolt-open-only", func(b *testing.B) {
+			for b.Loop() {
+				db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+				if err != nil {
+					b.Fatal(err)
+				}
+				db.Close()
+			}
+		})
+	}
 }
