@@ -41,6 +41,8 @@ const (
 	// at start-up; above it only the meta pages and the freelist are
 	// checked (the walk reads the whole tree, see BenchmarkOpen).
 	deepCheckMax = 256 << 20
+	// wholeReadMax bounds the memory of reading the pages in use at once.
+	wholeReadMax = 64 << 20
 )
 
 type boltMeta struct {
@@ -147,6 +149,13 @@ func checkPages(path string, size int64, deep bool) error {
 		return nil
 	}
 	w := &pageWalk{f: f, m: m, pageSize: pageSize, seen: map[uint64]bool{}, free: free}
+	if used := m.pgid * pageSize; used <= wholeReadMax {
+		// One read instead of two per page (BenchmarkOpen).
+		w.data = make([]byte, used)
+		if _, err := f.ReadAt(w.data, 0); err != nil {
+			return damaged("reading its %d bytes in use: %v", used, err)
+		}
+	}
 	if err := w.tree("(root)", m.root, 0); err != nil {
 		return damaged("%v", err)
 	}
@@ -253,6 +262,7 @@ func checkFreelist(f *os.File, m *boltMeta, pageSize uint64) (map[uint64]bool, e
 // After it passes, bbolt only finds what it expects where it looks.
 type pageWalk struct {
 	f        *os.File
+	data     []byte // the pages in use, read at once when small enough; else nil
 	m        *boltMeta
 	pageSize uint64
 	seen     map[uint64]bool
@@ -291,8 +301,8 @@ func (w *pageWalk) tree(name string, id uint64, depth int) error {
 	if w.free[id] {
 		return fmt.Errorf("bucket %q: page %d is in use and also listed as free", name, id)
 	}
-	var h [pageHeaderSize]byte
-	if _, err := w.f.ReadAt(h[:], int64(id*w.pageSize)); err != nil {
+	h, err := w.read(id*w.pageSize, pageHeaderSize)
+	if err != nil {
 		return fmt.Errorf("read page %d: %w", id, err)
 	}
 	le := binary.LittleEndian
@@ -309,11 +319,26 @@ func (w *pageWalk) tree(name string, id uint64, depth int) error {
 		}
 		w.seen[i] = true
 	}
-	buf := make([]byte, (overflow+1)*w.pageSize)
-	if _, err := w.f.ReadAt(buf, int64(id*w.pageSize)); err != nil {
+	buf, err := w.read(id*w.pageSize, (overflow+1)*w.pageSize)
+	if err != nil {
 		return fmt.Errorf("read page %d: %w", id, err)
 	}
 	return w.page(name, buf, depth)
+}
+
+// read returns n bytes at off, from memory when the file was read whole.
+func (w *pageWalk) read(off, n uint64) ([]byte, error) {
+	if w.data != nil {
+		if off+n > uint64(len(w.data)) {
+			return nil, io.ErrUnexpectedEOF
+		}
+		return w.data[off : off+n], nil
+	}
+	buf := make([]byte, n)
+	if _, err := w.f.ReadAt(buf, int64(off)); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // page checks one page held in buf (a file page or an inline bucket).
