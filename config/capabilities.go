@@ -18,6 +18,28 @@ type Capabilities struct {
 	Topics       []string // [announce.routes] keys besides "*"
 	GroupSources []string // groups.source values
 	Targets      []string // publisher.target values
+	// Check runs the checks that parts of the binary own (the IRC adapter's option rules),
+	// reporting problems by key ("irc.nick", "irc.channels[1]") so they get their line.
+	Check func(c *Config) []Problem
+}
+
+// Problem is one problem a [Capabilities].Check found, by its dotted key.
+type Problem struct {
+	Key string
+	Msg string
+}
+
+// keyPath turns "irc.channels[1]" into a path.
+func keyPath(k string) path {
+	var p path
+	for _, seg := range strings.Split(k, ".") {
+		name, idx, ok := strings.Cut(seg, "[")
+		p = append(p, name)
+		if ok {
+			p = append(p, "["+idx)
+		}
+	}
+	return p
 }
 
 // LoadChecked is [Load] plus the checks against caps.
@@ -48,6 +70,11 @@ func (c *Config) validateCapabilities(v check, caps *Capabilities) {
 	for _, k := range sortedKeys(c.Permissions) {
 		if !slices.Contains(perms, k) {
 			v.add(path{"permissions", k}, "no command uses the permission %q: the permissions are %s", k, quoteList(perms))
+		}
+	}
+	if caps.Check != nil {
+		for _, p := range caps.Check(c) {
+			v.add(keyPath(p.Key), "%s", p.Msg)
 		}
 	}
 	topics := slices.Sorted(slices.Values(caps.Topics))

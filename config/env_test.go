@@ -65,7 +65,6 @@ func TestEnvBadValues(t *testing.T) {
 		{map[string]string{"NOCBOT_BOT_COMMAND_TIMEOUT": "10"}, `env NOCBOT_BOT_COMMAND_TIMEOUT: invalid duration "10" (use e.g. "30s", "5m")`},
 		{map[string]string{"NOCBOT_WEB_LISTEN": "localhost"}, `env NOCBOT_WEB_LISTEN: must be host:port, not "localhost"`},
 		{map[string]string{"NOCBOT_LOG_LEVEL": "trace"}, `env NOCBOT_LOG_LEVEL: must be one of "debug", "info", "warn", "error", not "trace"`},
-		{map[string]string{"NOCBOT_IRC_SERVER": "irc.libera.chat:6697", "NOCBOT_IRC_CHANNELS": "fedora-noc"}, `env NOCBOT_IRC_CHANNELS: "fedora-noc" is not a channel name (#name or &name)`},
 		{map[string]string{"NOCBOT_PUBLISHER_DEBOUNCE": "2s"}, "env NOCBOT_PUBLISHER_DEBOUNCE: " + removedDebounce},
 		{map[string]string{"NOCBOT_MATRIX_USER_ID": "@nocbot:fedora.im"}, `matrix.homeserver: required ([matrix] enabled by env NOCBOT_MATRIX_USER_ID)`},
 	}

@@ -202,52 +202,16 @@ func (c *Config) validatePublisher(v check) {
 	v.url(cf.key("endpoint"), pub.CloudFront.Endpoint, "https", "http")
 }
 
+// validate checks what is the config's own business: how secrets are referenced and the tuning
+// numbers. What the options mean (server, nicks, SASL, channels) is checked by the IRC adapter
+// itself ([Capabilities].Check), so there is one set of IRC rules.
 func (irc *IRC) validate(v check, at path) {
-	var host string
-	ok := v.required(at.key("server"), irc.Server)
-	if ok {
-		host, ok = v.hostPort(at.key("server"), irc.Server, true)
-	}
-	if ok && !irc.TLS && irc.TLSInsecureSkipVerify {
+	if !irc.TLS && irc.TLSInsecureSkipVerify {
 		v.add(at.key("tls_insecure_skip_verify"), "has no effect without tls = true")
 	}
-	if v.required(at.key("nick"), irc.Nick) && !isIRCNick(irc.Nick) {
-		v.add(at.key("nick"), "%q is not a valid IRC nick", irc.Nick)
-	}
-	if irc.FallbackNick != "" {
-		switch {
-		case !isIRCNick(irc.FallbackNick):
-			v.add(at.key("fallback_nick"), "%q is not a valid IRC nick", irc.FallbackNick)
-		case strings.EqualFold(irc.FallbackNick, irc.Nick):
-			v.add(at.key("fallback_nick"), "must differ from nick")
-		}
-	}
-	if strings.ContainsAny(irc.User, " @!") {
-		v.add(at.key("user"), "must not contain spaces, '@' or '!'")
-	}
-
 	passwords := v.secretRefs(at, "sasl_password", irc.SASLPasswordEnv, irc.SASLPasswordFile)
-	switch irc.SASLMechanism {
-	case "PLAIN":
-		// sasl_user defaults to the nick (README), as the adapter does.
-		switch passwords {
-		case 0:
-			v.add(at.key("sasl_mechanism"), `"PLAIN" needs sasl_password_env or sasl_password_file`)
-		case 2:
-			v.add(at.key("sasl_password_file"), "give either sasl_password_env or sasl_password_file, not both")
-		}
-		if ok && !irc.TLS && !isLoopback(host) {
-			v.add(at.key("tls"), "SASL PLAIN would send the password in clear: set tls = true (plaintext only to a loopback server)")
-		}
-	case "EXTERNAL":
-		v.requiredFor(at.key("client_cert_file"), irc.ClientCertFile, `sasl_mechanism is "EXTERNAL"`)
-		v.requiredFor(at.key("client_key_file"), irc.ClientKeyFile, `sasl_mechanism is "EXTERNAL"`)
-		if !irc.TLS {
-			v.add(at.key("tls"), `sasl_mechanism "EXTERNAL" authenticates with the TLS client certificate: set tls = true`)
-		}
-	case "":
-	default:
-		v.add(at.key("sasl_mechanism"), `must be "PLAIN", "EXTERNAL" or empty, not %q`, irc.SASLMechanism)
+	if passwords == 2 {
+		v.add(at.key("sasl_password_file"), "give either sasl_password_env or sasl_password_file, not both")
 	}
 	if passwords > 0 && irc.SASLMechanism != "PLAIN" {
 		key := "sasl_password_env"
@@ -255,21 +219,6 @@ func (irc *IRC) validate(v check, at path) {
 			key = "sasl_password_file"
 		}
 		v.add(at.key(key), `a SASL password is only used with sasl_mechanism = "PLAIN"`)
-	}
-	if irc.SASLMechanism != "EXTERNAL" && (irc.ClientCertFile == "") != (irc.ClientKeyFile == "") {
-		v.add(at.key("client_key_file"), "client_cert_file and client_key_file go together")
-	}
-
-	seen := map[string]bool{}
-	for i, ch := range irc.Channels {
-		name, msg := channelProblem(ch)
-		switch {
-		case msg != "":
-			v.add(at.key("channels").index(i), "%s", msg)
-		case seen[strings.ToLower(name)]:
-			v.add(at.key("channels").index(i), "%s is listed twice", name)
-		}
-		seen[strings.ToLower(name)] = true
 	}
 	v.atLeast(at.key("flood_burst"), irc.FloodBurst, 1)
 	v.positive(at.key("flood_interval"), irc.FloodInterval)
@@ -456,38 +405,6 @@ func (v check) componentID(at path, s string) bool {
 	if msg := componentIDProblem(s); msg != "" {
 		v.add(at, "%s", msg)
 		return false
-	}
-	return true
-}
-
-// channelProblem splits "#chan [key]" and explains what is wrong with it, if anything.
-func channelProblem(s string) (name, msg string) {
-	fields := strings.Fields(s)
-	if len(fields) == 0 || len(fields) > 2 {
-		return "", fmt.Sprintf(`%q must be "#channel" or "#channel key"`, s)
-	}
-	name = fields[0]
-	if len(name) < 2 || (name[0] != '#' && name[0] != '&') || strings.ContainsAny(name, ",\x07") || len(name) > 50 {
-		return name, fmt.Sprintf("%q is not a channel name (#name or &name)", name)
-	}
-	if len(fields) == 2 && strings.Contains(fields[1], ",") {
-		return name, fmt.Sprintf("channel key of %s must not contain ','", name)
-	}
-	return name, ""
-}
-
-// isIRCNick follows RFC 2812: a letter or special first, then letters, digits, specials, '-'.
-func isIRCNick(s string) bool {
-	if s == "" || len(s) > 30 {
-		return false
-	}
-	for i := range len(s) {
-		c := s[i]
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.IndexByte("[]\\`_^{|}", c) >= 0 ||
-			i > 0 && (c >= '0' && c <= '9' || c == '-')
-		if !ok {
-			return false
-		}
 	}
 	return true
 }

@@ -130,25 +130,20 @@ type channel struct {
 	name, key string
 }
 
-func parseChannels(specs []string) ([]channel, error) {
+func parseChannels(specs []string) []channel {
 	var out []channel
-	seen := map[string]bool{}
-	for _, s := range specs {
-		f := strings.Fields(s)
-		if len(f) == 0 || len(f) > 2 || !girc.IsValidChannel(f[0]) {
-			return nil, fmt.Errorf("channel %q: want \"#name\" or \"#name key\"", s)
+	for _, sp := range specs {
+		f := strings.Fields(sp)
+		if len(f) == 0 {
+			continue
 		}
-		if seen[fold(f[0])] {
-			return nil, fmt.Errorf("channel %q listed twice", f[0])
-		}
-		seen[fold(f[0])] = true
 		ch := channel{name: f[0]}
 		if len(f) == 2 {
 			ch.key = f[1]
 		}
 		out = append(out, ch)
 	}
-	return out, nil
+	return out
 }
 
 // Client is one IRC connection for a bot. Create it with New, then call
@@ -210,13 +205,19 @@ func New(opts Options, b *bot.Bot, log *slog.Logger) *Client {
 
 		closeWait: 5 * time.Second,
 	}
-	c.host, c.port, c.optErr = splitServer(opts.Server, opts.TLS)
-	if c.optErr == nil {
-		c.channels, c.optErr = parseChannels(opts.Channels)
+	// The defaults are in: check what was configured, with the rules
+	// check-config applies too.
+	if ps := opts.Check(); len(ps) > 0 {
+		errs := make([]error, len(ps))
+		for i, p := range ps {
+			errs[i] = p
+		}
+		c.optErr = errors.Join(errs...)
+	} else {
+		c.optErr = opts.checkFiles()
 	}
-	if c.optErr == nil {
-		c.optErr = c.checkIdentity()
-	}
+	c.host, c.port, _ = splitServer(opts.Server, opts.TLS)
+	c.channels = parseChannels(opts.Channels)
 	c.irc = girc.New(c.gircConfig())
 	c.irc.Handlers.Add(girc.ALL_EVENTS, c.onEvent)
 	c.setCTCP()
@@ -240,35 +241,6 @@ func splitServer(server string, useTLS bool) (string, int, error) {
 		return "", 0, fmt.Errorf("server %q: want host:port", server)
 	}
 	return host, port, nil
-}
-
-func (c *Client) checkIdentity() error {
-	o := c.opts
-	if !girc.IsValidNick(o.Nick) || !girc.IsValidNick(o.FallbackNick) {
-		return fmt.Errorf("nick %q / fallback %q: not valid IRC nicks", o.Nick, o.FallbackNick)
-	}
-	if !girc.IsValidUser(o.User) {
-		return fmt.Errorf("user %q: not a valid ident", o.User)
-	}
-	switch o.SASLMechanism {
-	case "":
-	case "PLAIN":
-		if o.SASLPassword == "" {
-			return errors.New("sasl PLAIN needs a password")
-		}
-	case "EXTERNAL":
-		if !o.TLS || o.ClientCertFile == "" || o.ClientKeyFile == "" {
-			return errors.New("sasl EXTERNAL needs tls and a client certificate and key")
-		}
-	default:
-		return fmt.Errorf("sasl mechanism %q: want PLAIN or EXTERNAL", o.SASLMechanism)
-	}
-	if o.ClientCertFile != "" || o.ClientKeyFile != "" {
-		if _, err := tls.LoadX509KeyPair(o.ClientCertFile, o.ClientKeyFile); err != nil {
-			return fmt.Errorf("client certificate: %w", err)
-		}
-	}
-	return nil
 }
 
 func (c *Client) gircConfig() girc.Config {

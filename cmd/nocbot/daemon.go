@@ -69,7 +69,24 @@ func capabilities(table *commands.Table) config.Capabilities {
 		Topics:       []string{announce.TopicStatus, announce.TopicPublish},
 		GroupSources: []string{"static"},
 		Targets:      []string{"dir", "s3"},
+		Check:        adapterProblems,
 	}
+}
+
+// adapterProblems asks each configured adapter to judge its own options,
+// so the rules exist once (in the adapter) and still get their line.
+func adapterProblems(cfg *config.Config) []config.Problem {
+	var out []config.Problem
+	if c := cfg.IRC; c != nil {
+		password := ""
+		if c.SASLPasswordEnv != "" || c.SASLPasswordFile != "" {
+			password = "(given by reference)" // resolved at start-up; its presence is what matters here
+		}
+		for _, p := range ircOptions(c, password).Check() {
+			out = append(out, config.Problem{Key: "irc." + p.Key, Msg: p.Msg})
+		}
+	}
+	return out
 }
 
 // commandTable assembles the rows of every package that contributes

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -306,5 +307,38 @@ func TestOneShotTools(t *testing.T) {
 		if tc.check != nil {
 			tc.check(t)
 		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestCheckConfigGolden runs check-config on broken files whose problems
+// are found by the parts that own the rules (the IRC adapter's options):
+// each problem still comes with its file and line.
+func TestCheckConfigGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/config-errors/*.toml")
+	if len(files) == 0 {
+		t.Fatal("no testdata/config-errors/*.toml")
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			err := run(context.Background(), []string{"check-config", file}, func(string) string { return "" }, nil, &out, &errb)
+			if err == nil {
+				t.Fatalf("check-config accepted %s", file)
+			}
+			got := errb.String()
+			golden := strings.TrimSuffix(file, ".toml") + ".golden"
+			if *update {
+				os.WriteFile(golden, []byte(got), 0o644)
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (go test -update creates it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("check-config %s:\ngot:\n%swant:\n%s", file, got, want)
+			}
+		})
 	}
 }

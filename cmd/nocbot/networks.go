@@ -22,15 +22,7 @@ func (d *Daemon) addNetworks(cfg *config.Config, getenv func(string) string, log
 				return fmt.Errorf("irc sasl password: %w", err)
 			}
 		}
-		client := irc.New(irc.Options{
-			Server: c.Server, TLS: c.TLS, TLSInsecureSkipVerify: c.TLSInsecureSkipVerify,
-			Nick: c.Nick, FallbackNick: c.FallbackNick, User: c.User, Realname: c.Realname,
-			SASLMechanism: c.SASLMechanism, SASLUser: c.SASLUser, SASLPassword: password,
-			ClientCertFile: c.ClientCertFile, ClientKeyFile: c.ClientKeyFile,
-			Channels: c.Channels, TrustNicks: !c.RequireAccount,
-			FloodBurst: c.FloodBurst, FloodInterval: c.FloodInterval.Duration, ReconnectMax: c.ReconnectMax.Duration,
-			HostRatePerMinute: c.HostRateLimit, HostBurst: max(10, c.HostRateLimit/4),
-		}, d.bot, log.With("net", "irc"))
+		client := irc.New(ircOptions(c, password), d.bot, log.With("net", "irc"))
 		d.chat = append(d.chat, client)
 		d.networks["irc"] = client
 		d.ready["irc"] = readyCheck("irc", client.Ready)
@@ -57,6 +49,20 @@ func (d *Daemon) addNetworks(cfg *config.Config, getenv func(string) string, log
 		d.ready["matrix"] = readyCheck("matrix", client.Ready)
 	}
 	return nil
+}
+
+// ircOptions maps [irc] onto the adapter's options, for the client and
+// for check-config alike.
+func ircOptions(c *config.IRC, password string) irc.Options {
+	return irc.Options{
+		Server: c.Server, TLS: c.TLS, TLSInsecureSkipVerify: c.TLSInsecureSkipVerify,
+		Nick: c.Nick, FallbackNick: c.FallbackNick, User: c.User, Realname: c.Realname,
+		SASLMechanism: c.SASLMechanism, SASLUser: c.SASLUser, SASLPassword: password,
+		ClientCertFile: c.ClientCertFile, ClientKeyFile: c.ClientKeyFile,
+		Channels: c.Channels, TrustNicks: !c.RequireAccount,
+		FloodBurst: c.FloodBurst, FloodInterval: c.FloodInterval.Duration, ReconnectMax: c.ReconnectMax.Duration,
+		HostRatePerMinute: c.HostRateLimit, HostBurst: max(10, c.HostRateLimit/4),
+	}
 }
 
 func optionalSecret(env, file string, getenv func(string) string) (string, error) {
