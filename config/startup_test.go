@@ -91,10 +91,3 @@ func TestEmptyWebListenTurnsWebOff(t *testing.T) {
 		t.Error("an unrelated empty variable turned the web server off")
 	}
 }
-
-func TestSASLUserDefaultsToNick(t *testing.T) {
-	_, err := Parse(strings.NewReader("[irc]\nserver = \"irc.libera.chat:6697\"\ntls = true\nnick = \"nocbot\"\nsasl_mechanism = \"PLAIN\"\nsasl_password_env = \"NOCBOT_IRC_PASS\"\n"), "nocbot.toml", nil)
-	if err != nil {
-		t.Errorf("PLAIN without sasl_user (README: defaults to the nick): %v", err)
-	}
-}

@@ -247,3 +247,76 @@ func TestCheckConfigStartup(t *testing.T) {
 		}
 	}
 }
+
+// TestSecondSignalWithTheRealBinary: with a page target that cannot be
+// written, the first SIGINT starts a shutdown that would wait for the
+// final flush; the second ends the process at once, saying why that is
+// safe.
+func TestSecondSignalWithTheRealBinary(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "not-a-dir")
+	os.WriteFile(blocker, []byte("x"), 0o644)
+	cmd := exec.Command(bin)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NOCBOT_BOT_STATE="+filepath.Join(dir, "nocbot.db"),
+		"NOCBOT_PUBLISHER_DIR="+filepath.Join(blocker, "public"), "NOCBOT_WEB_LISTEN="+freePort(t))
+	stdin, _ := cmd.StdinPipe()
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := make(chan string, 100)
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, err := stdout.Read(b)
+			if n > 0 {
+				lines <- string(b[:n])
+			}
+			if err != nil {
+				close(lines)
+				return
+			}
+		}
+	}()
+	fmt.Fprintln(stdin, `!status minor "IRC flaky" zodbot`)
+	for out := ""; !strings.Contains(out, "opened incident #1"); {
+		s, ok := <-lines
+		if !ok {
+			t.Fatalf("nocbot ended; stderr:\n%s", stderr.String())
+		}
+		out += s
+	}
+	waitFor := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if strings.Contains(stderr.String(), want) {
+				return
+			}
+		}
+		t.Fatalf("no %q in stderr:\n%s", want, stderr.String())
+	}
+	cmd.Process.Signal(os.Interrupt)
+	waitFor("a second signal exits at once")
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("exit %d (%v), want 1", code, err)
+	}
+	if !strings.Contains(stderr.String(), "exiting now without waiting for the page") {
+		t.Errorf("stderr does not say why exiting is safe:\n%s", stderr.String())
+	}
+	// The change is on disk: the next start has it.
+	st, err := store.Open(context.Background(), filepath.Join(dir, "nocbot.db"), catalogue(config.Default()), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, _, pending := st.Pending(); !pending || len(st.Board().Incidents) != 1 {
+		t.Errorf("after the second signal: %d incidents, pending %v", len(st.Board().Incidents), pending)
+	}
+}
