@@ -6,8 +6,9 @@
 // its topic is routed to, records each delivery, retries failures with
 // backoff and drops what stays undeliverable past a maximum age.
 //
-// It imports nothing of the module: the store and the chat networks are
-// reached through the small interfaces declared here.
+// It imports nothing of the module but internal/backoff: the store and
+// the chat networks are reached through the small interfaces declared
+// here.
 package announce
 
 import (

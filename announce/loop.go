@@ -10,6 +10,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/fedora-infra/nocbot/internal/backoff"
 )
 
 // Item is one pending outbox record as the store hands it out.
@@ -50,7 +52,7 @@ type Options struct {
 	// AttemptTimeout bounds one delivery (30s).
 	AttemptTimeout time.Duration
 	// Backoff is the wait after the n-th failure for one target
-	// (n starts at 1); default doubles from 2s up to 5m.
+	// (n starts at 1); default internal/backoff from 2s up to 5m, jittered.
 	Backoff func(n int) time.Duration
 	// Poll is how often the loop looks even without a wake-up (30s).
 	Poll time.Duration
@@ -80,10 +82,8 @@ func New(out Outbox, nets map[string]Network, opts Options) *Loop {
 		opts.AttemptTimeout = 30 * time.Second
 	}
 	if opts.Backoff == nil {
-		opts.Backoff = func(n int) time.Duration {
-			d := 2 * time.Second << min(n-1, 20)
-			return min(d, 5*time.Minute)
-		}
+		p := backoff.Policy{Min: 2 * time.Second, Max: 5 * time.Minute}
+		opts.Backoff = func(n int) time.Duration { return p.Delay(n - 1) }
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = 30 * time.Second
@@ -107,13 +107,14 @@ func (l *Loop) Wake() {
 
 // Unavailable is implemented by delivery errors that mean the network
 // could not even try right now (not connected, not yet in the room): they
-// are retried after UnavailableRetry instead of backing off further.
+// are retried sooner, the backoff capped at UnavailableRetryMax, so an
+// announcement goes out soon after the network is back.
 type Unavailable interface {
 	Unavailable() bool
 }
 
-// UnavailableRetry is the wait after an Unavailable error.
-const UnavailableRetry = 2 * time.Second
+// UnavailableRetryMax caps the wait after an Unavailable error.
+const UnavailableRetryMax = 30 * time.Second
 
 // Run delivers until ctx ends. The first pass tries everything pending at
 // once, whatever its backoff said before a restart. A failing pass (the
@@ -226,6 +227,9 @@ func (l *Loop) Pass(ctx context.Context) (time.Time, error) {
 		if r.Resolved == nil {
 			r.Resolved = l.route(r.Announcement)
 		}
+		if l.fresh {
+			r.Failures = nil // a new start: the networks get a fresh backoff
+		}
 		recs = append(recs, r)
 	}
 	save := func(r *record) error {
@@ -290,7 +294,7 @@ func (l *Loop) Pass(ctx context.Context) (time.Time, error) {
 					if skip {
 						continue
 					}
-					if failed && !l.fresh && l.opts.Now().Before(f.Next) {
+					if failed && l.opts.Now().Before(f.Next) {
 						blocked[t.Room] = true
 						noteNext(f.Next)
 						continue
@@ -307,7 +311,7 @@ func (l *Loop) Pass(ctx context.Context) (time.Time, error) {
 						f.Last = err.Error()
 						f.Next = l.opts.Now().Add(l.opts.Backoff(f.Count))
 						if u := Unavailable(nil); errors.As(err, &u) && u.Unavailable() {
-							f.Next = l.opts.Now().Add(UnavailableRetry)
+							f.Next = l.opts.Now().Add(min(l.opts.Backoff(f.Count), UnavailableRetryMax))
 						}
 						if r.Failures == nil {
 							r.Failures = map[string]failure{}

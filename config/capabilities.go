@@ -42,7 +42,7 @@ func keyPath(k string) path {
 	return p
 }
 
-// LoadChecked is [Load] plus the checks against caps.
+// LoadChecked reads the config file at path; see [ParseChecked].
 func LoadChecked(path string, getenv func(string) string, caps Capabilities) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -52,8 +52,11 @@ func LoadChecked(path string, getenv func(string) string, caps Capabilities) (*C
 	return ParseChecked(f, path, getenv, caps)
 }
 
-// ParseChecked is [Parse] plus the checks against caps, every problem
-// with its line like the others.
+// ParseChecked decodes TOML from r over [Default], applies NOCBOT_* overrides from getenv (nil
+// reads nothing), and validates the result, also against what this binary can honour (caps).
+// name is the file name used in messages. Decoding is strict: an unknown key, a value of the
+// wrong type, an inline secret are problems. Every problem is reported at once, as *[Errors]
+// sorted by line; a syntax error stops decoding and is reported alone.
 func ParseChecked(r io.Reader, name string, getenv func(string) string, caps Capabilities) (*Config, error) {
 	return parse(r, name, getenv, &caps)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"reflect"
 	"regexp"
 	"sort"
@@ -21,26 +20,13 @@ import (
 // maxFileSize bounds what Parse reads; a real config is a few kilobytes.
 const maxFileSize = 1 << 20
 
-// Load reads the config file at path; see [Parse].
-func Load(path string, getenv func(string) string) (*Config, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("load config: %w", err)
-	}
-	defer f.Close()
-	return Parse(f, path, getenv)
-}
-
-// Parse decodes TOML from r over [Default], applies NOCBOT_* overrides from getenv (nil reads
-// nothing), and validates the result. name is the file name used in messages.
+// parse decodes TOML from r over [Default], applies NOCBOT_* overrides from getenv (nil reads
+// nothing), and validates the result, against caps when given. name is the file name used in
+// messages.
 //
 // Decoding is strict: an unknown key, a value of the wrong type, an inline secret are problems.
 // Every problem is reported at once, as *[Errors] sorted by line; a syntax error stops decoding
 // and is reported alone.
-func Parse(r io.Reader, name string, getenv func(string) string) (*Config, error) {
-	return parse(r, name, getenv, nil)
-}
-
 func parse(r io.Reader, name string, getenv func(string) string, caps *Capabilities) (*Config, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxFileSize+1))
 	if err != nil {

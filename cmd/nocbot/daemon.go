@@ -271,7 +271,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		{"chat", d.chat},
 		{"bot", []runner{d.bot, d.scheduler, d.announcer}},
 	}
-	d.log.Info("nocbot running", "state", d.cfg.Bot.State, "publisher", d.cfg.Publisher.Target, "web", d.cfg.Web.Listen,
+	d.log.Info("nocbot running", "state", d.cfg.Bot.State, "schema", store.SchemaVersion(), "publisher", d.cfg.Publisher.Target, "web", d.cfg.Web.Listen,
 		"console", d.cfg.ConsoleEnabled(), "irc", d.cfg.IRCEnabled(), "matrix", d.cfg.MatrixEnabled())
 	return supervise(ctx, d.log, stages)
 }

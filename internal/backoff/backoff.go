@@ -43,8 +43,6 @@ func (p Policy) Delay(n int) time.Duration {
 // concurrent use; each loop owns one.
 type Backoff struct {
 	Policy
-	// After is the clock Wait sleeps on (nil: time.After).
-	After func(time.Duration) <-chan time.Time
 	n     int
 }
 
@@ -63,11 +61,6 @@ func (b *Backoff) Failures() int { return b.n }
 
 // Reset forgets the failures, after a success.
 func (b *Backoff) Reset() { b.n = 0 }
-
-// Wait sleeps the next delay, or until ctx ends (then it returns ctx.Err()).
-func (b *Backoff) Wait(ctx context.Context) error {
-	return Sleep(ctx, b.After, b.Next())
-}
 
 // Sleep waits d on after (nil: a real timer), or until ctx ends.
 func Sleep(ctx context.Context, after func(time.Duration) <-chan time.Time, d time.Duration) error {

@@ -1,8 +1,6 @@
 package backoff
 
 import (
-	"context"
-	"errors"
 	"math"
 	"testing"
 	"time"
@@ -71,27 +69,3 @@ func TestBackoffCountsAndResets(t *testing.T) {
 	}
 }
 
-func TestWaitUsesInjectedClockAndHonoursContext(t *testing.T) {
-	var asked []time.Duration
-	fire := make(chan time.Time, 1)
-	b := New(Policy{Min: time.Hour, Max: time.Hour, Rand: fixed(0)})
-	b.After = func(d time.Duration) <-chan time.Time { asked = append(asked, d); return fire }
-	fire <- time.Time{}
-	if err := b.Wait(context.Background()); err != nil {
-		t.Fatalf("Wait: %v", err)
-	}
-	if len(asked) != 1 || asked[0] != 30*time.Minute {
-		t.Errorf("clock asked for %v, want [30m]", asked)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := b.Wait(ctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("Wait on a cancelled context = %v, want context.Canceled", err)
-	}
-	if err := Sleep(ctx, nil, time.Hour); !errors.Is(err, context.Canceled) {
-		t.Errorf("Sleep on a cancelled context = %v, want context.Canceled", err)
-	}
-	if err := Sleep(context.Background(), nil, time.Millisecond); err != nil {
-		t.Errorf("Sleep 1ms = %v", err)
-	}
-}

@@ -20,7 +20,7 @@ const module = "github.com/fedora-infra/nocbot/"
 var allowed = map[string][]string{
 	"status":                     {},
 	"config":                     {},
-	"announce":                   {},
+	"announce":                   {"internal/*"},
 	"groups":                     {},
 	"scheduler":                  {},
 	"web":                        {},
