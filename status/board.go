@@ -168,10 +168,13 @@ func (b *Board) add(in *Incident) *Incident {
 // one would make the next opened incident's id wrap, and "007" or "+7"
 // would collide with "7" in chat ("#7").
 func (b *Board) Insert(in *Incident) (*Incident, error) {
-	title, err := CleanText(in.Title, MaxTitle)
+	// The text rule as for chat; an over-long title is cut to MaxTitle
+	// as SetLevel cuts the title it derives from a message.
+	title, err := CleanText(in.Title, MaxText)
 	if err != nil {
 		return nil, fmt.Errorf("incident title: %w", err)
 	}
+	title = truncate(title, MaxTitle)
 	c := in.clone()
 	c.Title = title
 	for i := range c.Updates {
