@@ -86,7 +86,19 @@ func adapterProblems(cfg *config.Config) []config.Problem {
 			password = "(given by reference)" // resolved at start-up; its presence is what matters here
 		}
 		for _, p := range ircOptions(c, password).Check() {
-			out = append(out, config.Problem{Key: "irc." + p.Key, Msg: p.Msg})
+			out = append(out, config.Problem{Path: append([]string{"irc"}, p.Path...), Msg: p.Msg})
+		}
+	}
+	if c := cfg.Matrix; c != nil {
+		token, password := "", ""
+		if c.AccessTokenEnv != "" || c.AccessTokenFile != "" {
+			token = "(given by reference)"
+		}
+		if c.PasswordEnv != "" || c.PasswordFile != "" {
+			password = "(given by reference)"
+		}
+		for _, p := range matrixOptions(c, token, password).Check() {
+			out = append(out, config.Problem{Path: append([]string{"matrix"}, p.Path...), Msg: p.Msg})
 		}
 	}
 	return out
@@ -101,9 +113,10 @@ func commandTable() (*commands.Table, error) {
 // newDaemon builds every part. On error, what was opened is closed.
 func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, getenv func(string) string, log *slog.Logger, stdin io.Reader, stdout io.Writer) (d *Daemon, err error) {
 	d = &Daemon{cfg: cfg, log: log, table: table, networks: map[string]announce.Network{}, ready: map[string]web.Check{}}
+	built := d // the error returns set d to nil; what was opened is closed all the same
 	defer func() {
 		if err != nil {
-			d.Close()
+			built.Close()
 		}
 	}()
 	d.registry = prometheus.NewRegistry()
@@ -112,7 +125,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	// 1. State. Nothing commits before Run: the worker and the
 	// announcement loop subscribe below and start with a pass over what
 	// is pending, so a change from the last run is never missed.
-	if d.store, err = store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{}); err != nil {
+	if d.store, err = store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{Log: log}); err != nil {
 		return nil, err
 	}
 
@@ -191,6 +204,9 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 
 	// 8. Health, metrics and the preview, over all of the above.
 	d.ready["store"] = func(ctx context.Context) error {
+		if err := d.store.Ready(); err != nil { // a full volume
+			return err
+		}
 		_, err := d.store.Get(ctx, "health", "ping")
 		return err
 	}
@@ -198,6 +214,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	if d.messenger != nil {
 		d.ready["messaging"] = d.messenger.Ready
 	}
+	d.ready["clock"] = func(context.Context) error { return d.bot.ClockCheck() }
 	if cfg.Web.Listen != "" {
 		d.web = web.New(web.Options{Listen: cfg.Web.Listen, PreviewDir: previewDir(cfg), Checks: d.ready, Gatherer: d.registry, Log: log})
 	}
@@ -206,13 +223,13 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 
 func botOptions(cfg *config.Config, log *slog.Logger, metrics *web.Metrics) bot.Options {
 	return bot.Options{
-		Name: cfg.Bot.Name, Prefix: cfg.Bot.Prefix, MaxInput: cfg.Bot.MaxMessage * 2,
+		Name: cfg.Bot.Name, Prefix: cfg.Bot.Prefix, MaxChars: 2 * cfg.Bot.MaxMessage, // the whole line; the message in it is held to 1,000 characters
 		CommandTimeout: cfg.Bot.CommandTimeout.Duration, MaxReplyLines: cfg.Bot.MaxReplyLines,
 		ChannelLines:  cfg.Bot.ChannelLines,
 		MaxAge:        cfg.Bot.MaxCommandAge.Duration,
 		RatePerMinute: cfg.Bot.RateLimit, Burst: max(5, cfg.Bot.RateLimit/4), // a quarter minute's worth at once
 		Workers: cfg.Bot.Workers, Log: log,
-		OnCommand: metrics.ObserveCommand,
+		OnCommand: metrics.ObserveCommand, OnSkew: metrics.ObserveClockSkew,
 	}
 }
 
