@@ -198,3 +198,54 @@ func TestChangeEnqueuesItsAnnouncement(t *testing.T) {
 		t.Errorf("a refused change announced something: %q", st.announced)
 	}
 }
+
+// OnChange rides in the transaction of each status change: it sees the
+// change and the notice before it, what it enqueues commits with the
+// change, and its failure undoes the change.
+func TestOnChangeHook(t *testing.T) {
+	cat := status.NewCatalogue([]status.Component{{ID: "zodbot", Name: "Zodbot", Group: "Chat"}})
+	tests := []struct {
+		line      string
+		fail      bool
+		wantOK    bool
+		wantSeen  string
+		wantStore int // changes committed
+	}{
+		{`status info "rebuild"`, false, true, "notice set prev=<nil>", 1},
+		{`status info -`, false, true, "notice cleared prev=rebuild", 2},
+		{`status minor "IRC flaky" zodbot`, true, false, "opened", 2},
+	}
+	st := &fakeStore{board: status.NewBoard(cat)}
+	var seen string
+	var fail bool
+	d := New(Options{
+		Store: st, Members: fakeGroups{groups: map[string][]string{"irc:nirik": {"sysadmin-main"}}}, Prefix: "!",
+		Permissions: map[string][]string{"status": {"sysadmin-main"}},
+		Now:         func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) },
+		OnChange: func(tx Tx, c Change) error {
+			prev := "<nil>"
+			if c.PrevNotice != nil {
+				prev = c.PrevNotice.Text
+			}
+			seen = c.Outcome.Action + " prev=" + prev
+			if c.Board != tx.Board() || c.Req.Identity != "irc:nirik" || c.At.IsZero() {
+				t.Errorf("change %+v", c)
+			}
+			if fail {
+				return errors.New("bus outbox full")
+			}
+			_, err := tx.Enqueue("messaging", c.Outcome.Action, nil)
+			return err
+		},
+	})
+	for _, tt := range tests {
+		fail = tt.fail
+		resp := d.Dispatch(context.Background(), Request{Net: "irc", Identity: "irc:nirik", Line: tt.line})
+		if (resp.Result == ResultOK) != tt.wantOK || !strings.HasPrefix(seen, tt.wantSeen) || st.updates != tt.wantStore {
+			t.Errorf("%s: result %s, hook saw %q, %d changes committed", tt.line, resp.Result, seen, st.updates)
+		}
+	}
+	if n := strings.Count(strings.Join(st.announced, "\n"), "messaging "); n != 2 {
+		t.Errorf("hook records committed: %d, want 2: %q", n, st.announced)
+	}
+}

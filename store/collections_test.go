@@ -240,3 +240,53 @@ func TestCollectionMigrations(t *testing.T) {
 		t.Fatalf("older binary opened a newer collection: %v", err)
 	}
 }
+
+// FinishAll settles a batch in one transaction (an unknown id refuses
+// the whole batch); OutboxSince still lists settled records, in order,
+// for a replay.
+func TestOutboxFinishAllAndSince(t *testing.T) {
+	ctx := context.Background()
+	s, err := openWith(t, filepath.Join(t.TempDir(), "s.db"), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, id := range []string{"c", "a", "b"} {
+		_, err := s.Apply(ctx, status.Event{Action: "messaging"}, func(tx Change) (status.Outcome, error) {
+			_, err := tx.Enqueue("messaging", id, []byte(`"`+id+`"`))
+			return status.Outcome{}, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.FinishAll(ctx, "messaging", []string{"c", "nope"}); err == nil {
+		t.Fatal("FinishAll with an unknown id succeeded")
+	}
+	if items, _ := s.Outbox(ctx, "messaging"); len(items) != 3 {
+		t.Fatalf("a refused batch changed the outbox: %+v", items)
+	}
+	if err := s.FinishAll(ctx, "messaging", []string{"c", "a"}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		list  func() ([]OutboxItem, error)
+		wants string
+	}{
+		{"pending", func() ([]OutboxItem, error) { return s.Outbox(ctx, "messaging") }, "b"},
+		{"since the start", func() ([]OutboxItem, error) { return s.OutboxSince(ctx, "messaging", t0.Add(-time.Hour)) }, "c a b"},
+		{"since later", func() ([]OutboxItem, error) { return s.OutboxSince(ctx, "messaging", t0.Add(time.Second)) }, ""},
+		{"other box", func() ([]OutboxItem, error) { return s.OutboxSince(ctx, "announce", time.Time{}) }, ""},
+	}
+	for _, tt := range tests {
+		items, err := tt.list()
+		var ids []string
+		for _, it := range items {
+			ids = append(ids, it.ID)
+		}
+		if err != nil || strings.Join(ids, " ") != tt.wants {
+			t.Errorf("%s: %v, %v; want %q", tt.name, ids, err, tt.wants)
+		}
+	}
+}
