@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/tls"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 )
@@ -56,6 +57,18 @@ func (c *Config) CheckStartup(s Startup) error {
 		if m := c.Matrix; m != nil {
 			secret("matrix", "access_token", m.AccessTokenEnv, m.AccessTokenFile)
 			secret("matrix", "password", m.PasswordEnv, m.PasswordFile)
+		}
+		if m := c.Messaging; m.Enabled {
+			if m.CertFile != "" && m.KeyFile != "" {
+				if _, err := tls.LoadX509KeyPair(m.CertFile, m.KeyFile); err != nil {
+					add("messaging.cert_file", "%v (nocbot would stop at start-up; --offline skips this check)", err)
+				}
+			}
+			if m.CAFile != "" {
+				if _, err := os.Stat(m.CAFile); err != nil {
+					add("messaging.ca_file", "%v (nocbot would stop at start-up; --offline skips this check)", err)
+				}
+			}
 		}
 	}
 	if s.Environ != nil {

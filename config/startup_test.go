@@ -33,6 +33,9 @@ func TestCheckStartup(t *testing.T) {
 			nil, false, []string{"irc.sasl_password_file: read secret file: open /nonexistent/pw"}, nil},
 		{"missing token file", src(`sasl_password_env = "NOCBOT_IRC_PASS"`, `access_token_file = "/nonexistent/token"`),
 			map[string]string{"NOCBOT_IRC_PASS": "pw"}, false, []string{"matrix.access_token_file: read secret file"}, nil},
+		{"missing messaging certificate and CA", src(`sasl_password_env = "NOCBOT_IRC_PASS"`, `access_token_file = "`+tokenFile+`"`) +
+			"[messaging]\nenabled = true\nurl = \"amqps://nocbot@broker/%2Fpubsub\"\nca_file = \"/nonexistent/ca.pem\"\ncert_file = \"/nonexistent/c.pem\"\nkey_file = \"/nonexistent/k.pem\"\n",
+			map[string]string{"NOCBOT_IRC_PASS": "pw"}, false, []string{"messaging.cert_file: open /nonexistent/c.pem", "messaging.ca_file: stat /nonexistent/ca.pem"}, nil},
 		{"offline skips the environment", src(`sasl_password_file = "/nonexistent/pw"`, `access_token_env = "NOCBOT_MATRIX_TOKEN"`),
 			nil, true, nil, nil},
 		{"unknown variables", src(`sasl_password_env = "NOCBOT_IRC_PASS"`, `access_token_file = "`+tokenFile+`"`),
