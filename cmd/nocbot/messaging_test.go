@@ -112,10 +112,15 @@ func messagingEnv(dir, web string, srv *testsrv.RabbitMQServer, cert, key string
 // delivery is what the test consumer checks of each message.
 type delivery struct{ id, topic, summary string }
 
+// drain takes what the queue has, checks each message against the Go
+// schemas and, through the Python schema package, as a consumer would.
 func drain(t *testing.T, srv *testsrv.RabbitMQServer, v *messaging.Validator, queue string, want int) []delivery {
 	t.Helper()
 	var out []delivery
+	var dump strings.Builder
 	for _, d := range srv.Drain(t, queue, want, 60*time.Second) {
+		line, _ := json.Marshal(map[string]any{"topic": d.RoutingKey, "headers": d.Headers, "id": d.MessageId, "body": json.RawMessage(d.Body)})
+		dump.Write(append(line, '\n'))
 		topic := strings.TrimPrefix(d.RoutingKey, testsrv.RabbitPrefix+".")
 		hdr, _ := json.Marshal(d.Headers)
 		if err := v.ValidateHeaders(hdr); err != nil || d.Headers["fedora_messaging_schema"] != topic {
@@ -128,7 +133,26 @@ func drain(t *testing.T, srv *testsrv.RabbitMQServer, v *messaging.Validator, qu
 		json.Unmarshal(d.Body, &b)
 		out = append(out, delivery{d.MessageId, topic, b.Summary})
 	}
+	pythonCheck(t, dump.String())
 	return out
+}
+
+// pythonCheck runs contrib/nocbot_messages' checker over serialized
+// messages with Debian's python3 (which has python3-jsonschema).
+func pythonCheck(t *testing.T, lines string) {
+	t.Helper()
+	if lines == "" {
+		return
+	}
+	f := filepath.Join(t.TempDir(), "messages.jsonl")
+	if err := os.WriteFile(f, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/usr/bin/python3", "-m", "nocbot_messages.check", f)
+	cmd.Dir = filepath.Join("..", "..", "contrib", "nocbot_messages")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("the Python schema package refuses what nocbot published: %v\n%s", err, out)
+	}
 }
 
 // TestMessagingAcrossCrashes runs the real binary against a real broker:

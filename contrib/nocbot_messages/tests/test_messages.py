@@ -92,3 +92,20 @@ class Published(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Checker(unittest.TestCase):
+    def test_check_lines(self):
+        import tempfile
+        from nocbot_messages import check
+        fx = load(os.path.join(REPO, "messaging", "testdata", "fixtures", "incident-open.json"))
+        good = {"topic": fx["routing_key"], "headers": fx["properties"]["headers"],
+                "id": fx["properties"]["message_id"], "body": fx["body"]}
+        bad = dict(good, body={"summary": "no incident"})
+        for records, want in (([good], 0), ([good, bad], 1)):
+            with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+                f.write("\n".join(json.dumps(r) for r in records) + "\n")
+            try:
+                self.assertEqual(check.main([f.name]), want)
+            finally:
+                os.unlink(f.name)
