@@ -155,17 +155,9 @@ func (l *Loop) Run(ctx context.Context) error {
 		if more {
 			continue
 		}
-		var closed <-chan struct{}
+		var closed <-chan struct{} // nil (never ready) without a connection
 		if cl != nil {
-			c := make(chan struct{})
-			go func(cl *Client) {
-				select {
-				case <-cl.Closed():
-				case <-ctx.Done():
-				}
-				close(c)
-			}(cl)
-			closed = c
+			closed = cl.Closed()
 		}
 		select {
 		case <-ctx.Done():
