@@ -96,6 +96,8 @@ if __name__ == "__main__":
 
 class Checker(unittest.TestCase):
     def test_check_lines(self):
+        import contextlib
+        import io
         import tempfile
         from nocbot_messages import check
         fx = load(os.path.join(REPO, "messaging", "testdata", "fixtures", "incident-open.json"))
@@ -106,6 +108,10 @@ class Checker(unittest.TestCase):
             with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
                 f.write("\n".join(json.dumps(r) for r in records) + "\n")
             try:
-                self.assertEqual(check.main([f.name]), want)
+                out, err = io.StringIO(), io.StringIO()
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                    self.assertEqual(check.main([f.name]), want)
+                self.assertIn(fx["expected"]["summary"], out.getvalue())
+                self.assertEqual(bool(err.getvalue()), want == 1)
             finally:
                 os.unlink(f.name)
