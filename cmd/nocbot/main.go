@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // zone names for !announce and !maintenance on hosts without a tz database
 
 	"github.com/fedora-infra/nocbot/config"
 )

@@ -23,6 +23,7 @@ var allowed = map[string][]string{
 	"announce":                   {"internal/*"},
 	"groups":                     {},
 	"scheduler":                  {},
+	"schedule":                   {"announce", "commands", "scheduler", "status", "store"},
 	"web":                        {},
 	"internal/backoff":           {},
 	"internal/ratelimit":         {},
