@@ -278,13 +278,17 @@ func (e *Engine) Advance(ctx context.Context) (Report, error) {
 	}
 	e.mu.Unlock()
 	slices.Sort(dueIDs)
+	boardDue := hasDue(e.st.Board(), now, e.opts.Reminders) // outside Apply: Board takes the writer lock
+	if len(dueIDs) == 0 && !boardDue {
+		return Report{}, nil
+	}
 	var rep Report
 	var touched []Job
 	ev := status.Event{Actor: "nocbot", Action: "schedule.advance"}
 	_, err := e.st.Apply(ctx, ev, func(tx store.Change) (status.Outcome, error) {
 		rep, touched = Report{}, nil
 		// Maintenance windows: only clone the board when something is due.
-		if snap := e.st.Board(); hasDue(snap, now, e.opts.Reminders) {
+		if boardDue {
 			rep.Transitions = tx.Board().AdvanceTo(now, e.opts.Reminders)
 			ended := map[string]bool{}
 			for _, t := range rep.Transitions {
