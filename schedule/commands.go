@@ -35,7 +35,7 @@ func (e *Engine) Commands() []commands.Command {
 		{Name: "maintenance", Sub: "done", Usage: "<id>", Help: "end a maintenance now", MinArgs: 1, MaxArgs: 1, Perm: PermMaintenance, Run: e.maintDone},
 		{Name: "maintenance", Sub: "cancel", Usage: "<id>", Help: "cancel a maintenance that has not started", MinArgs: 1, MaxArgs: 1, Perm: PermMaintenance, Run: e.maintCancel},
 		{Name: "maintenance", Usage: `<service...|-> <start> <end|duration> "<title>" [ticket-url]`,
-			Help: "plan a maintenance window: shown as upcoming, services flipped at start and end", MinArgs: 4, MaxArgs: -1, Perm: PermMaintenance, Run: e.maintPlan},
+			Help: "plan a maintenance window: shown as upcoming, services flipped at start and end", MinArgs: 2, MaxArgs: -1, Perm: PermMaintenance, Run: e.maintPlan},
 	}
 }
 
