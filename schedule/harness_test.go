@@ -32,7 +32,7 @@ type fakeClock struct {
 	t  time.Time
 }
 
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *fakeClock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 var start = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
@@ -90,7 +90,7 @@ func (h *harness) open() {
 	}
 	disp := commands.New(commands.Options{
 		Table: table, Store: st,
-		Members: groups.NewStatic(map[string][]string{"noc": {"console:operator"}}),
+		Members:     groups.NewStatic(map[string][]string{"noc": {"console:operator"}}),
 		Permissions: map[string][]string{"status": {"noc"}, PermAnnounce: {"noc"}, PermMaintenance: {"noc"}},
 		Now:         h.clock.now, Prefix: "!",
 	})

@@ -107,6 +107,14 @@ func parseWhen(args []string, now time.Time, loc *time.Location) (time.Time, []s
 	if t.Format("2006-01-02 15:04") != args[0]+" "+args[1] { // 02:30 on a spring-forward day does not exist
 		return time.Time{}, nil, refuse("%s %s does not exist in %s (the clocks skip it)", args[0], args[1], zone)
 	}
+	// In the hour the clocks repeat, Go does not promise which one it
+	// picks: take the first, so the same words always mean the same time.
+	for _, back := range []time.Duration{time.Hour, 30 * time.Minute} {
+		if e := t.Add(-back); e.In(zone).Format("2006-01-02 15:04") == args[0]+" "+args[1] {
+			t = e
+			break
+		}
+	}
 	return t.UTC(), rest, nil
 }
 
