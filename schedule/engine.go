@@ -1,7 +1,9 @@
 package schedule
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -124,11 +126,17 @@ func (e *Engine) Load(ctx context.Context) error {
 	due := map[string]time.Time{}
 	err := e.st.View(ctx, func(v *store.View) error {
 		return v.ForEach(JobsCollection, func(k string, raw []byte) error {
-			j, err := decodePending(raw)
-			if err != nil {
+			if !bytes.Contains(raw, pendingMark) {
+				return nil // finished jobs stay for the record; skip them undecoded
+			}
+			var j struct {
+				State string    `json:"state"`
+				Due   time.Time `json:"due"`
+			}
+			if err := json.Unmarshal(raw, &j); err != nil {
 				return fmt.Errorf("job %s: %w", k, err)
 			}
-			if j != nil {
+			if j.State == Pending {
 				due[k] = j.Due
 			}
 			return nil
@@ -210,10 +218,12 @@ func sortedKeys(m map[string]Job) []string {
 	return out
 }
 
+var pendingMark = []byte(`"state":"pending"`)
+
 // decodePending decodes a job and returns it only if it is pending; the
 // state is looked up first so the bulk of finished jobs costs little.
 func decodePending(raw []byte) (*Job, error) {
-	if !strings.Contains(string(raw), `"state":"pending"`) {
+	if !bytes.Contains(raw, pendingMark) {
 		return nil, nil
 	}
 	var j Job
