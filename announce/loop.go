@@ -107,13 +107,14 @@ func (l *Loop) Wake() {
 
 // Unavailable is implemented by delivery errors that mean the network
 // could not even try right now (not connected, not yet in the room): they
-// are retried after UnavailableRetry instead of backing off further.
+// are retried sooner, the backoff capped at UnavailableRetryMax, so an
+// announcement goes out soon after the network is back.
 type Unavailable interface {
 	Unavailable() bool
 }
 
-// UnavailableRetry is the wait after an Unavailable error.
-const UnavailableRetry = 2 * time.Second
+// UnavailableRetryMax caps the wait after an Unavailable error.
+const UnavailableRetryMax = 30 * time.Second
 
 // Run delivers until ctx ends. The first pass tries everything pending at
 // once, whatever its backoff said before a restart. A failing pass (the
@@ -226,6 +227,9 @@ func (l *Loop) Pass(ctx context.Context) (time.Time, error) {
 		if r.Resolved == nil {
 			r.Resolved = l.route(r.Announcement)
 		}
+		if l.fresh {
+			r.Failures = nil // a new start: the networks get a fresh backoff
+		}
 		recs = append(recs, r)
 	}
 	save := func(r *record) error {
@@ -290,7 +294,7 @@ func (l *Loop) Pass(ctx context.Context) (time.Time, error) {
 					if skip {
 						continue
 					}
-					if failed && !l.fresh && l.opts.Now().Before(f.Next) {
+					if failed && l.opts.Now().Before(f.Next) {
 						blocked[t.Room] = true
 						noteNext(f.Next)
 						continue
@@ -307,7 +311,7 @@ func (l *Loop) Pass(ctx context.Context) (time.Time, error) {
 						f.Last = err.Error()
 						f.Next = l.opts.Now().Add(l.opts.Backoff(f.Count))
 						if u := Unavailable(nil); errors.As(err, &u) && u.Unavailable() {
-							f.Next = l.opts.Now().Add(UnavailableRetry)
+							f.Next = l.opts.Now().Add(min(l.opts.Backoff(f.Count), UnavailableRetryMax))
 						}
 						if r.Failures == nil {
 							r.Failures = map[string]failure{}

@@ -256,3 +256,22 @@ func TestParseTarget(t *testing.T) {
 		}
 	}
 }
+
+// After a restart the first pass tries at once, whatever the backoff of
+// the previous run said.
+func TestRunForgetsOldBackoffs(t *testing.T) {
+	o := newMemOutbox()
+	irc := &fakeNet{rooms: []string{"#a"}, fail: map[string]error{"#a": errors.New("down")}}
+	l := New(o, map[string]Network{"irc": irc}, Options{Backoff: func(int) time.Duration { return time.Hour }})
+	enqueue(t, o, Announcement{ID: "x", Topic: "status", Text: "t", At: time.Now()})
+	l.Pass(context.Background()) // fails: next try in an hour
+	irc.mu.Lock()
+	irc.fail = nil
+	irc.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	New(o, map[string]Network{"irc": irc}, Options{Backoff: func(int) time.Duration { return time.Hour }}).Run(ctx)
+	if got := irc.deliveries(); len(got) != 1 {
+		t.Fatalf("after a restart: %q, want one delivery at once", got)
+	}
+}

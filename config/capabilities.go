@@ -23,23 +23,11 @@ type Capabilities struct {
 	Check func(c *Config) []Problem
 }
 
-// Problem is one problem a [Capabilities].Check found, by its dotted key.
+// Problem is one problem a [Capabilities].Check found, by its key path: {"irc", "nick"},
+// {"irc", "channels", "[1]"}, {"matrix", "account_mapping", "fedora.im"}.
 type Problem struct {
-	Key string
-	Msg string
-}
-
-// keyPath turns "irc.channels[1]" into a path.
-func keyPath(k string) path {
-	var p path
-	for _, seg := range strings.Split(k, ".") {
-		name, idx, ok := strings.Cut(seg, "[")
-		p = append(p, name)
-		if ok {
-			p = append(p, "["+idx)
-		}
-	}
-	return p
+	Path []string
+	Msg  string
 }
 
 // LoadChecked reads the config file at path; see [ParseChecked].
@@ -77,7 +65,7 @@ func (c *Config) validateCapabilities(v check, caps *Capabilities) {
 	}
 	if caps.Check != nil {
 		for _, p := range caps.Check(c) {
-			v.add(keyPath(p.Key), "%s", p.Msg)
+			v.add(path(p.Path), "%s", p.Msg)
 		}
 	}
 	topics := slices.Sorted(slices.Values(caps.Topics))

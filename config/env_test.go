@@ -66,7 +66,7 @@ func TestEnvBadValues(t *testing.T) {
 		{map[string]string{"NOCBOT_WEB_LISTEN": "localhost"}, `env NOCBOT_WEB_LISTEN: must be host:port, not "localhost"`},
 		{map[string]string{"NOCBOT_LOG_LEVEL": "trace"}, `env NOCBOT_LOG_LEVEL: must be one of "debug", "info", "warn", "error", not "trace"`},
 		{map[string]string{"NOCBOT_PUBLISHER_DEBOUNCE": "2s"}, "env NOCBOT_PUBLISHER_DEBOUNCE: " + removedDebounce},
-		{map[string]string{"NOCBOT_MATRIX_USER_ID": "@nocbot:fedora.im"}, `matrix.homeserver: required ([matrix] enabled by env NOCBOT_MATRIX_USER_ID)`},
+		{map[string]string{"NOCBOT_MATRIX_USER_ID": "@nocbot:fedora.im"}, `matrix: give exactly one of access_token_env, access_token_file, password_env, password_file (0 given) ([matrix] enabled by env NOCBOT_MATRIX_USER_ID)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

@@ -227,56 +227,16 @@ func (irc *IRC) validate(v check, at path) {
 	v.atLeast(at.key("host_rate_limit"), irc.HostRateLimit, 1)
 }
 
+// validate checks how the Matrix secrets are referenced; what the options mean (homeserver,
+// user id, rooms, the identity policy) is checked by the Matrix adapter itself
+// ([Capabilities].Check).
 func (m *Matrix) validate(v check, at path) {
-	if v.required(at.key("homeserver"), m.Homeserver) {
-		if u, err := url.Parse(m.Homeserver); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
-			v.add(at.key("homeserver"), "must use https (plain http only to a loopback server)")
-		} else {
-			v.url(at.key("homeserver"), m.Homeserver, "https", "http")
-		}
-	}
-	if v.required(at.key("user_id"), m.UserID) && !isMatrixUserID(m.UserID) {
-		v.add(at.key("user_id"), "must be a user id such as @nocbot:fedora.im")
-	}
 	n := v.secretRefs(at, "access_token", m.AccessTokenEnv, m.AccessTokenFile) +
 		v.secretRefs(at, "password", m.PasswordEnv, m.PasswordFile)
 	if n != 1 {
 		v.add(at, "give exactly one of access_token_env, access_token_file, password_env, password_file (%d given)", n)
 	}
 	v.required(at.key("device_name"), m.DeviceName)
-
-	seen := map[string]bool{}
-	for i, room := range m.Rooms {
-		ri := at.key("rooms").index(i)
-		switch {
-		case strings.HasPrefix(room, "!") && len(room) > 1 && !strings.ContainsFunc(room, unicode.IsSpace):
-		case hasSigil(room, '#'):
-		default:
-			v.add(ri, "%q must be a room id (!…) or an alias (#room:server)", room)
-			continue
-		}
-		if seen[room] {
-			v.add(ri, "%s is listed twice", room)
-		}
-		seen[room] = true
-	}
-	for i, hs := range m.AllowedHomeservers {
-		if !isServerName(hs) {
-			v.add(at.key("allowed_homeservers").index(i), "%q must be a server name such as fedora.im", hs)
-		}
-	}
-	for i, who := range m.AutoJoinInvitesFrom {
-		if !isServerName(who) && !isMatrixUserID(who) {
-			v.add(at.key("auto_join_invites_from").index(i), "%q must be a user id (@user:server) or a server name", who)
-		}
-	}
-	for _, hs := range sortedKeys(m.AccountMapping) {
-		ai := at.key("account_mapping").key(hs)
-		if !isServerName(hs) {
-			v.add(ai, "%q must be a server name such as fedora.im", hs)
-		}
-		v.oneOf(ai, m.AccountMapping[hs], "localpart", "none")
-	}
 }
 
 // check records problems; its methods report whether the value passed.
@@ -445,12 +405,4 @@ func isEnvName(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -48,6 +48,9 @@ type WorkerOptions struct {
 	Notify func(ctx context.Context, text string)
 	// OnPublish reports every attempt, for metrics.
 	OnPublish func(ok bool, took time.Duration)
+	// Validate checks a build before upload; nil means render.Validate.
+	// The daemon passes its Renderer's, which parses only what changed.
+	Validate func(files []render.File) error
 }
 
 // DefaultMinInterval is the config's default [publisher] min_interval.
@@ -256,7 +259,11 @@ func (w *Worker) attempt(ctx context.Context) (Report, uint64, error) {
 	if !slices.ContainsFunc(files, func(f render.File) bool { return f.Path == IndexPath }) {
 		return Report{}, gen, fmt.Errorf("validate generation %d: no %s in the build", gen, IndexPath)
 	}
-	if err := render.Validate(files); err != nil {
+	validate := render.Validate
+	if w.opts.Validate != nil {
+		validate = w.opts.Validate
+	}
+	if err := validate(files); err != nil {
 		return Report{}, gen, fmt.Errorf("validate generation %d: %w", gen, err)
 	}
 	rep, err := w.target.Publish(ctx, files, gen)

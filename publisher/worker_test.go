@@ -203,19 +203,24 @@ func TestWorkerRetriesUntilPublishedAndTellsTheChatOnce(t *testing.T) {
 }
 
 func TestWorkerPublishesNothingThatFailsValidation(t *testing.T) {
+	invalidJSON := func(files []render.File) []render.File {
+		i := slices.IndexFunc(files, func(f render.File) bool { return strings.HasSuffix(f.Path, ".json") })
+		files[i].Body = []byte(`{"outages": [`)
+		return files
+	}
 	tests := []struct {
-		name  string
-		spoil func(files []render.File) []render.File
+		name     string
+		spoil    func(files []render.File) []render.File
+		validate func([]render.File) error // WorkerOptions.Validate
 	}{
-		{"invalid JSON", func(files []render.File) []render.File {
-			i := slices.IndexFunc(files, func(f render.File) bool { return strings.HasSuffix(f.Path, ".json") })
-			files[i].Body = []byte(`{"outages": [`)
-			return files
-		}},
+		{"invalid JSON", invalidJSON, nil},
+		{"invalid JSON, remembering validator", invalidJSON, render.NewValidator().Validate},
+		{"refused by the options' validator", func(files []render.File) []render.File { return files },
+			func([]render.File) error { return errors.New("refused") }},
 		{"no index.html", func(files []render.File) []render.File {
 			return slices.DeleteFunc(files, func(f render.File) bool { return f.Path == "index.html" })
-		}},
-		{"empty build", func([]render.File) []render.File { return nil }},
+		}, nil},
+		{"empty build", func([]render.File) []render.File { return nil }, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -227,7 +232,7 @@ func TestWorkerPublishesNothingThatFailsValidation(t *testing.T) {
 				files, err := pubtest.Render(b, now)
 				return tc.spoil(files), err
 			}
-			w := NewWorker(s, broken, target, WorkerOptions{Now: pubtest.Clock, MinBackoff: time.Hour, FlushTimeout: 50 * time.Millisecond, Notify: notes.Notify})
+			w := NewWorker(s, broken, target, WorkerOptions{Now: pubtest.Clock, MinBackoff: time.Hour, FlushTimeout: 50 * time.Millisecond, Notify: notes.Notify, Validate: tc.validate})
 			stop := pubtest.Run(t, w.Run)
 			pubtest.Eventually(t, 10*time.Second, "the failure", func() bool { return w.Status().ConsecutiveFailures > 0 })
 			stop()

@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,9 +84,9 @@ func Render(b *status.Board, now time.Time, site Site) ([]File, error) {
 	return files, err
 }
 
-// renderCached is Render with a cache of incident pages: prev holds pages from
-// an earlier call, keyed by incident pointer; next holds this call's.
-func renderCached(b *status.Board, now time.Time, site Site, prev map[*status.Incident]File) (files []File, next map[*status.Incident]File, err error) {
+// renderCached is Render with a cache: prev holds outputs of an earlier call
+// (may be nil); next holds this call's.
+func renderCached(b *status.Board, now time.Time, site Site, prev *renderCache) (files []File, next *renderCache, err error) {
 	if b == nil || b.Catalogue == nil {
 		return nil, nil, errors.New("render: board without catalogue")
 	}
@@ -94,7 +94,14 @@ func renderCached(b *status.Board, now time.Time, site Site, prev map[*status.In
 	if err != nil {
 		return nil, nil, fmt.Errorf("render: %w", err)
 	}
-	m.prevPages, m.pages = prev, map[*status.Incident]File{}
+	m.prev, m.next = prev, newRenderCache(len(b.Incidents))
+	// Room for everything, so the tree of a long history is not copied
+	// while it grows: pages, history pages, badges and the rest.
+	size := len(b.Incidents) + 2*b.Catalogue.Len() + 64
+	for _, pages := range m.history {
+		size += len(pages)
+	}
+	files = make([]File, 0, size)
 	steps := []func(*model) ([]File, error){
 		renderPages, renderV2, renderLegacy, renderFeeds, renderICS, renderBadges,
 	}
@@ -109,7 +116,7 @@ func renderCached(b *status.Board, now time.Time, site Site, prev map[*status.In
 		return nil, nil, fmt.Errorf("render: %w", err)
 	}
 	sortUploadOrder(files)
-	return files, m.pages, nil
+	return files, m.next, nil
 }
 
 // newFile classifies a rendered body by its path.
@@ -202,14 +209,27 @@ func uploadRank(p string) int {
 	return 2
 }
 
+// sortUploadOrder sorts by rank, then path; paths are unique (checkPaths),
+// so the order is total and needs no stable sort.
 func sortUploadOrder(files []File) {
-	sort.SliceStable(files, func(i, j int) bool {
-		ri, rj := uploadRank(files[i].Path), uploadRank(files[j].Path)
-		if ri != rj {
-			return ri < rj
-		}
-		return files[i].Path < files[j].Path
-	})
+	var ranks [5][]File // uploadRank's values; each file's rank is looked up once
+	rank := make([]uint8, len(files))
+	var counts [5]int
+	for i, f := range files {
+		rank[i] = uint8(uploadRank(f.Path))
+		counts[rank[i]]++
+	}
+	for r := range ranks {
+		ranks[r] = make([]File, 0, counts[r])
+	}
+	for i, f := range files {
+		ranks[rank[i]] = append(ranks[rank[i]], f)
+	}
+	out := files[:0]
+	for _, fs := range ranks {
+		slices.SortFunc(fs, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+		out = append(out, fs...)
+	}
 }
 
 // checkPaths refuses two files on one path: ids are sanitised into file

@@ -37,6 +37,9 @@ func (m *model) barWindow() (time.Time, time.Time) {
 // componentSpans collects, per component, the spans of every incident and
 // maintenance that overlaps the bar window.
 func (m *model) componentSpans() map[string][]span {
+	if m.spans != nil {
+		return m.spans
+	}
 	from, to := m.barWindow()
 	out := map[string][]span{}
 	for _, in := range m.b.Incidents {
@@ -48,6 +51,7 @@ func (m *model) componentSpans() map[string][]span {
 			out[id] = append(out[id], spansFor(in, id, start, end)...)
 		}
 	}
+	m.spans = out
 	return out
 }
 

@@ -1,35 +1,93 @@
 package render
 
 import (
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/fedora-infra/nocbot/status"
 )
 
-// Renderer renders like Render, for one site, and reuses the permalink
-// pages of incidents that did not change since its previous call. With a
-// long history those pages are most of the work, and a change touches one
-// incident. The output is byte for byte what Render returns.
+// Renderer renders like Render, for one site, and reuses what did not change
+// since its previous call: the permalink page, legacy JSON entry and
+// calendar event of every incident whose pointer is the same (the board is
+// copy-on-write, so the same pointer renders the same bytes), and history
+// pages that list the same incidents. With a long history those are most
+// of the work, and a change touches one incident. The output is byte for
+// byte what Render returns.
 type Renderer struct {
 	site Site
 
 	mu    sync.Mutex
-	pages map[*status.Incident]File
+	cache *renderCache
+	valid Validator
 }
 
 // NewRenderer returns a caching renderer for site.
 func NewRenderer(site Site) *Renderer { return &Renderer{site: site} }
 
-// Render renders the board. Only the incidents of this board stay cached,
+// Render renders the board. Only what this board still has stays cached,
 // so the cache never outgrows the board.
 func (r *Renderer) Render(b *status.Board, now time.Time) ([]File, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	files, pages, err := renderCached(b, now, r.site, r.pages)
+	files, next, err := renderCached(b, now, r.site, r.cache)
 	if err != nil {
 		return nil, err
 	}
-	r.pages = pages
+	r.cache = next
 	return files, nil
+}
+
+// Validate validates files as Validate does, parsing again only the files
+// that are not the very ones this renderer returned last time and were
+// checked then: a publish validates what changed plus the links of the rest.
+func (r *Renderer) Validate(files []File) error { return r.valid.Validate(files) }
+
+// renderCache holds the reusable outputs of one render. Only outputs that
+// do not depend on the clock are stored (see cacheable).
+type renderCache struct {
+	pages  map[*status.Incident]File   // incidents/<id>.html
+	legacy map[*status.Incident][]byte // one outage object of the legacy JSON
+	ics    map[*status.Incident]string // one VEVENT
+	years  map[string]yearEntry        // history/<year>[-n].html by path
+}
+
+// yearEntry is a history page with what it was rendered from.
+type yearEntry struct {
+	items []*status.Incident
+	page  int
+	of    int
+	file  File
+}
+
+// newRenderCache sizes the maps for n incidents, so they are not regrown
+// on every render.
+func newRenderCache(n int) *renderCache {
+	return &renderCache{
+		pages:  make(map[*status.Incident]File, n),
+		legacy: make(map[*status.Incident][]byte, n),
+		ics:    make(map[*status.Incident]string, n/4),
+		years:  map[string]yearEntry{},
+	}
+}
+
+// cacheable reports whether what an incident renders to depends on the
+// incident alone: a scheduled maintenance's "start time passed" label and
+// an open-ended maintenance's expected end follow the clock.
+func cacheable(in *status.Incident) bool {
+	return in.Status != status.Scheduled && !in.OpenEnded()
+}
+
+// year returns the cached history page at path if it lists the same
+// incidents at the same position.
+func (c *renderCache) year(path string, items []*status.Incident, page, of int) (File, bool) {
+	if c == nil {
+		return File{}, false
+	}
+	e, ok := c.years[path]
+	if !ok || e.page != page || e.of != of || !slices.Equal(e.items, items) {
+		return File{}, false
+	}
+	return e.file, true
 }

@@ -2,6 +2,8 @@ package render
 
 import (
 	"bytes"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,8 +59,8 @@ func TestRendererMatchesRender(t *testing.T) {
 			}
 		}
 	}
-	if len(r.pages) == 0 || len(r.pages) > len(b.Incidents) {
-		t.Fatalf("cache holds %d pages for %d incidents", len(r.pages), len(b.Incidents))
+	if n := len(r.cache.pages); n == 0 || n > len(b.Incidents) {
+		t.Fatalf("cache holds %d pages for %d incidents", n, len(b.Incidents))
 	}
 }
 
@@ -87,5 +89,110 @@ func BenchmarkRendererOneChange(b *testing.B) {
 		if _, err := r.Render(board, fixedNow); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestRendererMatchesRenderLongHistory: the same over a history of several
+// pages per year, through changes that shift pages (new incidents, enough
+// of them to open a page), touch an old incident, and follow the clock (an
+// open-ended maintenance overrunning its expected end).
+func TestRendererMatchesRenderLongHistory(t *testing.T) {
+	r := NewRenderer(testSite())
+	b := largeBoard(t, 30, 600)
+	b.Reload()
+	now := fixedNow
+	comp := b.Catalogue.All()[0].ID
+	other := b.Catalogue.All()[1].ID
+	type step struct {
+		name   string
+		change func(b *status.Board) error
+		later  time.Duration
+	}
+	steps := []step{
+		{"first render", func(*status.Board) error { return nil }, 0},
+		{"open", func(b *status.Board) error {
+			_, err := b.SetLevel(now, "irc:x", status.LevelMajor, "Koji down", []string{comp})
+			return err
+		}, time.Minute},
+		{"resolve", func(b *status.Board) error {
+			_, err := b.SetLevel(now, "irc:x", status.LevelGood, "-", []string{comp})
+			return err
+		}, time.Minute},
+		{"update an old incident", func(b *status.Board) error {
+			_, err := b.AddUpdate(now, "irc:x", "17", "Post-mortem at https://example.org/pm")
+			return err
+		}, time.Minute},
+		{"open-ended maintenance", func(b *status.Board) error {
+			_, err := b.SetLevel(now, "irc:x", status.LevelScheduled, "Database move", []string{other})
+			return err
+		}, 3 * time.Hour},
+		{"overrun", func(*status.Board) error { return nil }, 3 * time.Hour},
+		{"enough incidents for a new page", func(b *status.Board) error {
+			for i := range 160 { // 80 new incidents, more than a page holds
+				lvl := status.LevelMinor
+				if i%2 == 1 {
+					lvl = status.LevelGood
+				}
+				if _, err := b.SetLevel(now.Add(time.Duration(i)*time.Second), "irc:x", lvl, "-", []string{comp}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, time.Minute},
+	}
+	for _, s := range steps {
+		next := b.Clone()
+		if err := s.change(next); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		next.Reload()
+		b = next
+		now = now.Add(s.later)
+		got, err := r.Render(b, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Render(b, now, testSite())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d files, want %d", s.name, len(got), len(want))
+		}
+		for j := range want {
+			if got[j].Path != want[j].Path || !bytes.Equal(got[j].Body, want[j].Body) {
+				t.Fatalf("%s: %s differs from a fresh render", s.name, want[j].Path)
+			}
+		}
+	}
+	if len(r.cache.years) < 6 {
+		t.Errorf("only %d history pages cached", len(r.cache.years))
+	}
+}
+
+// TestHistoryNewIncidentTouchesOnePage: history pages fill from the oldest
+// incident of the year, so a new incident changes the newest page and no
+// other (until it opens a page).
+func TestHistoryNewIncidentTouchesOnePage(t *testing.T) {
+	b := largeBoard(t, 30, 600)
+	before := render(t, b, fixedNow)
+	next := b.Clone()
+	must(next.SetLevel(fixedNow, "irc:x", status.LevelMinor, "Koji slow", []string{next.Catalogue.All()[0].ID}))
+	after := render(t, next, fixedNow)
+	var changed, pages []string
+	for p, f := range after {
+		if !strings.HasPrefix(p, "history/2") {
+			continue
+		}
+		pages = append(pages, p)
+		if !bytes.Equal(before[p].Body, f.Body) {
+			changed = append(changed, p)
+		}
+	}
+	if len(pages) < 6 {
+		t.Fatalf("only %d history pages: %v", len(pages), pages)
+	}
+	if !slices.Equal(changed, []string{"history/2026.html"}) {
+		t.Errorf("a new incident changed %v, want only history/2026.html", changed)
 	}
 }

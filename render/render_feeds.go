@@ -2,6 +2,7 @@ package render
 
 import (
 	"encoding/xml"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -104,21 +105,50 @@ func (m *model) entryID(e feedEntry) string {
 }
 
 // updateEntries returns the newest updates across incidents and
-// maintenances, newest first; ties keep a fixed order.
+// maintenances, newest first; ties keep a fixed order. It keeps only the n
+// newest while it walks the history, rather than sorting all of it.
 func (m *model) updateEntries(n int) []feedEntry {
-	var out []feedEntry
-	for _, in := range m.b.Incidents {
-		for _, u := range in.Updates {
-			out = append(out, feedEntry{in, u})
+	var top topN[feedEntry]
+	top.n = n
+	top.less = func(a, b feedEntry) bool {
+		if !a.u.At.Equal(b.u.At) {
+			return a.u.At.After(b.u.At)
+		}
+		return m.entryID(a) > m.entryID(b)
+	}
+	// Newest incidents first, so the cut is soon set and most updates are
+	// turned away by one time comparison.
+	for _, in := range slices.Backward(m.b.Incidents) {
+		for i := range in.Updates {
+			// A cheap look at the time first: most updates are older than
+			// the cut and are not copied.
+			if u := &in.Updates[i]; len(top.items) < n || !u.At.Before(top.items[len(top.items)-1].u.At) {
+				top.add(feedEntry{in, *u})
+			}
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].u.At.Equal(out[j].u.At) {
-			return out[i].u.At.After(out[j].u.At)
-		}
-		return m.entryID(out[i]) > m.entryID(out[j])
-	})
-	return limit(out, n)
+	return top.items
+}
+
+// topN keeps the n first items by less, in order; among items less does
+// not order, the one added first comes first (as a stable sort would).
+type topN[T any] struct {
+	n     int
+	less  func(a, b T) bool
+	items []T
+}
+
+func (t *topN[T]) add(v T) {
+	if t.n <= 0 || (len(t.items) == t.n && !t.less(v, t.items[len(t.items)-1])) {
+		return
+	}
+	// After every item not greater than v, so equal items keep their order.
+	i := sort.Search(len(t.items), func(i int) bool { return t.less(v, t.items[i]) })
+	if len(t.items) < t.n {
+		t.items = append(t.items, v)
+	}
+	copy(t.items[i+1:], t.items[i:len(t.items)-1])
+	t.items[i] = v
 }
 
 // entryTitle is "[Resolved] Koji outage".
@@ -224,9 +254,11 @@ func renderFeeds(m *model) ([]File, error) {
 // (a reader sees the incident again when it changes); otherwise the guid is
 // the incident's own.
 func (m *model) incidentItems(list []*status.Incident, perUpdate bool) []rssItem {
-	list = append([]*status.Incident{}, list...)
-	sort.SliceStable(list, func(i, j int) bool { return list[i].UpdatedAt().After(list[j].UpdatedAt()) })
-	list = limit(list, listLimit)
+	top := topN[*status.Incident]{n: listLimit, less: func(a, b *status.Incident) bool { return a.UpdatedAt().After(b.UpdatedAt()) }}
+	for _, in := range list {
+		top.add(in)
+	}
+	list = top.items
 	items := make([]rssItem, 0, len(list))
 	for _, in := range list {
 		var sb strings.Builder

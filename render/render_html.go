@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -233,7 +234,7 @@ func (m *model) views(ins []*status.Incident, root string, maxUpdates int) []inc
 
 // renderPages writes every HTML page.
 func renderPages(m *model) ([]File, error) {
-	var files []File
+	files := make([]File, 0, len(m.b.Incidents)+8)
 	hist, err := m.historyPages()
 	if err != nil {
 		return nil, err
@@ -274,17 +275,17 @@ type incidentPageView struct {
 func (m *model) incidentPage(in *status.Incident) (File, error) {
 	// A page depends only on its incident, the catalogue and the site, and
 	// the board never mutates an incident in place (copy on write): the
-	// same pointer renders the same bytes. Scheduled maintenances are the
-	// exceptions, their "start time passed" label follows the clock, and so
-	// does the expected end of open-ended maintenance.
-	cacheable := in.Status != status.Scheduled && !in.OpenEnded()
-	if f, ok := m.prevPages[in]; ok && cacheable {
-		m.pages[in] = f
-		return f, nil
+	// same pointer renders the same bytes, unless it follows the clock.
+	ok := cacheable(in)
+	if ok && m.prev != nil {
+		if f, hit := m.prev.pages[in]; hit {
+			m.next.pages[in] = f
+			return f, nil
+		}
 	}
 	f, err := m.renderIncidentPage(in)
-	if err == nil && cacheable && m.pages != nil {
-		m.pages[in] = f
+	if err == nil && ok {
+		m.next.pages[in] = f
 	}
 	return f, err
 }
@@ -434,19 +435,29 @@ func (m *model) historyList() []*status.Incident {
 }
 
 // paginateHistory splits the history by year and then by page budget.
+// Pages are filled from the oldest incident of the year on, so a new
+// incident changes only the newest page (page 1, which may be short), and
+// all other pages keep their bytes until a page is added.
 func (m *model) paginateHistory() {
-	pages := map[int][][]*status.Incident{}
-	budget := map[int]int{}
+	byYear := map[int][]*status.Incident{} // newest first
 	for _, in := range m.historyList() {
 		y := startOf(in).UTC().Year()
-		cost := itemCost(in)
-		ps := pages[y]
-		if len(ps) == 0 || budget[y]+cost > pageBudget {
-			ps = append(ps, nil)
-			budget[y] = 0
+		byYear[y] = append(byYear[y], in)
+	}
+	pages := make(map[int][][]*status.Incident, len(byYear))
+	for y, list := range byYear {
+		var ps [][]*status.Incident // oldest page first while filling
+		hi, budget := len(list), 0  // the page being filled is list[i+1:hi]
+		for i := len(list) - 1; i >= 0; i-- {
+			cost := itemCost(list[i])
+			if budget > 0 && budget+cost > pageBudget {
+				ps = append(ps, list[i+1:hi])
+				hi, budget = i+1, 0
+			}
+			budget += cost
 		}
-		ps[len(ps)-1] = append(ps[len(ps)-1], in)
-		budget[y] += cost
+		ps = append(ps, list[:hi])
+		slices.Reverse(ps)
 		pages[y] = ps
 	}
 	m.history = pages
@@ -454,7 +465,24 @@ func (m *model) paginateHistory() {
 
 // itemCost estimates the bytes one history entry takes on a page.
 func itemCost(in *status.Incident) int {
-	return 190 + len(htmlEscape(in.Title)) + 2*len(in.ID)
+	return 190 + escapedLen(in.Title) + 2*len(in.ID)
+}
+
+// escapedLen is len(htmlEscape(s)) without building the string: the
+// history is paginated on every render.
+func escapedLen(s string) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '&', '\'', '"':
+			n += 4 // &amp; &#39; &#34;
+		case '<', '>':
+			n += 3 // &lt; &gt;
+		case 0:
+			n += 2 // U+FFFD
+		}
+	}
+	return n
 }
 
 func yearFile(y, page int) string {
@@ -493,6 +521,24 @@ func (m *model) historyPages() ([]File, error) {
 }
 
 func (m *model) yearPage(y, page int, pages [][]*status.Incident) (File, error) {
+	name := yearFile(y, page)
+	items := pages[page-1]
+	// A history page shows its incidents and its place among the year's
+	// pages, nothing else: the same list renders the same bytes, unless an
+	// entry follows the clock.
+	ok := !slices.ContainsFunc(items, func(in *status.Incident) bool { return !cacheable(in) })
+	if f, hit := m.prev.year("history/"+name, items, page, len(pages)); ok && hit {
+		m.next.years["history/"+name] = yearEntry{items, page, len(pages), f}
+		return f, nil
+	}
+	f, err := m.renderYearPage(y, page, pages)
+	if err == nil && ok {
+		m.next.years["history/"+name] = yearEntry{items, page, len(pages), f}
+	}
+	return f, err
+}
+
+func (m *model) renderYearPage(y, page int, pages [][]*status.Incident) (File, error) {
 	v := yearView{Year: y, Page: page, Of: len(pages)}
 	if page > 1 {
 		v.Prev = yearFile(y, page-1)

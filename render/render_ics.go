@@ -24,11 +24,41 @@ func renderICS(m *model) ([]File, error) {
 	c.line("METHOD:PUBLISH")
 	c.prop("X-WR-CALNAME", m.site.Title+" – maintenance")
 	c.line("X-WR-TIMEZONE:UTC")
-	for _, in := range kindOf(m.b.Incidents, status.KindMaintenance) {
-		m.icsEvent(&c, in)
+	head := c.sb.String()
+	var events []string
+	size := len(head) + len("END:VCALENDAR\r\n")
+	for _, in := range m.b.Incidents {
+		if in.Kind == status.KindMaintenance {
+			events = append(events, m.icsEventCached(in))
+			size += len(events[len(events)-1])
+		}
 	}
-	c.line("END:VCALENDAR")
-	return []File{newFile("maintenance.ics", []byte(c.sb.String()))}, nil
+	out := make([]byte, 0, size) // one allocation: the calendar holds every maintenance
+	out = append(out, head...)
+	for _, ev := range events {
+		out = append(out, ev...)
+	}
+	out = append(out, "END:VCALENDAR\r\n"...)
+	return []File{newFile("maintenance.ics", out)}, nil
+}
+
+// icsEventCached is the VEVENT of a maintenance, reused from the previous
+// render when it did not change.
+func (m *model) icsEventCached(in *status.Incident) string {
+	ok := cacheable(in)
+	if ok && m.prev != nil {
+		if ev, hit := m.prev.ics[in]; hit {
+			m.next.ics[in] = ev
+			return ev
+		}
+	}
+	var c icsWriter
+	m.icsEvent(&c, in)
+	ev := c.sb.String()
+	if ok {
+		m.next.ics[in] = ev
+	}
+	return ev
 }
 
 func (m *model) icsEvent(c *icsWriter, in *status.Incident) {

@@ -27,36 +27,60 @@ func renderLegacy(m *model) ([]File, error) {
 }
 
 func (m *model) legacyJSON(ins []*status.Incident) []byte {
-	var sb strings.Builder
-	sb.WriteString(`{"outages": [`)
+	parts := make([][]byte, len(ins))
+	size := len(`{"outages": []}`)
 	for i, in := range ins {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteString(`{"title": `)
-		pyString(&sb, in.Title)
-		sb.WriteString(`, "ticket": `)
-		if id, link, ok := m.ticketOf(in); ok {
-			sb.WriteString(`{"id": `)
-			pyString(&sb, id)
-			sb.WriteString(`, "url": `)
-			pyString(&sb, link)
-			sb.WriteString("}")
-		} else {
-			sb.WriteString("null")
-		}
-		sb.WriteString(`, "startdate": `)
-		pyString(&sb, startOf(in).UTC().Format(legacyTime))
-		sb.WriteString(`, "enddate": `)
-		if end := m.endOf(in); !end.IsZero() {
-			pyString(&sb, end.UTC().Format(legacyTime))
-		} else {
-			sb.WriteString("null")
-		}
-		sb.WriteString("}")
+		parts[i] = m.legacyOutage(in)
+		size += len(parts[i]) + len(", ")
 	}
-	sb.WriteString("]}")
-	return []byte(sb.String())
+	out := make([]byte, 0, size) // one allocation: resolved.json holds the whole history
+	out = append(out, `{"outages": [`...)
+	for i, p := range parts {
+		if i > 0 {
+			out = append(out, ", "...)
+		}
+		out = append(out, p...)
+	}
+	return append(out, "]}"...)
+}
+
+// legacyOutage is one outage object, reused from the previous render when
+// the incident did not change (resolved.json lists the whole history).
+func (m *model) legacyOutage(in *status.Incident) []byte {
+	ok := cacheable(in)
+	if ok && m.prev != nil {
+		if b, hit := m.prev.legacy[in]; hit {
+			m.next.legacy[in] = b
+			return b
+		}
+	}
+	var sb strings.Builder
+	sb.WriteString(`{"title": `)
+	pyString(&sb, in.Title)
+	sb.WriteString(`, "ticket": `)
+	if id, link, ok := m.ticketOf(in); ok {
+		sb.WriteString(`{"id": `)
+		pyString(&sb, id)
+		sb.WriteString(`, "url": `)
+		pyString(&sb, link)
+		sb.WriteString("}")
+	} else {
+		sb.WriteString("null")
+	}
+	sb.WriteString(`, "startdate": `)
+	pyString(&sb, startOf(in).UTC().Format(legacyTime))
+	sb.WriteString(`, "enddate": `)
+	if end := m.endOf(in); !end.IsZero() {
+		pyString(&sb, end.UTC().Format(legacyTime))
+	} else {
+		sb.WriteString("null")
+	}
+	sb.WriteString("}")
+	b := []byte(sb.String())
+	if ok {
+		m.next.legacy[in] = b
+	}
+	return b
 }
 
 // pyString writes s as Python's json.dumps(ensure_ascii=True) does, except

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,9 +15,9 @@ import (
 // model is what every output is derived from: the board, classified and
 // sorted once, plus the normalised site settings.
 type model struct {
-	// prevPages are incident pages of an earlier render (may be nil);
-	// pages collects this render's, for the next one.
-	prevPages, pages map[*status.Incident]File
+	// prev holds reusable outputs of an earlier render (may be nil); next
+	// collects this render's, for the next one.
+	prev, next *renderCache
 
 	b    *status.Board
 	now  time.Time
@@ -38,6 +38,7 @@ type model struct {
 	closed    []*status.Incident // resolved incidents and completed maintenances
 
 	history map[int][][]*status.Incident // year -> pages of history, newest first
+	spans   map[string][]span            // per component, once: the index may draw its bars several times
 	feet    map[string]template.HTML     // rendered footer links per root
 }
 
@@ -156,7 +157,7 @@ func byStartDesc(ins []*status.Incident) []*status.Incident {
 	for i, in := range ins {
 		out[len(ins)-1-i] = in
 	}
-	sort.SliceStable(out, func(i, j int) bool { return startOf(out[i]).After(startOf(out[j])) })
+	slices.SortStableFunc(out, func(a, b *status.Incident) int { return startOf(b).Compare(startOf(a)) })
 	return out
 }
 

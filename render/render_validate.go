@@ -10,8 +10,8 @@ import (
 	"io"
 	"net/url"
 	"path"
-
 	"strings"
+	"sync"
 )
 
 // Validate checks a rendered tree before anything is uploaded: S3 has no
@@ -19,27 +19,58 @@ import (
 // reports every problem: JSON that does not parse (and legacy files not in
 // zodbot's shape), XML that is not well formed, calendars with bad line
 // endings or folding, and internal links in HTML that lead nowhere.
-func Validate(files []File) error {
+func Validate(files []File) error { return new(Validator).Validate(files) }
+
+// Validator validates like Validate and remembers what it parsed: a file
+// whose body is the very slice it checked the previous time (the Renderer
+// hands unchanged files over as the same slices) is not parsed again, only
+// its links are checked against the new tree. With a long history that
+// turns a parse of every page into a parse of what changed.
+type Validator struct {
+	mu   sync.Mutex
+	memo map[string]fileFacts // by path, from the previous call
+}
+
+// NewValidator returns a validator with an empty memory.
+func NewValidator() *Validator { return &Validator{} }
+
+// fileFacts is what checking one file found, independent of the tree.
+type fileFacts struct {
+	body  []byte // the slice checked, held so that its address is not reused
+	err   error  // format problem (JSON, XML, calendar)
+	ids   map[string]bool
+	links []linkRef
+}
+
+// linkRef is one internal link of a page, resolved.
+type linkRef struct {
+	raw, target, fragment string
+	err                   error // unparsable, or leaves the site
+}
+
+func sameSlice(a, b []byte) bool { return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0] }
+
+// Validate checks files as the package's Validate does.
+func (v *Validator) Validate(files []File) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	exists := make(map[string]bool, len(files))
-	ids := map[string]map[string]bool{}
+	facts := make(map[string]fileFacts, len(files))
 	for _, f := range files {
 		exists[f.Path] = true
-		if path.Ext(f.Path) == ".html" {
-			ids[f.Path] = htmlIDs(f.Body)
+		if old, ok := v.memo[f.Path]; ok && sameSlice(old.body, f.Body) {
+			facts[f.Path] = old
+			continue
 		}
+		facts[f.Path] = examine(f)
 	}
+	v.memo = facts
 	var errs []error
 	for _, f := range files {
-		var err error
-		switch path.Ext(f.Path) {
-		case ".json":
-			err = checkJSON(f)
-		case ".atom", ".rss", ".svg", ".xml":
-			err = checkXML(f.Body)
-		case ".ics":
-			err = checkICS(f.Body)
-		case ".html":
-			err = checkLinks(f, exists, ids)
+		ff := facts[f.Path]
+		err := ff.err
+		if path.Ext(f.Path) == ".html" {
+			err = checkLinks(ff.links, exists, facts)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", f.Path, err))
@@ -49,6 +80,23 @@ func Validate(files []File) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// examine checks one file on its own.
+func examine(f File) fileFacts {
+	ff := fileFacts{body: f.Body}
+	switch path.Ext(f.Path) {
+	case ".json":
+		ff.err = checkJSON(f)
+	case ".atom", ".rss", ".svg", ".xml":
+		ff.err = checkXML(f.Body)
+	case ".ics":
+		ff.err = checkICS(f.Body)
+	case ".html":
+		ff.ids = htmlIDs(f.Body)
+		ff.links = pageLinks(f)
+	}
+	return ff
 }
 
 // legacyOutages is the shape zodbot reads; unknown keys mean the file
@@ -170,32 +218,44 @@ func htmlIDs(body []byte) map[string]bool {
 	return out
 }
 
-// checkLinks resolves every relative href and src against the file's
+// pageLinks resolves every relative href and src of a page against its
 // directory; a link to a directory needs its index.html, since the S3
 // REST origin serves no directory indexes below the root.
-func checkLinks(f File, exists map[string]bool, ids map[string]map[string]bool) error {
-	var errs []error
+func pageLinks(f File) []linkRef {
+	var out []linkRef
 	for _, v := range attrValues(f.Body, "href", "src") {
 		raw := html.UnescapeString(v)
 		u, err := url.Parse(raw)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("unparsable link %q", raw))
+			out = append(out, linkRef{raw: raw, err: fmt.Errorf("unparsable link %q", raw)})
 			continue
 		}
 		if u.Scheme != "" || u.Host != "" {
 			continue // external
 		}
-		target := f.Path
+		l := linkRef{raw: raw, target: f.Path, fragment: u.Fragment}
 		if u.Path != "" {
-			target = resolve(f.Path, u.Path)
+			l.target = resolve(f.Path, u.Path)
 		}
+		if l.target == "" {
+			l.err = fmt.Errorf("link %q leaves the site", raw)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// checkLinks checks a page's links against the tree.
+func checkLinks(links []linkRef, exists map[string]bool, facts map[string]fileFacts) error {
+	var errs []error
+	for _, l := range links {
 		switch {
-		case target == "":
-			errs = append(errs, fmt.Errorf("link %q leaves the site", raw))
-		case !exists[target]:
-			errs = append(errs, fmt.Errorf("broken link %q: no %s", raw, target))
-		case u.Fragment != "" && ids[target] != nil && !ids[target][u.Fragment]:
-			errs = append(errs, fmt.Errorf("broken link %q: no id %q in %s", raw, u.Fragment, target))
+		case l.err != nil:
+			errs = append(errs, l.err)
+		case !exists[l.target]:
+			errs = append(errs, fmt.Errorf("broken link %q: no %s", l.raw, l.target))
+		case l.fragment != "" && facts[l.target].ids != nil && !facts[l.target].ids[l.fragment]:
+			errs = append(errs, fmt.Errorf("broken link %q: no id %q in %s", l.raw, l.fragment, l.target))
 		}
 	}
 	return errors.Join(errs...)

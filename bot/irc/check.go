@@ -11,11 +11,11 @@ import (
 // Problem is one invalid option, named by its key in the [irc] config
 // section.
 type Problem struct {
-	Key string // "nick", "channels[1]"
-	Msg string
+	Path []string // {"nick"}, {"channels", "[1]"}
+	Msg  string
 }
 
-func (p Problem) Error() string { return p.Key + ": " + p.Msg }
+func (p Problem) Error() string { return strings.Join(p.Path, ".") + ": " + p.Msg }
 
 // Check returns every problem with the options. It is the one set of IRC
 // rules: New applies it (Run reports what it found) and check-config
@@ -23,7 +23,9 @@ func (p Problem) Error() string { return p.Key + ": " + p.Msg }
 // to be non-empty here when a password is configured by reference.
 func (o Options) Check() []Problem {
 	var ps []Problem
-	add := func(key, format string, a ...any) { ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, a...)}) }
+	add := func(key, format string, a ...any) {
+		ps = append(ps, Problem{Path: splitKey(key), Msg: fmt.Sprintf(format, a...)})
+	}
 
 	host, _, err := splitServer(o.Server, o.TLS)
 	switch {
@@ -142,4 +144,13 @@ func loopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// splitKey turns "channels[1]" into {"channels", "[1]"}.
+func splitKey(k string) []string {
+	name, i, ok := strings.Cut(k, "[")
+	if !ok {
+		return []string{k}
+	}
+	return []string{name, "[" + i}
 }

@@ -2,6 +2,7 @@ package irc
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -45,7 +46,7 @@ func TestCheck(t *testing.T) {
 			tt.edit(&o)
 			var got []string
 			for _, p := range o.Check() {
-				got = append(got, p.Key)
+				got = append(got, strings.Join(p.Path, ""))
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("problems %v (%v), want %v", got, o.Check(), tt.want)

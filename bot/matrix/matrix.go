@@ -143,19 +143,14 @@ func New(opts Options, b *bot.Bot, kv KV, log *slog.Logger) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if opts.Homeserver == "" {
-		return nil, errors.New("homeserver URL is required")
-	}
-	if _, err := mautrix.ParseAndNormalizeBaseURL(opts.Homeserver); err != nil {
-		return nil, fmt.Errorf("homeserver: %w", err)
+	if ps := opts.Check(); len(ps) > 0 {
+		errs := make([]error, len(ps))
+		for i, p := range ps {
+			errs[i] = p
+		}
+		return nil, errors.Join(errs...)
 	}
 	self := id.UserID(opts.UserID)
-	if _, _, err := self.Parse(); err != nil {
-		return nil, fmt.Errorf("user_id: %w", err)
-	}
-	if opts.AccessToken == "" && opts.Password == "" {
-		return nil, errors.New("an access token or a password is required")
-	}
 	return &Client{
 		opts:    opts,
 		bot:     b,

@@ -724,7 +724,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		edit func(*Options)
 		want string
 	}{
-		"no homeserver":  {func(o *Options) { o.Homeserver = "" }, "homeserver URL is required"},
+		"no homeserver":  {func(o *Options) { o.Homeserver = "" }, "homeserver: required"},
 		"bad homeserver": {func(o *Options) { o.Homeserver = "://x" }, "homeserver"},
 		"bad user id":    {func(o *Options) { o.UserID = "nocbot" }, "user_id"},
 		"no credential":  {func(o *Options) { o.AccessToken = "" }, "access token or a password"},

@@ -85,7 +85,19 @@ func adapterProblems(cfg *config.Config) []config.Problem {
 			password = "(given by reference)" // resolved at start-up; its presence is what matters here
 		}
 		for _, p := range ircOptions(c, password).Check() {
-			out = append(out, config.Problem{Key: "irc." + p.Key, Msg: p.Msg})
+			out = append(out, config.Problem{Path: append([]string{"irc"}, p.Path...), Msg: p.Msg})
+		}
+	}
+	if c := cfg.Matrix; c != nil {
+		token, password := "", ""
+		if c.AccessTokenEnv != "" || c.AccessTokenFile != "" {
+			token = "(given by reference)"
+		}
+		if c.PasswordEnv != "" || c.PasswordFile != "" {
+			password = "(given by reference)"
+		}
+		for _, p := range matrixOptions(c, token, password).Check() {
+			out = append(out, config.Problem{Path: append([]string{"matrix"}, p.Path...), Msg: p.Msg})
 		}
 	}
 	return out

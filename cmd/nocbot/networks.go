@@ -36,11 +36,7 @@ func (d *Daemon) addNetworks(cfg *config.Config, getenv func(string) string, log
 		if err != nil {
 			return fmt.Errorf("matrix password: %w", err)
 		}
-		client, err := matrix.New(matrix.Options{
-			Homeserver: c.Homeserver, UserID: c.UserID, AccessToken: token, Password: password,
-			DeviceName: c.DeviceName, Rooms: c.Rooms, AllowedHomeservers: c.AllowedHomeservers,
-			AutoJoinInvitesFrom: c.AutoJoinInvitesFrom, AccountMapping: c.AccountMapping,
-		}, d.bot, d.store, log.With("net", "matrix"))
+		client, err := matrix.New(matrixOptions(c, token, password), d.bot, d.store, log.With("net", "matrix"))
 		if err != nil {
 			return fmt.Errorf("matrix: %w", err)
 		}
@@ -62,6 +58,16 @@ func ircOptions(c *config.IRC, password string) irc.Options {
 		Channels: c.Channels, TrustNicks: !c.RequireAccount,
 		FloodBurst: c.FloodBurst, FloodInterval: c.FloodInterval.Duration, ReconnectMax: c.ReconnectMax.Duration,
 		HostRatePerMinute: c.HostRateLimit, HostBurst: max(10, c.HostRateLimit/4),
+	}
+}
+
+// matrixOptions maps [matrix] onto the adapter's options, for the client
+// and for check-config alike.
+func matrixOptions(c *config.Matrix, token, password string) matrix.Options {
+	return matrix.Options{
+		Homeserver: c.Homeserver, UserID: c.UserID, AccessToken: token, Password: password,
+		DeviceName: c.DeviceName, Rooms: c.Rooms, AllowedHomeservers: c.AllowedHomeservers,
+		AutoJoinInvitesFrom: c.AutoJoinInvitesFrom, AccountMapping: c.AccountMapping,
 	}
 }
 

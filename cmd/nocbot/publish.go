@@ -50,7 +50,9 @@ func newWorker(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 	if metrics != nil {
 		opts.OnPublish = metrics.ObservePublish
 	}
-	// The caching renderer re-renders only the permalinks of incidents
-	// that changed; its output is byte for byte render.Render's.
-	return publisher.NewWorker(st, render.NewRenderer(s).Render, target, opts), nil
+	// The caching renderer re-renders only what changed; its output is
+	// byte for byte render.Render's, and its Validate parses only that.
+	r := render.NewRenderer(s)
+	opts.Validate = r.Validate
+	return publisher.NewWorker(st, r.Render, target, opts), nil
 }

@@ -43,7 +43,7 @@ func (p Policy) Delay(n int) time.Duration {
 // concurrent use; each loop owns one.
 type Backoff struct {
 	Policy
-	n     int
+	n int
 }
 
 // New returns a Backoff with no failures yet.

@@ -1,6 +1,8 @@
 package backoff
 
 import (
+	"context"
+	"errors"
 	"math"
 	"testing"
 	"time"
@@ -69,3 +71,30 @@ func TestBackoffCountsAndResets(t *testing.T) {
 	}
 }
 
+func TestSleep(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	fired := func(time.Duration) <-chan time.Time {
+		c := make(chan time.Time, 1)
+		c <- time.Time{}
+		return c
+	}
+	never := func(time.Duration) <-chan time.Time { return nil }
+	tests := []struct {
+		name  string
+		ctx   context.Context
+		after func(time.Duration) <-chan time.Time
+		d     time.Duration
+		want  error
+	}{
+		{"injected clock fires", context.Background(), fired, time.Hour, nil},
+		{"injected clock, cancelled", cancelled, never, time.Hour, context.Canceled},
+		{"real timer", context.Background(), nil, time.Millisecond, nil},
+		{"real timer, cancelled", cancelled, nil, time.Hour, context.Canceled},
+	}
+	for _, tt := range tests {
+		if err := Sleep(tt.ctx, tt.after, tt.d); !errors.Is(err, tt.want) {
+			t.Errorf("%s: Sleep = %v, want %v", tt.name, err, tt.want)
+		}
+	}
+}
