@@ -101,9 +101,12 @@ func TestScheduleSurvivesRestart(t *testing.T) {
 	io.WriteString(p1.stdin, `!announce in 6s "Koji is going down for its upgrade"`+"\n")
 	expect(p1, "scheduled a1")
 	stopNocbot(p1, 0)
-	planned, _ := os.ReadFile(filepath.Join(pub, "planned.json"))
-	if !strings.Contains(string(planned), "Koji database upgrade") {
-		t.Fatalf("planned.json does not show the planned window: %s", planned)
+	// The planned window is in every reader from the moment it is created.
+	for _, f := range []string{"planned.json", "planned.rss", "api/v2/scheduled-maintenances/upcoming.json", "maintenance.ics", "index.html"} {
+		b, _ := os.ReadFile(filepath.Join(pub, f))
+		if !strings.Contains(string(b), "Koji database upgrade") {
+			t.Errorf("%s does not show the planned window:\n%s", f, b)
+		}
 	}
 	if n := count(p1.seen, "[announce] Koji is going down"); n != 0 {
 		t.Fatalf("announced before its time: %q", p1.seen)
@@ -120,6 +123,11 @@ func TestScheduleSurvivesRestart(t *testing.T) {
 	waitUntil(t, 20*time.Second, "the page shows the maintenance in progress", func() bool {
 		b, _ := os.ReadFile(filepath.Join(pub, "ongoing.json"))
 		return strings.Contains(string(b), "Koji database upgrade")
+	})
+	waitUntil(t, 20*time.Second, "v2 lists it as active, no longer upcoming", func() bool {
+		active, _ := os.ReadFile(filepath.Join(pub, "api/v2/scheduled-maintenances/active.json"))
+		upcoming, _ := os.ReadFile(filepath.Join(pub, "api/v2/scheduled-maintenances/upcoming.json"))
+		return strings.Contains(string(active), "Koji database upgrade") && !strings.Contains(string(upcoming), "Koji database upgrade")
 	})
 	stopNocbot(p2, time.Second)
 
