@@ -205,6 +205,16 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 		}
 	}
 
+	// The schedule's own loop wakes at each due time; this safety pass
+	// also gives it the scheduler's timeout, metrics and readiness.
+	err = d.scheduler.Add(scheduler.Job{Name: "schedule", Spec: "@every 1m", Timeout: time.Minute, Run: func(ctx context.Context) error {
+		_, err := d.schedule.Advance(ctx)
+		return err
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+
 	// 8. Health, metrics and the preview, over all of the above.
 	d.ready["store"] = func(ctx context.Context) error {
 		_, err := d.store.Get(ctx, "health", "ping")
