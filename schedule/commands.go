@@ -144,8 +144,14 @@ func (e *Engine) announceAdd(ctx context.Context, env *commands.Env) ([]string, 
 	if j.Targets, err = e.parseTargets(rest[:len(rest)-1]); err != nil {
 		return nil, err
 	}
-	if len(j.Targets) == 0 {
-		j.Targets = []announce.Target{{Net: env.Req.Net, Room: env.Req.Room}}
+	if len(j.Targets) == 0 { // here, if here is a room nocbot announces to (not a direct message)
+		rooms := e.opts.Rooms()
+		name := e.opts.RoomName(env.Req.Net, env.Req.Room)
+		i := slices.IndexFunc(rooms[env.Req.Net], func(r string) bool { return strings.EqualFold(r, name) })
+		if i < 0 {
+			return nil, refuse("name the rooms to announce to (this is not one of them): nocbot is in %s", roomList(rooms))
+		}
+		j.Targets = []announce.Target{{Net: env.Req.Net, Room: rooms[env.Req.Net][i]}} // the config's spelling, as delivery wants it
 	}
 	immediate := j.Kind == Once && !j.Due.After(now)
 	_, err = env.Store.Apply(ctx, event(env, "announce"), func(tx commands.Tx) (status.Outcome, error) {

@@ -49,6 +49,10 @@ type Options struct {
 	// Rooms are the configured rooms by network, the targets an
 	// announcement may name.
 	Rooms func() map[string][]string
+	// RoomName turns the room a command came from into the config's
+	// spelling of it (Matrix reports room ids, the config may use
+	// aliases); identity when nil.
+	RoomName func(net, room string) string
 	// Entries are the [[schedule]] announcements of the config file.
 	Entries []Entry
 	// Tick bounds the sleep between two passes (30s), a safety net under
@@ -109,6 +113,9 @@ func (e *Engine) Bind(st *store.Store, o Options) {
 	}
 	if o.Rooms == nil {
 		o.Rooms = func() map[string][]string { return nil }
+	}
+	if o.RoomName == nil {
+		o.RoomName = func(_, room string) string { return room }
 	}
 	if o.Tick <= 0 {
 		o.Tick = 30 * time.Second

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fedora-infra/nocbot/announce"
+	"github.com/fedora-infra/nocbot/bot"
 	"github.com/fedora-infra/nocbot/status"
 	"github.com/fedora-infra/nocbot/store"
 )
@@ -189,6 +190,34 @@ func TestDaylightSaving(t *testing.T) {
 		at, _, err := parseWhen([]string{"at", strings.Fields(tt.typed)[0], strings.Fields(tt.typed)[1], "Europe/Prague"}, ck.now(), time.UTC)
 		if err != nil || status.Stamp(at) != tt.want {
 			t.Errorf("at %s Europe/Prague = %s, %v; want %s", tt.typed, status.Stamp(at), err, tt.want)
+		}
+	}
+}
+
+// TestDefaultTarget: without targets an announcement goes back to the
+// room it was asked in, spelled as the config spells it; asked in a
+// direct message, the rooms must be named.
+func TestDefaultTarget(t *testing.T) {
+	ck := &fakeClock{t: start}
+	h := newHarness(t, filepath.Join(t.TempDir(), "s.db"), ck, Options{})
+	defer h.close()
+	ask := func(room string, direct bool, line string) []string {
+		return h.bot.Handle(context.Background(), bot.Message{Net: "irc", Room: room, Direct: direct,
+			Sender: bot.Sender{Nick: "nirik", Account: "nirik"}, Text: line})
+	}
+	tests := []struct {
+		room   string
+		direct bool
+		line   string
+		want   string
+	}{
+		{"#Fedora-NOC", false, `!announce in 1h "from the channel"`, "scheduled a1 at 2026-12-01 10:00 UTC to irc:#fedora-noc: from the channel"},
+		{"nirik", true, `!announce in 1h "from a query"`, "error: name the rooms to announce to (this is not one of them): nocbot is in console:console, irc:#fedora-admin, irc:#fedora-noc, matrix:#noc:fedoraproject.org"},
+		{"nirik", true, `!announce in 1h #fedora-admin "named"`, "scheduled a2 at 2026-12-01 10:00 UTC to irc:#fedora-admin: named"},
+	}
+	for _, tt := range tests {
+		if got := ask(tt.room, tt.direct, tt.line); len(got) != 1 || got[0] != tt.want {
+			t.Errorf("%s in %s: %q, want %q", tt.line, tt.room, got, tt.want)
 		}
 	}
 }

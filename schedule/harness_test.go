@@ -90,7 +90,7 @@ func (h *harness) open() {
 	}
 	disp := commands.New(commands.Options{
 		Table: table, Store: st,
-		Members:     groups.NewStatic(map[string][]string{"noc": {"console:operator"}}),
+		Members:     groups.NewStatic(map[string][]string{"noc": {"console:operator", "irc:nirik"}}),
 		Permissions: map[string][]string{"status": {"noc"}, PermAnnounce: {"noc"}, PermMaintenance: {"noc"}},
 		Now:         h.clock.now, Prefix: "!",
 	})

@@ -45,6 +45,14 @@ func scheduleOptions(cfg *config.Config, log *slog.Logger, networks map[string]a
 		MaxWindow: cfg.Scheduler.MaxWindow.Duration, MaxPending: cfg.Scheduler.MaxPending,
 		Reminders: reminders, Entries: entries,
 		Rooms: func() map[string][]string { return rooms },
+		RoomName: func(net, room string) string {
+			if n, ok := networks[net].(interface{ ConfiguredRoom(string) (string, bool) }); ok {
+				if r, ok := n.ConfiguredRoom(room); ok {
+					return r
+				}
+			}
+			return room
+		},
 	}, nil
 }
 
