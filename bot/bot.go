@@ -158,6 +158,30 @@ func New(disp Dispatcher, opts Options) *Bot {
 // Prefix is the command prefix, for adapters that show help.
 func (b *Bot) Prefix() string { return b.opts.Prefix }
 
+// readOnlyer is implemented by dispatchers that can tell which lines
+// only read (*commands.Dispatcher does).
+type readOnlyer interface {
+	ReadOnly(line string) bool
+}
+
+// Classify tells an adapter, without running anything, what Submit will
+// make of msg: whether it is a command this bot answers, and whether it
+// may change state. A command that only reads may run before the
+// adapter's own progress is durable (after a crash it is at worst
+// answered twice). Without a dispatcher that can tell, every command is
+// answered and may change state.
+func (b *Bot) Classify(msg Message) (answers, changes bool) {
+	line, ok := b.commandLine(msg)
+	if !ok {
+		return false, false
+	}
+	if a, ok := b.disp.(answerer); ok && !a.Answers(line) {
+		return false, false
+	}
+	r, ok := b.disp.(readOnlyer)
+	return true, !ok || !r.ReadOnly(line)
+}
+
 // ErrBusy is returned by Submit when the queue is full or the bot stops.
 var ErrBusy = errors.New("bot is busy or shutting down")
 

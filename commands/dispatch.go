@@ -125,7 +125,8 @@ type Command struct {
 	MinArgs int
 	MaxArgs int // -1: unbounded
 	// Perm names the [permissions] entry whose groups may run this; ""
-	// means anyone may. The valid [permissions] keys are the Perms of the
+	// means anyone may, and such a command must not change state (see
+	// ReadOnly). The valid [permissions] keys are the Perms of the
 	// registered rows.
 	Perm string
 	// Transports limits the row to some networks ("console", a future

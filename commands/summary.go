@@ -335,7 +335,7 @@ func statusAll(b *status.Board, now time.Time, pageURL string, limit int) []stri
 		notice = append(notice, "Notice: "+b.Notice.Text)
 	}
 	room := limit - len(lines) - len(notice)
-	lines = append(lines, capItems(items, room, func(n int) string { return moreLink(n, "open", pageURL, "") })...)
+	lines = append(lines, capItems(items, room, func(n int) string { return moreLink(n, plural(n, "open incident", "open incidents"), pageURL, "") })...)
 	return append(lines, notice...)
 }
 

@@ -3,10 +3,12 @@
 // joins the configured rooms, long-polls /sync and hands every command to
 // the transport-neutral bot, answering with m.notice replies.
 //
-// The sync token is saved in the state file after each batch, before its
-// commands run, so a restart resumes where it stopped and never runs a
-// command twice; the first sync and the history of a newly joined room are
-// read as catch-up and never run. Rooms are expected to be unencrypted: in
+// The sync token is saved in the state file before a command that changes
+// state runs, so a restart resumes where it stopped and never runs a
+// change twice; batches of read-only commands are saved within seconds in
+// the background, so their replies never wait for a disk write (a crash
+// may answer one of those again). The first sync and the history of a
+// newly joined room are read as catch-up and never run. Rooms are expected to be unencrypted: in
 // an encrypted room nocbot says once that it cannot read it.
 package matrix
 
@@ -71,6 +73,11 @@ type Options struct {
 	RetryMin    time.Duration // first wait after a failure [1s]
 	RetryMax    time.Duration // longest wait between attempts [5m]
 	HTTPClient  *http.Client  // [a client without overall timeout; each request gets its own]
+
+	// replyWait bounds how long the next /sync waits for the replies of
+	// the last batch's read-only commands [500ms]; negative: not at all
+	// (the benchmark's alternative).
+	replyWait time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -88,6 +95,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.RetryMax <= 0 {
 		o.RetryMax = 5 * time.Minute
+	}
+	if o.replyWait == 0 {
+		o.replyWait = replyWait
 	}
 	if o.RetryMax < o.RetryMin {
 		o.RetryMax = o.RetryMin
@@ -123,6 +133,7 @@ type Client struct {
 	lastJoin time.Time            // last attempt at joining missing rooms
 
 	// Owned by the Run goroutine.
+	token  *syncToken
 	joined map[id.RoomID]bool // rooms the sync stream has shown us in
 	seen   *lru
 	warned map[id.RoomID]bool // encryption warning given (cache of the KV flag)
@@ -160,6 +171,7 @@ func New(opts Options, b *bot.Bot, kv KV, log *slog.Logger) (*Client, error) {
 		policy:  newIdentityPolicy(opts.AllowedHomeservers, opts.AccountMapping),
 		invites: newInviteRule(opts.AutoJoinInvitesFrom),
 		roomIDs: map[string]id.RoomID{},
+		token:   newSyncToken(kv, keyNextBatch+string(self), log),
 		joined:  map[id.RoomID]bool{},
 		seen:    newLRU(seenEvents),
 		warned:  map[id.RoomID]bool{},

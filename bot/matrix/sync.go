@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"maunium.net/go/mautrix"
@@ -53,6 +54,11 @@ func syncFilter() *mautrix.Filter {
 func (c *Client) Run(ctx context.Context) error {
 	defer c.bg.Wait()
 	defer c.ready.Store(false)
+	defer func() {
+		if err := c.token.close(context.WithoutCancel(ctx)); err != nil {
+			c.log.Error("cannot save matrix sync token", "err", err)
+		}
+	}()
 	since, err := c.kv.Get(ctx, Namespace, keyNextBatch+string(c.self))
 	if err != nil {
 		return fmt.Errorf("load matrix sync token: %w", err)
@@ -125,10 +131,36 @@ func (s *syncer) step(ctx context.Context) error {
 	}
 	s.failing = false
 	s.bo.Reset()
-	c.processBatch(ctx, resp, s.since == "")
+	replies := c.processBatch(ctx, resp, s.since == "")
 	s.since = resp.NextBatch
 	c.ready.Store(true)
+	waitReplies(ctx, replies, c.opts.replyWait)
 	return nil
+}
+
+// replyWait bounds how long the next /sync waits for the replies to the
+// read-only commands of the last batch.
+const replyWait = 500 * time.Millisecond
+
+// waitReplies holds the next /sync until the replies of the last batch's
+// read-only commands are sent, as a plain bot loop would. Measured on
+// Dendrite, a long poll opened while the reply is being sent slows that
+// reply down (the homeserver wakes and answers our own sync with the echo
+// of the reply while it serves the send). Commands that change state are
+// not waited for; nor is a reply for longer than d.
+func waitReplies(ctx context.Context, wg *sync.WaitGroup, d time.Duration) {
+	if wg == nil || d <= 0 {
+		return
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // fail marks the loop not ready and waits as the error asks: the server's
@@ -187,13 +219,18 @@ type command struct {
 	msg     bot.Message
 	eventID id.EventID
 	sender  id.UserID
+	replied *sync.WaitGroup // when set, told once the reply is sent (or failed)
 }
 
 // processBatch handles one /sync answer: invites and encryption warnings
-// first, then it saves next_batch, then hands the commands to the bot.
-// Saving before running means a crash can lose a command but never run one
-// twice; a status change run twice would stamp a wrong history.
-func (c *Client) processBatch(ctx context.Context, resp *mautrix.RespSync, catchUp bool) {
+// first, then the commands. When one of them may change state, next_batch
+// is saved before it runs: a crash can lose a command but never run a
+// change twice, which would stamp a wrong history. Read-only commands
+// ahead of it are handed on at once, and a batch without changes is saved
+// in the background (after a crash those may be answered again, nothing
+// more). It returns the replies to wait for before the next /sync (nil:
+// none), see waitReplies.
+func (c *Client) processBatch(ctx context.Context, resp *mautrix.RespSync, catchUp bool) *sync.WaitGroup {
 	for roomID, room := range resp.Rooms.Invite {
 		c.handleInvite(ctx, roomID, room)
 	}
@@ -206,16 +243,41 @@ func (c *Client) processBatch(ctx context.Context, resp *mautrix.RespSync, catch
 		delete(c.joined, roomID)
 		c.forgetRoom(roomID)
 	}
+	// Commands keep their order: the read-only ones before the first
+	// change run at once, the rest once the token is saved.
+	first := len(cmds)
+	var replies *sync.WaitGroup
+	for i, cmd := range cmds {
+		answers, changes := c.bot.Classify(cmd.msg)
+		if changes {
+			first = i
+			break
+		}
+		if answers {
+			if replies == nil {
+				replies = &sync.WaitGroup{}
+			}
+			cmds[i].replied = replies
+		}
+	}
+	for _, cmd := range cmds[:first] {
+		c.submit(cmd)
+	}
+	if first == len(cmds) {
+		c.token.saveLater(resp.NextBatch)
+		return replies
+	}
 	// Saved even when shutdown has begun: the batch was received and its
 	// commands are handed on below.
-	if err := c.kv.Put(context.WithoutCancel(ctx), Namespace, keyNextBatch+string(c.self), []byte(resp.NextBatch)); err != nil {
+	if err := c.token.saveNow(context.WithoutCancel(ctx), resp.NextBatch); err != nil {
 		// The in-memory token and the event-id memory still prevent a
 		// re-run in this process; only a restart could repeat this batch.
 		c.log.Error("cannot save matrix sync token", "err", err)
 	}
-	for _, cmd := range cmds {
+	for _, cmd := range cmds[first:] {
 		c.submit(cmd)
 	}
+	return replies
 }
 
 // joinedRoom reads a joined room's new timeline and returns its commands.
@@ -321,7 +383,13 @@ func commandText(evt *event.Event) (string, bool) {
 // notice in reply to the command.
 func (c *Client) submit(cmd command) {
 	room := id.RoomID(cmd.msg.Room)
+	done := func() {}
+	if wg := cmd.replied; wg != nil {
+		wg.Add(1)
+		done = sync.OnceFunc(wg.Done)
+	}
 	reply := func(ctx context.Context, lines []string) error {
+		defer done()
 		return c.sendNotice(ctx, room, lines, cmd.eventID, cmd.sender)
 	}
 	err := c.bot.Submit(cmd.msg, reply)

@@ -753,18 +753,124 @@ func (k ctxKV) Put(ctx context.Context, ns, key string, v []byte) error {
 // A batch that was received is handled even when shutdown cancels the
 // loop's context meanwhile; its sync token must be saved all the same, or
 // the next start fetches the batch again and runs its commands a second
-// time (or, after a "busy" answer, late).
+// time (or, after a "busy" answer, late). A batch with a change is saved
+// before its commands run; one without by the time Run returns.
 func TestSyncTokenSavedDuringShutdown(t *testing.T) {
-	kv := ctxKV{newMemKV()}
-	c, err := New(Options{Homeserver: "http://127.0.0.1:1", UserID: "@nocbot:example.org", AccessToken: "t"},
-		bot.New(&recorder{}, bot.Options{}), kv, nil)
+	const room = "!noc:example.org"
+	tests := []struct {
+		name  string
+		batch map[string][]string
+	}{
+		{"a command that may change state", map[string][]string{room: {textEvent("$c", "@ops:example.org", "!status minor - x", 5)}}},
+		{"nothing to run", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			kv := ctxKV{newMemKV()}
+			c, err := New(Options{Homeserver: "http://127.0.0.1:1", UserID: "@nocbot:example.org", AccessToken: "t"},
+				bot.New(&recorder{}, bot.Options{}), kv, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.joined[room] = true
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			c.processBatch(ctx, syncResp(t, "b7", tc.batch, nil), false)
+			if tc.batch != nil {
+				if v, _ := kv.Get(context.Background(), Namespace, keyNextBatch+"@nocbot:example.org"); string(v) != "b7" {
+					t.Fatalf("next_batch = %q after a batch with a change, want b7 before it runs", v)
+				}
+			}
+			if err := c.Run(ctx); err != nil { // shutdown has begun: Run only finishes up
+				t.Fatal(err)
+			}
+			if v, _ := kv.Get(context.Background(), Namespace, keyNextBatch+"@nocbot:example.org"); string(v) != "b7" {
+				t.Fatalf("next_batch = %q after Run returned, want b7", v)
+			}
+		})
+	}
+}
+
+// readOnlyRecorder answers like recorder, says "status" alone is
+// read-only, and notes the saved sync token as each command runs.
+type readOnlyRecorder struct {
+	recorder
+	kv     *memKV
+	mu     sync.Mutex
+	tokens map[string]string // line -> next_batch saved when it ran
+}
+
+func (r *readOnlyRecorder) ReadOnly(line string) bool { return line == "status" }
+
+func (r *readOnlyRecorder) Dispatch(ctx context.Context, req commands.Request) commands.Response {
+	v, _ := r.kv.Get(ctx, Namespace, keyNextBatch+"@nocbot:example.org")
+	r.mu.Lock()
+	r.tokens[req.Line] = string(v)
+	r.mu.Unlock()
+	return r.recorder.Dispatch(ctx, req)
+}
+
+// Read-only commands are answered without waiting for the sync token to be
+// written; a command that may change state runs only once the token of its
+// batch is saved, and commands keep their order.
+func TestSyncTokenBeforeChangesOnly(t *testing.T) {
+	const room, self = "!noc:example.org", "@nocbot:example.org"
+	h := newHarness(t, Options{AccessToken: "tok"})
+	rec := &readOnlyRecorder{kv: h.kv, tokens: map[string]string{}}
+	h.bot = bot.New(rec, bot.Options{Workers: 1})
+	c, err := New(h.client.opts, h.bot, h.kv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.token.delay = time.Hour // background saves never happen by themselves here
+	c.joined[room] = true
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	c.processBatch(ctx, syncResp(t, "b7", nil, nil), false)
-	if v, _ := kv.Get(context.Background(), Namespace, keyNextBatch+"@nocbot:example.org"); string(v) != "b7" {
-		t.Fatalf("next_batch = %q after a batch handled during shutdown, want b7", v)
+	done := make(chan struct{})
+	go func() { h.bot.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	saved := func() string { v, _ := h.kv.Get(ctx, Namespace, keyNextBatch+self); return string(v) }
+
+	replies := c.processBatch(ctx, syncResp(t, "b1", map[string][]string{room: {textEvent("$1", "@ops:example.org", "!status", 1)}}, nil), false)
+	if replies == nil {
+		t.Fatal("no replies to wait for after a read-only command")
+	}
+	replies.Wait() // the reply was attempted (it fails here: no session), so the next /sync may go
+	if len(rec.requests()) != 1 {
+		t.Fatalf("%d commands ran, want the read-only one", len(rec.requests()))
+	}
+	if got := saved(); got != "" {
+		t.Errorf("next_batch %q written before a read-only reply; want it left to the background", got)
+	}
+	c.processBatch(ctx, syncResp(t, "b2", map[string][]string{room: {
+		textEvent("$2", "@ops:example.org", "!status", 2),
+		textEvent("$3", "@ops:example.org", "!status minor - x", 3),
+		textEvent("$4", "@ops:example.org", "!history", 4),
+	}}, nil), false)
+	eventually(t, "three more commands", func() bool { return len(rec.requests()) == 4 })
+	var lines []string
+	for _, r := range rec.requests() {
+		lines = append(lines, r.Line)
+	}
+	if strings.Join(lines, "|") != "status|status|status minor - x|history" {
+		t.Errorf("commands ran as %q; want their order kept", lines)
+	}
+	rec.mu.Lock()
+	change := rec.tokens["status minor - x"]
+	rec.mu.Unlock()
+	if change != "b2" {
+		t.Errorf("the change ran with next_batch %q saved; want b2, its own batch", change)
+	}
+	if r := c.processBatch(ctx, syncResp(t, "b3", nil, nil), false); r != nil {
+		t.Error("replies to wait for after a batch without commands")
+	}
+	if r := c.processBatch(ctx, syncResp(t, "b4", map[string][]string{room: {textEvent("$5", "@ops:example.org", "!status good - x", 5)}}, nil), false); r != nil {
+		t.Error("the next /sync would wait for a change's reply")
+	}
+	eventually(t, "the change", func() bool { return len(rec.requests()) == 5 })
+	if err := c.token.close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := saved(); got != "b4" {
+		t.Errorf("next_batch = %q once closed, want b4", got)
 	}
 }
