@@ -249,6 +249,9 @@ func (b *Board) FinishMaintenance(now time.Time, author, id string) (Outcome, er
 		return Outcome{}, fmt.Errorf("#%s starts %s: %w; cancel it instead", cur.ID, stamp(cur.ScheduledFor), ErrNotStarted)
 	}
 	in := b.edit(cur.ID)
+	if in.ScheduledUntil.After(now) { // ended early: readers show the real end, not the planned one
+		in.ScheduledUntil = now
+	}
 	changes := setComponents(in, append([]string(nil), in.Order...), Operational)
 	b.appendUpdate(in, now, author, Completed, in.Title+" is finished: "+FinishedText, changes)
 	return Outcome{Action: "finished", IDs: []string{in.ID}, Text: fmt.Sprintf("maintenance #%s finished: %s", in.ID, in.Title)}, nil

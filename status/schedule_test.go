@@ -169,7 +169,7 @@ func TestMaintenanceEdits(t *testing.T) {
 			t.Fatal(err)
 		}
 		in, _ := b.Find("1")
-		if in.Status != Completed || !in.ResolvedAt.Equal(start.Add(h)) || b.ComponentStatus("koji") != Operational {
+		if in.Status != Completed || !in.ResolvedAt.Equal(start.Add(h)) || !in.ExpectedEnd(end, 0).Equal(start.Add(h)) || b.ComponentStatus("koji") != Operational {
 			t.Fatalf("done: %+v", in)
 		}
 		if got := b.AdvanceTo(end, nil); len(got) != 0 {
