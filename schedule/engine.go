@@ -484,3 +484,45 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// Retention is how long a sent, missed or cancelled one-off stays in the
+// state file (listed while missed for a week, then kept for the record).
+const Retention = 30 * 24 * time.Hour
+
+// Prune deletes the one-offs settled more than Retention ago; the daemon
+// runs it daily.
+func (e *Engine) Prune(ctx context.Context) (int, error) {
+	cutoff := e.opts.Now().Add(-Retention)
+	var n int
+	ev := status.Event{Actor: "nocbot", Action: "schedule.prune"}
+	_, err := e.st.Apply(ctx, ev, func(tx store.Change) (status.Outcome, error) {
+		n = 0
+		var old []string
+		err := tx.ForEach(JobsCollection, func(k string, raw []byte) error {
+			if bytes.Contains(raw, pendingMark) {
+				return nil
+			}
+			var j struct {
+				Settled time.Time `json:"settled"`
+			}
+			if err := json.Unmarshal(raw, &j); err != nil {
+				return fmt.Errorf("job %s: %w", k, err)
+			}
+			if !j.Settled.IsZero() && j.Settled.Before(cutoff) {
+				old = append(old, k)
+			}
+			return nil
+		})
+		if err != nil {
+			return status.Outcome{}, err
+		}
+		for _, k := range old {
+			if err := tx.Delete(JobsCollection, k); err != nil {
+				return status.Outcome{}, err
+			}
+		}
+		n = len(old)
+		return status.Outcome{Action: "schedule.prune", Text: fmt.Sprintf("pruned %d settled jobs", n)}, nil
+	})
+	return n, err
+}

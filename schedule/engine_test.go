@@ -221,3 +221,19 @@ func TestDefaultTarget(t *testing.T) {
 		}
 	}
 }
+
+func TestPrune(t *testing.T) {
+	ck := &fakeClock{t: start}
+	h := newHarness(t, filepath.Join(t.TempDir(), "s.db"), ck, Options{})
+	defer h.close()
+	h.say("operator", `!announce now "sent at once"`)
+	h.say("operator", `!announce in 40d "still pending"`)
+	ck.set(start.Add(Retention + time.Hour))
+	n, err := h.eng.Prune(context.Background())
+	if err != nil || n != 1 {
+		t.Fatalf("Prune = %d, %v; want the one settled job", n, err)
+	}
+	if out := h.say("operator", "!announce list"); len(out) != 1 || !strings.Contains(out[0], "still pending") {
+		t.Fatalf("after prune: %q", out)
+	}
+}

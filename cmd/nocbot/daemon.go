@@ -214,6 +214,13 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
+	err = d.scheduler.Add(scheduler.Job{Name: "schedule-prune", Spec: "@daily", Run: func(ctx context.Context) error {
+		_, err := d.schedule.Prune(ctx)
+		return err
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
 
 	// 8. Health, metrics and the preview, over all of the above.
 	d.ready["store"] = func(ctx context.Context) error {
