@@ -18,6 +18,7 @@ import (
 
 	"github.com/fedora-infra/nocbot/commands"
 	"github.com/fedora-infra/nocbot/internal/ratelimit"
+	"github.com/fedora-infra/nocbot/status"
 )
 
 // Sender is who wrote a message as the network vouches for it. Account is
@@ -72,7 +73,8 @@ type answerer interface {
 type Options struct {
 	Name           string        // addressing name, "nocbot"
 	Prefix         string        // command prefix, "!"
-	MaxInput       int           // longest accepted line in bytes (2000)
+	MaxChars       int           // longest accepted line in characters (2000)
+	MaxInput       int           // longest accepted line in bytes, a cap for the wire (4 × MaxChars)
 	CommandTimeout time.Duration // per command (10s)
 	MaxReplyLines  int           // cap on reply lines (25), the one in a direct message
 	// ChannelLines caps replies in a channel (6), where every line is
@@ -88,6 +90,11 @@ type Options struct {
 	QueueSize int // accepted but not started commands (64)
 	Log       *slog.Logger
 	Now       func() time.Time
+	// SkewBound is the clock difference with a chat server that is
+	// logged and reported on /readyz (1m).
+	SkewBound time.Duration
+	// OnSkew observes the clock skew estimate per network (metrics).
+	OnSkew func(net string, skew time.Duration)
 	// OnCommand observes every dispatched command (metrics).
 	OnCommand func(name, result string, took time.Duration)
 }
@@ -101,6 +108,7 @@ type Bot struct {
 	mu     sync.Mutex
 	closed bool
 	limits *ratelimit.Table // per sender
+	skew   *skewTracker
 }
 
 type job struct {
@@ -117,8 +125,14 @@ func New(disp Dispatcher, opts Options) *Bot {
 	if opts.Prefix == "" {
 		opts.Prefix = "!"
 	}
+	if opts.SkewBound <= 0 {
+		opts.SkewBound = time.Minute
+	}
+	if opts.MaxChars <= 0 {
+		opts.MaxChars = 2000
+	}
 	if opts.MaxInput <= 0 {
-		opts.MaxInput = 2000
+		opts.MaxInput = opts.MaxChars * utf8.UTFMax
 	}
 	if opts.CommandTimeout <= 0 {
 		opts.CommandTimeout = 10 * time.Second
@@ -152,6 +166,7 @@ func New(disp Dispatcher, opts Options) *Bot {
 		disp:   disp,
 		jobs:   make(chan job, opts.QueueSize),
 		limits: ratelimit.NewTable(opts.Burst, ratelimit.PerMinute(opts.RatePerMinute), 0),
+		skew:   newSkewTracker(opts.SkewBound),
 	}
 }
 
@@ -210,20 +225,16 @@ func (b *Bot) Submit(msg Message, reply ReplyFunc) error {
 		b.opts.Log.Warn("rate limited", "net", msg.Net, "sender", key)
 		return nil
 	}
-	if len(line) > b.opts.MaxInput {
-		go b.send(msg, reply, []string{fmt.Sprintf("error: message too long (%d bytes; the limit is %d)", len(line), b.opts.MaxInput)})
+	if refusal := b.checkLine(line); refusal != "" {
+		go b.send(msg, reply, []string{refusal})
 		return nil
 	}
-	if !utf8.ValidString(line) {
-		go b.send(msg, reply, []string{"error: the message is not valid UTF-8"})
-		return nil
-	}
-	if age := b.opts.Now().Sub(msg.At); b.opts.MaxAge > 0 && !msg.At.IsZero() && age > b.opts.MaxAge {
-		b.opts.Log.Info("stale command not run", "net", msg.Net, "room", msg.Room, "sender", key, "age", age)
-		go b.send(msg, reply, []string{fmt.Sprintf(
-			"not run: this was sent %s ago, while nocbot was not listening; send it again if it still applies",
-			age.Round(time.Minute))})
-		return nil
+	if !msg.At.IsZero() {
+		if age, skew := b.messageAge(msg); b.opts.MaxAge > 0 && age > b.opts.MaxAge {
+			b.opts.Log.Info("stale command not run", "net", msg.Net, "room", msg.Room, "sender", key, "age", age, "skew", skew)
+			go b.send(msg, reply, []string{lateRefusal(msg, age, skew, b.opts.MaxAge)})
+			return nil
+		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -236,6 +247,22 @@ func (b *Bot) Submit(msg Message, reply ReplyFunc) error {
 	default:
 		return ErrBusy
 	}
+}
+
+// checkLine applies the text rule of status.CheckInput to a command
+// line, the same for every transport, and the length limit in characters
+// (with a byte cap for the wire); it returns the refusal, or "".
+func (b *Bot) checkLine(line string) string {
+	if len(line) > b.opts.MaxInput {
+		return fmt.Sprintf("error: message too long (%d bytes; the limit is %d characters); nothing was done", len(line), b.opts.MaxChars)
+	}
+	if err := status.CheckInput(line); err != nil {
+		return "error: " + err.Error() + "; nothing was done"
+	}
+	if n := utf8.RuneCountInString(line); n > b.opts.MaxChars {
+		return fmt.Sprintf("error: message too long (%d characters; the limit is %d); nothing was done", n, b.opts.MaxChars)
+	}
+	return ""
 }
 
 // commandLine extracts the command from a message: "!cmd", "nocbot: cmd",
@@ -296,8 +323,8 @@ func (b *Bot) Handle(ctx context.Context, msg Message) []string {
 	if !ok {
 		return nil
 	}
-	if len(line) > b.opts.MaxInput {
-		return []string{fmt.Sprintf("error: message too long (%d bytes; the limit is %d)", len(line), b.opts.MaxInput)}
+	if refusal := b.checkLine(line); refusal != "" {
+		return []string{refusal}
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.CommandTimeout)
 	defer cancel()

@@ -7,9 +7,16 @@ import (
 
 // StripFormatting removes IRC formatting codes (bold, colour with its
 // optional digits, hex colour, italics, underline, strike, monospace,
-// reverse, reset) and other C0 control characters, so "!status" in bold
-// is still a command and nothing invisible reaches the page.
-func StripFormatting(s string) string {
+// reverse, reset) and every other C0 control character: for lines nocbot
+// sends, so no text it echoes can break the protocol line.
+func StripFormatting(s string) string { return stripFormatting(s, true) }
+
+// StripIRCFormatting removes only IRC's formatting codes from a received
+// line, so "!status" in bold is still a command. Other control characters
+// stay, for the text rule (status.CheckInput) to refuse the line whole.
+func StripIRCFormatting(s string) string { return stripFormatting(s, false) }
+
+func stripFormatting(s string, allControls bool) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -26,10 +33,10 @@ func StripFormatting(s string) string {
 			if i > start && i+2 < len(s) && s[i+1] == ',' && isHex(s[i+2]) {
 				i = skipHex(s, i+2) - 1
 			}
-		case c < 0x20 || c == 0x7f:
-			if c == '\t' {
-				b.WriteByte(' ')
-			}
+		case c == 0x02, c == 0x0f, c == 0x11, c == 0x16, c == 0x1d, c == 0x1e, c == 0x1f:
+		case c == '\t':
+			b.WriteByte(' ')
+		case allControls && (c < 0x20 || c == 0x7f):
 		default:
 			b.WriteByte(c)
 		}

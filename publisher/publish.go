@@ -51,6 +51,25 @@ func (r Report) Changed() bool { return len(r.Uploaded) > 0 || len(r.Deleted) > 
 // offered: an older build must never overwrite a newer one.
 var ErrStale = errors.New("target holds a newer generation")
 
+// StaleError is ErrStale with the numbers: what the target holds and
+// what was offered, so an operator can be told how to continue.
+type StaleError struct {
+	Target        string
+	Have, Offered uint64
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("publish generation %d to %s: %v (%d)", e.Offered, e.Target, ErrStale, e.Have)
+}
+
+func (e *StaleError) Is(target error) bool { return target == ErrStale }
+
+// AdoptHint says exactly what to run when the state file is behind its
+// target (restored from a backup, or reset).
+func (e *StaleError) AdoptHint() string {
+	return fmt.Sprintf("if this state file was restored from a backup or reset, stop nocbot and run 'nocbot publish --adopt-target' (same -config) to continue at generation %d, then start nocbot again; if another nocbot publishes to this target, stop one of them", e.Have+1)
+}
+
 // ErrUnsafePath refuses a file path that could escape the site root or
 // touch what nocbot does not own.
 var ErrUnsafePath = errors.New("unsafe path")

@@ -285,8 +285,12 @@ func (w *Worker) failed(ctx context.Context, err error) {
 	w.mu.Unlock()
 	if tell {
 		msg := err.Error()
-		if errors.Is(err, ErrStale) {
-			msg += " (another nocbot or a restored state file? the bucket is ahead of this one)"
+		var stale *StaleError
+		if errors.As(err, &stale) {
+			w.opts.Log.Error("the page target is ahead of this state file", "err", err, "fix", stale.AdoptHint())
+			// The hint is the point of the message: it is not truncated.
+			w.notify(ctx, "status page publishing is failing: "+truncate(msg, maxNotifyError)+". "+stale.AdoptHint())
+			return
 		}
 		w.notify(ctx, "status page publishing is failing: "+truncate(msg, maxNotifyError))
 	}

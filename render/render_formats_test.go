@@ -379,7 +379,7 @@ func TestPyString(t *testing.T) {
 
 func TestICS(t *testing.T) {
 	b := emptyBoard()
-	long := "Mise à jour, redémarrage; et \\ « tests » du système de construction Koji, " + strings.Repeat("ünïcödé ", 8)
+	long := "Mise à jour, redémarrage; et \\ « tests » du système de construction Koji, " + strings.TrimSpace(strings.Repeat("ünïcödé ", 8)) // titles are trimmed (status.CleanText)
 	maintenance(b, long, status.Scheduled, nil, "2026-09-01 10:00", "2026-09-01 12:30")
 	body := render(t, b, fixedNow)["maintenance.ics"].Body
 	if err := checkICS(body); err != nil {

@@ -163,17 +163,33 @@ func (b *Board) add(in *Incident) *Incident {
 
 // Insert adds a complete incident as it is (the importer's path); an empty
 // id gets the next numeric one. Updates without ids get stable ones.
+//
+// A numeric id must be the canonical decimal form of 1..MaxID: a larger
+// one would make the next opened incident's id wrap, and "007" or "+7"
+// would collide with "7" in chat ("#7").
 func (b *Board) Insert(in *Incident) (*Incident, error) {
-	if strings.TrimSpace(in.Title) == "" {
-		return nil, fmt.Errorf("incident title: %w", ErrEmptyText)
+	// The text rule as for chat; an over-long title is cut to MaxTitle
+	// as SetLevel cuts the title it derives from a message.
+	title, err := CleanText(in.Title, MaxText)
+	if err != nil {
+		return nil, fmt.Errorf("incident title: %w", err)
 	}
+	title = truncate(title, MaxTitle)
 	c := in.clone()
+	c.Title = title
+	for i := range c.Updates {
+		if c.Updates[i].Text, err = CleanText(c.Updates[i].Text, MaxText); err != nil {
+			return nil, fmt.Errorf("incident %s update %d: %w", c.ID, i+1, err)
+		}
+	}
 	if c.ID == "" {
 		b.LastID++
 		c.ID = strconv.Itoa(b.LastID)
 	} else if _, dup := b.Find(c.ID); dup {
 		return nil, fmt.Errorf("insert incident %s: id already used", c.ID)
-	} else if n, err := strconv.Atoi(c.ID); err == nil && n > b.LastID {
+	} else if n, numeric, err := NumericID(c.ID); err != nil {
+		return nil, fmt.Errorf("insert incident: %w", err)
+	} else if numeric && n > b.LastID {
 		b.LastID = n
 	}
 	for i := range c.Updates {
@@ -185,6 +201,28 @@ func (b *Board) Insert(in *Incident) (*Incident, error) {
 	sort.SliceStable(b.Incidents, func(i, j int) bool { return b.Incidents[i].CreatedAt.Before(b.Incidents[j].CreatedAt) })
 	b.markDirty(c.ID)
 	return c, nil
+}
+
+// MaxID is the largest numeric incident id: far above any real history,
+// and safe as a number in every reader of the JSON feeds.
+const MaxID = 1<<31 - 1
+
+// ErrIDOutOfRange means an imported numeric id cannot be used as it is.
+var ErrIDOutOfRange = refusal("numeric incident id out of range")
+
+// NumericID reports whether id is made of ASCII digits (or a sign and
+// digits) and, if so, its value; such an id is refused unless it is the
+// canonical form of 1..MaxID.
+func NumericID(id string) (n int, numeric bool, err error) {
+	s := strings.TrimLeft(id, "+-")
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false, nil
+	}
+	n, perr := strconv.Atoi(s)
+	if perr != nil || n < 1 || n > MaxID || s != id || strconv.Itoa(n) != id {
+		return 0, true, fmt.Errorf("%w: %q (ids are 1 to %d, written without sign or leading zeros)", ErrIDOutOfRange, id, MaxID)
+	}
+	return n, true, nil
 }
 
 // componentNames joins the display names of component ids for titles.

@@ -61,28 +61,6 @@ const (
 	MaxTitle = 200
 )
 
-// CleanText validates chat text for the page: trimmed, non-empty, valid
-// UTF-8, no control characters, at most max runes. HTML is kept as text;
-// escaping is the renderer's job.
-func CleanText(s string, max int) (string, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return "", ErrEmptyText
-	}
-	if !utf8.ValidString(s) {
-		return "", fmt.Errorf("%w: invalid UTF-8", ErrControlChars)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return "", fmt.Errorf("%w (U+%04X)", ErrControlChars, r)
-		}
-	}
-	if n := utf8.RuneCountInString(s); n > max {
-		return "", fmt.Errorf("%w: %d characters, the limit is %d", ErrTextTooLong, n, max)
-	}
-	return s, nil
-}
-
 // Outcome says what a change did, for the reply and the audit log.
 type Outcome struct {
 	Action string   // "opened", "updated", "resolved", "notice set", "notice cleared", ...

@@ -6,6 +6,7 @@ package statusfpo
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -50,6 +51,9 @@ func Parse(r io.Reader, ticketsURL string) ([]*status.Incident, []Warning, error
 	if err := dec.Decode(&d); err != nil {
 		return nil, nil, fmt.Errorf("decode statusfpo dump: %w", err)
 	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, fmt.Errorf("decode statusfpo dump: more data after the JSON document (offset %d)", dec.InputOffset())
+	}
 	if len(d.Outages) == 0 {
 		return nil, nil, fmt.Errorf("decode statusfpo dump: no outages in it")
 	}
@@ -79,11 +83,26 @@ var slugRe = regexp.MustCompile(`[^a-z0-9]+`)
 
 func convert(o outage, ticketsURL string) (*status.Incident, []string, error) {
 	md := o.Metadata
-	title := squash(md["Title"])
-	if title == "" {
-		return nil, nil, fmt.Errorf("no Title")
-	}
 	var warns []string
+	id := strings.TrimSuffix(o.File, path.Ext(o.File))
+	id = strings.Trim(slugRe.ReplaceAllString(strings.ToLower(id), "-"), "-")
+	if _, _, err := status.NumericID(id); err != nil {
+		warns = append(warns, fmt.Sprintf("%v: imported as %q", err, "fpo-"+id))
+		id = "fpo-" + id
+	}
+	if id == "" {
+		return nil, nil, fmt.Errorf("no file name to derive an id from")
+	}
+	// Imported text passes the same rule as chat text; a record that
+	// fails it is still imported, with a warning and a stand-in.
+	title, err := cleanField(md["Title"], status.MaxTitle)
+	if err != nil {
+		warns = append(warns, fmt.Sprintf("Title: %v", err))
+	}
+	if title == "" {
+		warns[len(warns)-1] += "; titled from the file name"
+		title = "Outage " + id
+	}
 	if !o.Rendered {
 		warns = append(warns, "the old site never showed this file (no .md suffix)")
 	}
@@ -108,16 +127,21 @@ func convert(o outage, ticketsURL string) (*status.Incident, []string, error) {
 	if planned(title) {
 		kind, phase = status.KindMaintenance, status.Completed
 	}
-	text := squash(o.Body)
+	text, err := cleanField(o.Body, status.MaxText)
+	if err != nil && strings.TrimSpace(o.Body) != "" {
+		warns = append(warns, fmt.Sprintf("body: %v", err))
+	}
 	if text == "" {
 		text = title
 	}
-	id := strings.TrimSuffix(o.File, path.Ext(o.File))
-	id = strings.Trim(slugRe.ReplaceAllString(strings.ToLower(id), "-"), "-")
+	tk, err := ticket(md["Ticket"], ticketsURL)
+	if err != nil {
+		warns = append(warns, fmt.Sprintf("Ticket: %v; imported without a link", err))
+	}
 	in := &status.Incident{
 		ID: id, Kind: kind, Title: title, Impact: status.ImpactNone, Status: phase,
 		Components: map[string]status.ComponentStatus{},
-		Ticket:     ticket(md["Ticket"], ticketsURL),
+		Ticket:     tk,
 		CreatedAt:  start, StartedAt: start, ResolvedAt: end,
 		Updates:  []status.Update{{At: start, Author: Author, Status: phase, Text: text}},
 		Warnings: warns,
@@ -154,25 +178,49 @@ func parseTime(s string) (time.Time, error) {
 }
 
 // ticket turns the Ticket header into a link: a bare number on the
-// tracker, a full URL kept as it is, placeholders ("-", "n/a") none.
-func ticket(v, base string) *status.Ticket {
+// tracker, a full http(s) URL kept as it is, placeholders ("-", "n/a")
+// none. Any other scheme (javascript:, data:, ...) is refused: the link
+// goes on the page.
+func ticket(v, base string) (*status.Ticket, error) {
 	v = strings.TrimSpace(v)
 	switch strings.ToLower(v) {
 	case "", "-", "n/a", "none":
-		return nil
+		return nil, nil
+	}
+	if err := status.CheckInput(v); err != nil {
+		return nil, err
 	}
 	if isDigits(v) {
-		return &status.Ticket{ID: v, URL: strings.TrimRight(base, "/") + "/" + v}
+		return &status.Ticket{ID: v, URL: strings.TrimRight(base, "/") + "/" + v}, nil
 	}
 	u := v
-	if !strings.Contains(u, "://") {
+	if !strings.Contains(u, ":") {
 		u = "https://" + u
 	}
 	p, err := url.Parse(u)
-	if err != nil || p.Host == "" {
-		return nil
+	if err != nil {
+		return nil, fmt.Errorf("not a URL: %q", v)
 	}
-	return &status.Ticket{ID: path.Base(p.Path), URL: p.String()}
+	if p.Scheme != "http" && p.Scheme != "https" || p.Host == "" {
+		return nil, fmt.Errorf("only http and https links are kept, not %q", v)
+	}
+	return &status.Ticket{ID: path.Base(p.Path), URL: p.String()}, nil
+}
+
+// cleanField folds an imported field's whitespace and applies the text
+// rule of chat input (status.CleanText); an over-long one is cut to the
+// limit (history is kept, with the warning) rather than dropped.
+func cleanField(s string, max int) (string, error) {
+	s = squash(s)
+	t, err := status.CleanText(s, max)
+	if errors.Is(err, status.ErrTextTooLong) {
+		r := []rune(s)
+		t, err = status.CleanText(string(r[:max-1])+"…", max)
+		if err == nil {
+			return t, fmt.Errorf("%d characters, cut to the limit of %d", len(r), max)
+		}
+	}
+	return t, err
 }
 
 func isDigits(s string) bool {
@@ -185,12 +233,7 @@ func isDigits(s string) bool {
 }
 
 // squash folds whitespace (Markdown line breaks included) into single
-// spaces and drops control characters, which the page never shows.
+// spaces; other control characters are left for CleanText to refuse.
 func squash(s string) string {
-	return strings.Join(strings.Fields(strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\n' && r != '\t' && r != '\r' {
-			return -1
-		}
-		return r
-	}, s)), " ")
+	return strings.Join(strings.Fields(s), " ")
 }

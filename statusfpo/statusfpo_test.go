@@ -1,7 +1,9 @@
 package statusfpo
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -78,9 +80,14 @@ func TestTicketsAndTimes(t *testing.T) {
 		{"n/a", "", "", true}, {"-", "", "", true}, {"", "", "", true},
 	}
 	for _, tc := range tests {
-		got := ticket(tc.in, tickets)
-		if (got == nil) != tc.isNull || (got != nil && (got.ID != tc.id || got.URL != tc.u)) {
-			t.Errorf("ticket(%q) = %+v", tc.in, got)
+		got, err := ticket(tc.in, tickets)
+		if err != nil || (got == nil) != tc.isNull || (got != nil && (got.ID != tc.id || got.URL != tc.u)) {
+			t.Errorf("ticket(%q) = %+v, %v", tc.in, got, err)
+		}
+	}
+	for _, bad := range []string{"javascript://%0aalert(1)", "javascript:alert(1)", "data:text/html,x", "ftp://example.org/1", "https://", "http://x\x07y"} {
+		if got, err := ticket(bad, tickets); got != nil || err == nil {
+			t.Errorf("ticket(%q) = %+v, %v; want refused", bad, got, err)
 		}
 	}
 	times := map[string]string{
@@ -172,4 +179,87 @@ func TestResolvedJSONMatchesTheOldSite(t *testing.T) {
 			t.Errorf("%s: ticket %s, want %s", w.Title, g.Ticket, w.Ticket)
 		}
 	}
+}
+
+// TestHostileRecords: imported data passes the chat text rule; a bad record
+// is imported with a warning instead of aborting the import; trailing data
+// after the JSON is refused.
+func TestHostileRecords(t *testing.T) {
+	rec := func(file string, md map[string]string, body string) map[string]any {
+		return map[string]any{"category": "outages", "file": file, "rendered_by_pelican": true, "metadata": md, "body_markdown": body}
+	}
+	start := "2021-01-01 10:00+0000"
+	dump := map[string]any{"outages": []any{
+		rec("notitle.md", map[string]string{"OutageStart": start}, "body"),
+		rec("invisible.md", map[string]string{"Title": "\u202e\u200b\u3164", "OutageStart": start}, "body"),
+		rec("bell.md", map[string]string{"Title": "Koji \x07 down", "OutageStart": start}, "body"),
+		rec("js.md", map[string]string{"Title": "Koji", "OutageStart": start, "Ticket": "javascript://%0aalert(1)"}, "body"),
+		rec("huge.md", map[string]string{"Title": "Big", "OutageStart": start}, strings.Repeat("é", 200_000)),
+		rec("9223372036854775807.md", map[string]string{"Title": "Far id", "OutageStart": start}, "body"),
+		rec("007.md", map[string]string{"Title": "Padded id", "OutageStart": start}, "body"),
+		rec("42.md", map[string]string{"Title": "Fine \u202eid", "OutageStart": start}, "body"),
+	}}
+	raw, _ := json.Marshal(dump)
+	ins, warns, err := Parse(bytes.NewReader(raw), tickets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ins) != 8 {
+		t.Fatalf("%d incidents imported, want all 8", len(ins))
+	}
+	byID := map[string]*status.Incident{}
+	for _, in := range ins {
+		byID[in.ID] = in
+		if _, err := status.CleanText(in.Title, status.MaxTitle); err != nil {
+			t.Errorf("%s: title %q fails the text rule: %v", in.ID, in.Title, err)
+		}
+		for _, u := range in.Updates {
+			if _, err := status.CleanText(u.Text, status.MaxText); err != nil {
+				t.Errorf("%s: update text fails the text rule: %v", in.ID, err)
+			}
+		}
+	}
+	if in := byID["js"]; in == nil || in.Ticket != nil {
+		t.Errorf("javascript: ticket kept: %+v", in)
+	}
+	if byID["fpo-9223372036854775807"] == nil || byID["fpo-007"] == nil || byID["42"] == nil {
+		t.Errorf("out-of-range or padded numeric ids not remapped: %v", keys(byID))
+	}
+	if got := byID["42"].Title; got != "Fine id" {
+		t.Errorf("bidi control kept in title: %q", got)
+	}
+	wantWarn := []string{"notitle.md: Title: the message is empty; titled from the file name",
+		"invisible.md: Title: the message has no visible characters",
+		"bell.md: Title: the message contains control characters (U+0007)",
+		"js.md: Ticket: not a URL", "huge.md: body: 200000 characters, cut to the limit of 1000",
+		"9223372036854775807.md: numeric incident id out of range"}
+	all := fmt.Sprint(warns)
+	for _, w := range wantWarn {
+		if !strings.Contains(all, w) {
+			t.Errorf("no warning %q in %s", w, all)
+		}
+	}
+	b := status.NewBoard(status.NewCatalogue([]status.Component{{ID: "x", Name: "X", Group: "G"}}))
+	for _, in := range ins {
+		if _, err := b.Insert(in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b.LastID != 42 {
+		t.Errorf("LastID = %d, want 42", b.LastID)
+	}
+
+	for _, trailing := range []string{`{"outages":[]}x`, string(raw) + `garbage`, string(raw) + `{}`} {
+		if _, _, err := Parse(strings.NewReader(trailing), tickets); err == nil {
+			t.Errorf("trailing data accepted: ...%s", trailing[len(trailing)-10:])
+		}
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

@@ -10,10 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -46,6 +48,8 @@ type Options struct {
 	LockTimeout time.Duration
 	// Now stamps audit events; defaults to time.Now.
 	Now func() time.Time
+	// Log receives warnings found while opening (an empty file); nil discards.
+	Log *slog.Logger
 	// Collections are the named collections the capabilities declare.
 	Collections []Collection
 	// OnCommit runs after every committed change (outside any lock): to
@@ -75,6 +79,8 @@ type Store struct {
 	board   *status.Board
 	gen     uint64
 	pending time.Time // zero when nothing waits for a publish
+
+	diskFull atomic.Pointer[DiskFullError] // the last write failed on a full volume (diskfull.go)
 }
 
 // Open opens (creating if needed) the state file, runs pending migrations
@@ -86,6 +92,9 @@ func Open(ctx context.Context, path string, cat *status.Catalogue, opts Options)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if err := checkFile(path, opts.Log); err != nil {
+		return nil, err
 	}
 	colls := map[string]*Collection{}
 	for i := range opts.Collections {
@@ -287,9 +296,13 @@ func (s *Store) commit(ev status.Event, fn func(tx Change) (status.Outcome, erro
 	if fnErr != nil {
 		return status.Outcome{}, Commit{}, false, fnErr
 	}
+	if df := classifyWrite(s.path, err); df != err {
+		return status.Outcome{}, Commit{}, false, s.noteWrite(df) // as is: its UserMessage is the reply
+	}
 	if err != nil {
 		return status.Outcome{}, Commit{}, false, fmt.Errorf("commit change: %w", err)
 	}
+	s.noteWrite(nil)
 	if tx.board != nil {
 		tx.board.Reload()
 		s.board = tx.board
@@ -327,7 +340,7 @@ func (s *Store) Audit(ctx context.Context, ev status.Event) error {
 	if ev.At.IsZero() {
 		ev.At = s.opts.Now()
 	}
-	return s.db.Update(func(tx *bolt.Tx) error { return appendAudit(tx, &ev) })
+	return s.noteWrite(classifyWrite(s.path, s.db.Update(func(tx *bolt.Tx) error { return appendAudit(tx, &ev) })))
 }
 
 // Pending reports whether a committed change still waits for a
@@ -382,7 +395,7 @@ func (s *Store) Put(ctx context.Context, namespace, key string, value []byte) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.noteWrite(classifyWrite(s.path, s.db.Update(func(tx *bolt.Tx) error {
 		ns, err := tx.Bucket(bucketKV).CreateBucketIfNotExists([]byte(namespace))
 		if err != nil {
 			return fmt.Errorf("namespace %s: %w", namespace, err)
@@ -391,7 +404,7 @@ func (s *Store) Put(ctx context.Context, namespace, key string, value []byte) er
 			return ns.Delete([]byte(key))
 		}
 		return ns.Put([]byte(key), value)
-	})
+	})))
 }
 
 func appendAudit(tx *bolt.Tx, ev *status.Event) error {

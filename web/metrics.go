@@ -13,6 +13,7 @@ type Metrics struct {
 	commandDuration *prometheus.HistogramVec
 	publishes       *prometheus.CounterVec
 	publishDuration prometheus.Histogram
+	clockSkew       *prometheus.GaugeVec
 }
 
 // PublishState is what the publisher reports for gauges.
@@ -40,8 +41,11 @@ func NewMetrics(reg prometheus.Registerer, state func() PublishState) *Metrics {
 			Name: "nocbot_publish_duration_seconds", Help: "Time to render and upload the page.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}),
+		clockSkew: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "nocbot_clock_skew_seconds", Help: "nocbot's clock minus a chat server's, estimated from message timestamps (positive: nocbot ahead).",
+		}, []string{"network"}),
 	}
-	reg.MustRegister(m.commands, m.commandDuration, m.publishes, m.publishDuration)
+	reg.MustRegister(m.commands, m.commandDuration, m.publishes, m.publishDuration, m.clockSkew)
 	if state != nil {
 		reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -84,4 +88,9 @@ func unix(t time.Time) float64 {
 		return 0
 	}
 	return float64(t.UnixNano()) / 1e9
+}
+
+// ObserveClockSkew sets the skew estimate for a network.
+func (m *Metrics) ObserveClockSkew(network string, skew time.Duration) {
+	m.clockSkew.WithLabelValues(network).Set(skew.Seconds())
 }

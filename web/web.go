@@ -6,7 +6,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -29,6 +28,7 @@ type Options struct {
 	Checks     map[string]Check // name -> readiness check
 	Gatherer   prometheus.Gatherer
 	Log        *slog.Logger
+	Limits     Limits // zero means DefaultLimits
 }
 
 // Server is the HTTP side of nocbot.
@@ -83,21 +83,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
-// preview serves the published folder the way the bucket website would:
-// index.html for directories, 404.html for misses, short caching.
-func preview(dir string) http.Handler {
-	fs := http.FileServer(http.Dir(dir))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-cache")
-		if strings.Contains(r.URL.Path, "/.") { // the manifest and temp files are not part of the page
-			http.NotFound(w, r)
-			return
-		}
-		fs.ServeHTTP(w, r)
-	})
-}
-
-// Run serves until ctx ends, then shuts down within five seconds.
+// Run serves until ctx ends, then shuts down within Limits.ShutdownGrace.
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.opts.Listen)
 	if err != nil {
@@ -106,24 +92,13 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve is Run on an existing listener (tests pass port 0).
+// Serve is Run on an existing listener (tests pass port 0), under
+// Options.Limits (DefaultLimits when zero).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	lim := s.opts.Limits
+	if lim == (Limits{}) {
+		lim = DefaultLimits()
+	}
 	s.opts.Log.Info("web listening", "addr", ln.Addr().String())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve http: %w", err)
-	case <-ctx.Done():
-	}
-	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shut); err != nil {
-		return fmt.Errorf("shut down http: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve http: %w", err)
-	}
-	return nil
+	return Serve(ctx, ln, s.mux, lim, s.opts.Log)
 }

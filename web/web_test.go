@@ -36,6 +36,7 @@ func TestEndpoints(t *testing.T) {
 	m.ObserveCommand("status minor", "ok", time.Millisecond)
 	m.ObserveCommand("status minor", "denied", time.Millisecond)
 	m.ObservePublish(true, 30*time.Millisecond)
+	m.ObserveClockSkew("matrix", -90*time.Second)
 	s := New(Options{PreviewDir: dir, Gatherer: reg, Checks: map[string]Check{
 		"store": func(context.Context) error { return nil },
 		"publisher": func(context.Context) error {
@@ -63,6 +64,7 @@ func TestEndpoints(t *testing.T) {
 			`nocbot_publish_last_success_timestamp_seconds 1.7e+09`,
 			`nocbot_publish_consecutive_failures 2`,
 			`nocbot_publish_pending_seconds`,
+			`nocbot_clock_skew_seconds{network="matrix"} -90`,
 		}},
 		{"/", false, 200, []string{"All systems operational"}},
 		{"/.nocbot-manifest.json", false, 404, nil},

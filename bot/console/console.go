@@ -122,7 +122,7 @@ func (c *Console) handle(ctx context.Context, in inputLine) {
 		c.write(fmt.Sprintf("error: line too long (more than %d bytes); nothing was done", maxLine))
 		return
 	}
-	line := bot.StripFormatting(in.text)
+	line := in.text // the text rule is the bot's, the same on every transport
 	if strings.TrimSpace(line) == "" {
 		return
 	}

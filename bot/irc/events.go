@@ -350,7 +350,7 @@ func (c *Client) onPrivmsg(e girc.Event) {
 		room = ch.name
 	}
 	reply := c.replyFunc(room, src.Name, direct)
-	clean := bot.StripFormatting(text)
+	clean := bot.StripIRCFormatting(text)
 	if direct || c.commandLike(clean) {
 		if !c.hostAllowed(src, room) {
 			return

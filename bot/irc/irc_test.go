@@ -278,6 +278,42 @@ func TestIRC(t *testing.T) {
 		}
 	})
 
+	t.Run("text rule", func(t *testing.T) {
+		// The rule of status.CheckInput/CleanText, through a real server:
+		// control characters are refused (not stripped), invisible text
+		// is refused; IRC's own formatting codes are still removed.
+		op.send("PRIVMSG #noc :!status minor \"bell\x07\" zodbot")
+		op.send("PRIVMSG #noc :!status minor \"\x1b[31mred\" zodbot")
+		op.send("PRIVMSG #noc :!status minor \"\u200b\u3164\u2800\" zodbot")
+		op.send("PRIVMSG #noc :!status minor \"\u202e\" zodbot")
+		want := map[string]string{
+			"bell":      "control characters (U+0007)",
+			"esc":       "control characters (U+001B)",
+			"invisible": "no visible characters",
+			"bidi only": "the message is empty",
+		}
+		seen := map[string]bool{}
+		for len(seen) < len(want) {
+			e := op.mustWait(t, fmt.Sprintf("replies (seen %v)", seen), func(e *girc.Event) bool {
+				return e.Command == "PRIVMSG" && e.Source.Name == botNick
+			})
+			r := e.Last()
+			matched := false
+			for k, w := range want {
+				if !seen[k] && strings.HasPrefix(r, "ops: ") && strings.Contains(r, w) {
+					seen[k], matched = true, true
+					break
+				}
+			}
+			if !matched {
+				t.Fatalf("unexpected reply %q (seen %v)", r, seen)
+			}
+		}
+		if got := boardSig(s.store); got != committed {
+			t.Fatalf("board changed: %s", got)
+		}
+	})
+
 	t.Run("20-line reply arrives without a kick", func(t *testing.T) {
 		ctx := context.Background()
 		for i := range 20 {

@@ -333,6 +333,27 @@ func TestMatrixScenarios(t *testing.T) {
 		}
 	})
 
+	t.Run("text rule", func(t *testing.T) {
+		// The same rule as the console and IRC, through Dendrite: control
+		// characters and invisible text are refused, nothing is stored.
+		n := startNocbot(t, filepath.Join(t.TempDir(), "state.db"), w.config())
+		for _, tc := range []struct{ text, want string }{
+			{"!status minor \"bell\x07\" zodbot", "control characters (U+0007)"},
+			{"!status minor \"\x1b[31mred\" zodbot", "control characters (U+001B)"},
+			{"!status minor \"a\rb\" zodbot", "control characters (U+000D)"},
+			{"!status minor \"\u200b\u3164\u2800\" zodbot", "no visible characters"},
+			{"!status minor \"\u202e\" zodbot", "the message is empty"},
+		} {
+			reply := w.ops.replyTo(t, w.botID, w.ops.send(t, w.room, tc.text))
+			if !strings.Contains(reply.Body, tc.want) {
+				t.Errorf("%q: reply %q, want %q", tc.text, reply.Body, tc.want)
+			}
+		}
+		if n := len(n.store.Board().Incidents); n != 0 {
+			t.Errorf("%d incidents opened by refused text", n)
+		}
+	})
+
 	t.Run("local user outside the group is refused", func(t *testing.T) {
 		n := startNocbot(t, state, w.config())
 		cmd := w.mallory.send(t, w.room, `!status major - zodbot`)

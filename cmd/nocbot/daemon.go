@@ -119,9 +119,10 @@ func commandTableFor(sched *schedule.Engine) (*commands.Table, error) {
 // newDaemon builds every part. On error, what was opened is closed.
 func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, getenv func(string) string, log *slog.Logger, stdin io.Reader, stdout io.Writer) (d *Daemon, err error) {
 	d = &Daemon{cfg: cfg, log: log, table: table, networks: map[string]announce.Network{}, ready: map[string]web.Check{}}
+	built := d // the error returns set d to nil; what was opened is closed all the same
 	defer func() {
 		if err != nil {
-			d.Close()
+			built.Close()
 		}
 	}()
 	d.registry = prometheus.NewRegistry()
@@ -130,7 +131,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	// 1. State. Nothing commits before Run: the worker and the
 	// announcement loop subscribe below and start with a pass over what
 	// is pending, so a change from the last run is never missed.
-	if d.store, err = store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{Collections: schedule.Collections()}); err != nil {
+	if d.store, err = store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{Log: log, Collections: schedule.Collections()}); err != nil {
 		return nil, err
 	}
 	d.schedule = schedule.Unbound()
@@ -224,12 +225,16 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 
 	// 8. Health, metrics and the preview, over all of the above.
 	d.ready["store"] = func(ctx context.Context) error {
+		if err := d.store.Ready(); err != nil { // a full volume
+			return err
+		}
 		_, err := d.store.Get(ctx, "health", "ping")
 		return err
 	}
 	d.ready["publisher"] = d.publisherReady
 	d.ready["scheduler"] = d.scheduler.Check
 	d.registry.MustRegister(schedulerCollector{d.scheduler})
+	d.ready["clock"] = func(context.Context) error { return d.bot.ClockCheck() }
 	if cfg.Web.Listen != "" {
 		d.web = web.New(web.Options{Listen: cfg.Web.Listen, PreviewDir: previewDir(cfg), Checks: d.ready, Gatherer: d.registry, Log: log})
 	}
@@ -238,13 +243,13 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 
 func botOptions(cfg *config.Config, log *slog.Logger, metrics *web.Metrics) bot.Options {
 	return bot.Options{
-		Name: cfg.Bot.Name, Prefix: cfg.Bot.Prefix, MaxInput: cfg.Bot.MaxMessage * 2,
+		Name: cfg.Bot.Name, Prefix: cfg.Bot.Prefix, MaxChars: 2 * cfg.Bot.MaxMessage, // the whole line; the message in it is held to 1,000 characters
 		CommandTimeout: cfg.Bot.CommandTimeout.Duration, MaxReplyLines: cfg.Bot.MaxReplyLines,
 		ChannelLines:  cfg.Bot.ChannelLines,
 		MaxAge:        cfg.Bot.MaxCommandAge.Duration,
 		RatePerMinute: cfg.Bot.RateLimit, Burst: max(5, cfg.Bot.RateLimit/4), // a quarter minute's worth at once
 		Workers: cfg.Bot.Workers, Log: log,
-		OnCommand: metrics.ObserveCommand,
+		OnCommand: metrics.ObserveCommand, OnSkew: metrics.ObserveClockSkew,
 	}
 }
 

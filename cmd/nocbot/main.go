@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	_ "time/tzdata" // zone names for !announce and !maintenance on hosts without a tz database
 
@@ -20,9 +21,13 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go secondSignalExits(sigs, cancel, os.Stderr, os.Exit)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(sigs)
+	cancel()
 	if err != nil {
 		if !errors.Is(err, errReported) && !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "nocbot:", err)
@@ -34,6 +39,25 @@ func main() {
 	}
 }
 
+// secondSignalExits starts the staged shutdown at the first signal and
+// ends the process at the second: a shutdown waiting on an unreachable
+// page target can take its full flush bound, and every acknowledged change
+// is already committed to the state file (its outbox mark makes the next
+// start publish it).
+func secondSignalExits(sigs <-chan os.Signal, cancel context.CancelFunc, stderr io.Writer, exit func(int)) {
+	s, ok := <-sigs
+	if !ok {
+		return
+	}
+	fmt.Fprintf(stderr, "nocbot: %v: shutting down; a second signal exits at once (the state is safe on disk)\n", s)
+	cancel()
+	if s, ok = <-sigs; !ok {
+		return
+	}
+	fmt.Fprintf(stderr, "nocbot: second signal (%v): exiting now without waiting for the page; every acknowledged change is in the state file and is published at the next start\n", s)
+	exit(1)
+}
+
 // errReported means the details were already written for the user.
 var errReported = errors.New("reported")
 
@@ -41,13 +65,17 @@ const usage = `nocbot — status ChatOps bot for Fedora infrastructure
 
 Usage:
   nocbot [flags]                         run the bot (console, IRC, Matrix, web, publisher)
-  nocbot check-config FILE               validate a config file; every problem with its line
-  nocbot publish [flags]                 render and publish the page once (when chat is down)
+  nocbot check-config [-offline] FILE    validate a config file and what start-up needs (secrets, NOCBOT_*
+                                         variables); every problem with its line
+  nocbot publish [flags]                 render and publish the page once (when chat is down);
+                                         -adopt-target continues above a target that is ahead of a
+                                         restored or reset state file
   nocbot import-statusfpo [flags] FILE   import the old status page's outages (outages.main-content.json)
   nocbot acme-challenge [flags] put TOKEN VALUE | delete TOKEN
                                          write or remove /.well-known/acme-challenge/TOKEN on the page target
   nocbot audit [flags] [-n N] [-action A]
                                          print the newest audit events as JSON lines (who changed or was refused what)
+  nocbot backup [flags] FILE             copy the state file to FILE (nocbot must be stopped: it holds the lock)
 
 With no -config, nocbot reads ./nocbot.toml if it exists, else runs on built-in
 defaults: the console on this terminal as the local operator, the page written
@@ -97,13 +125,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		case "check-config":
 			return checkConfig(args[1:], getenv, stdout, stderr)
 		case "publish":
-			return publishOnce(ctx, args[1:], getenv, stdout, stderr)
+			return publishOnce(ctx, args[1:], getenv, stdin, stdout, stderr)
 		case "import-statusfpo":
 			return importStatusfpo(ctx, args[1:], getenv, stdout, stderr)
 		case "acme-challenge":
 			return acmeChallenge(ctx, args[1:], getenv, stdout, stderr)
 		case "audit":
 			return auditLog(ctx, args[1:], getenv, stdout, stderr)
+		case "backup":
+			return backup(ctx, args[1:], getenv, stdout, stderr)
 		case "help":
 			args = []string{"-help"}
 		}
@@ -136,6 +166,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // setup loads the configuration and builds the logger.
 func setup(g globalFlags, getenv func(string) string, stderr io.Writer) (*config.Config, *slog.Logger, error) {
 	cfg, err := loadConfig(g.config, getenv)
+	if err == nil {
+		// Unknown NOCBOT_* variables stop every command; the secrets are
+		// checked where they are used (a one-shot publish needs no chat).
+		environ := nocbotEnviron(getenv)
+		cfg.ApplyEmptyEnv(environ)
+		err = cfg.CheckStartup(config.Startup{Environ: environ, Offline: true})
+	}
 	if err != nil {
 		var errs *config.Errors
 		if errors.As(err, &errs) {
@@ -196,14 +233,42 @@ func newLogger(c config.Log, w io.Writer) (*slog.Logger, error) {
 }
 
 func checkConfig(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) != 1 {
-		fmt.Fprintln(stderr, "usage: nocbot check-config FILE")
+	fs := flag.NewFlagSet("nocbot check-config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	offline := fs.Bool("offline", false, "skip the checks that need this machine's environment (secret variables and files, certificates)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: nocbot check-config [-offline] FILE")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
 		return errReported
 	}
-	if _, err := loadConfig(args[0], getenv); err != nil {
+	file := fs.Arg(0)
+	cfg, err := loadConfig(file, getenv)
+	if err == nil {
+		err = cfg.CheckStartup(config.Startup{Environ: nocbotEnviron(getenv), Getenv: getenv, Offline: *offline})
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return errReported
 	}
-	fmt.Fprintf(stdout, "%s: ok\n", args[0])
+	fmt.Fprintf(stdout, "%s: ok\n", file)
 	return nil
+}
+
+// nocbotEnviron is the NOCBOT_* part of the process environment as getenv
+// sees it (tests pass their own getenv: only what it agrees with counts).
+func nocbotEnviron(getenv func(string) string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		name, val, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "NOCBOT_") && getenv(name) == val {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

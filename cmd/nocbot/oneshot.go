@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,16 +13,21 @@ import (
 	"strings"
 
 	"github.com/fedora-infra/nocbot/config"
+	"github.com/fedora-infra/nocbot/publisher"
 	"github.com/fedora-infra/nocbot/status"
 	"github.com/fedora-infra/nocbot/statusfpo"
 	"github.com/fedora-infra/nocbot/store"
 )
 
-// oneShot parses the flags of a one-shot command and opens the state
-// file; the caller closes the store.
-func oneShot(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer) (*config.Config, *slog.Logger, *store.Store, []string, error) {
+// oneShot parses the flags of a one-shot command (the global ones and
+// any the command adds) and opens the state file; the caller closes the
+// store.
+func oneShot(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, extra ...func(*flag.FlagSet)) (*config.Config, *slog.Logger, *store.Store, []string, error) {
 	var g globalFlags
 	fs := newFlagSet("nocbot "+name, stderr, &g)
+	for _, add := range extra {
+		add(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -27,7 +35,7 @@ func oneShot(ctx context.Context, name string, args []string, getenv func(string
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	st, err := store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{})
+	st, err := store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{Log: log})
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -81,9 +89,15 @@ func importStatusfpo(ctx context.Context, args []string, getenv func(string) str
 
 // publishOnce renders and uploads the page from the state file, for when
 // chat is down. It fails if another nocbot holds the file: that one
-// publishes by itself.
-func publishOnce(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, log, st, rest, err := oneShot(ctx, "publish", args, getenv, stderr)
+// publishes by itself. With --adopt-target, a target ahead of the state
+// file (restored from a backup, or reset) is taken over after a
+// confirmation: numbering continues above the target's generation.
+func publishOnce(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	var adopt, yes bool
+	cfg, log, st, rest, err := oneShot(ctx, "publish", args, getenv, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&adopt, "adopt-target", false, "if the target holds a newer generation than the state file (restored or reset), continue numbering above it, after a confirmation")
+		fs.BoolVar(&yes, "yes", false, "with -adopt-target: do not ask for the confirmation")
+	})
 	if err != nil {
 		return err
 	}
@@ -96,12 +110,41 @@ func publishOnce(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	rep, err := w.PublishOnce(ctx)
+	var stale *publisher.StaleError
+	if errors.As(err, &stale) && adopt {
+		fmt.Fprintf(stderr, "%s holds page generation %d, this state file (%s) only %d: it was restored from a backup or reset, or another nocbot publishes there.\n"+
+			"Adopting continues at generation %d and replaces the target's page with this state's.\n", stale.Target, stale.Have, st.Path(), stale.Offered, stale.Have+1)
+		if !yes {
+			fmt.Fprint(stderr, "Type yes to adopt: ")
+			line, _ := bufio.NewReader(stdin).ReadString('\n')
+			if strings.TrimSpace(line) != "yes" {
+				return fmt.Errorf("publish: not adopted; nothing was changed")
+			}
+		}
+		gen, aerr := st.AdoptGeneration(ctx, stale.Have, status.Event{Actor: "cli:" + cliUser(getenv), Action: "publish.adopt", Command: "publish --adopt-target"})
+		if aerr != nil {
+			return fmt.Errorf("publish: %w", aerr)
+		}
+		fmt.Fprintf(stderr, "adopted: the state file continues at generation %d\n", gen)
+		rep, err = w.PublishOnce(ctx)
+	}
+	if errors.As(err, &stale) {
+		return fmt.Errorf("publish: %w; %s", err, stale.AdoptHint())
+	}
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
 	fmt.Fprintf(stdout, "published generation %d: %d uploaded, %d unchanged, %d deleted\n",
 		rep.Generation, len(rep.Uploaded), len(rep.Skipped), len(rep.Deleted))
 	return nil
+}
+
+// cliUser names who ran a one-shot command, for the audit log.
+func cliUser(getenv func(string) string) string {
+	if u := getenv("USER"); u != "" {
+		return u
+	}
+	return "operator"
 }
 
 // challenger is what both targets offer for certificate renewal.

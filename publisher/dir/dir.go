@@ -75,7 +75,7 @@ func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (
 		return rep, err
 	}
 	if old.Generation > gen {
-		return rep, fmt.Errorf("publish generation %d to %s: %w (%d)", gen, d.Dir, publisher.ErrStale, old.Generation)
+		return rep, &publisher.StaleError{Target: d.Dir, Have: old.Generation, Offered: gen}
 	}
 
 	var changed []render.File

@@ -438,7 +438,7 @@ func (t *Target) claim(ctx context.Context, gen uint64) error {
 		}
 	}
 	if have > gen {
-		return fmt.Errorf("%w (%d)", publisher.ErrStale, have)
+		return &publisher.StaleError{Target: "s3://" + t.opts.Bucket + "/" + t.prefix, Have: have, Offered: gen}
 	}
 	if have == gen {
 		return nil
