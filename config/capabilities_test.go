@@ -6,7 +6,7 @@ import (
 )
 
 func TestCapabilitiesRefuseWhatTheBinaryCannotHonour(t *testing.T) {
-	caps := Capabilities{Permissions: []string{"status"}, Topics: []string{"publish", "status"},
+	caps := Capabilities{Permissions: []string{"announce", "maintenance", "status"}, Topics: []string{"announce", "maintenance", "publish", "status"},
 		GroupSources: []string{"static"}, Targets: []string{"dir", "s3"}}
 	tests := []struct {
 		name string
@@ -15,11 +15,10 @@ func TestCapabilitiesRefuseWhatTheBinaryCannotHonour(t *testing.T) {
 	}{
 		{"fasjson before it exists", "[groups]\nsource = \"fasjson\"\n",
 			[]string{`nocbot.toml:2: groups.source: "fasjson" is not available in this nocbot (it has "static")`}},
-		{"a permission no command uses", "[permissions]\nannounce = [\"noc\"]\nmaintenance = [\"noc\"]\n",
-			[]string{`nocbot.toml:2: permissions.announce: no command uses the permission "announce": the permissions are "status"`,
-				`nocbot.toml:3: permissions.maintenance: no command uses the permission "maintenance": the permissions are "status"`}},
+		{"a permission no command uses", "[permissions]\nblockers = [\"noc\"]\n",
+			[]string{`nocbot.toml:2: permissions.blockers: no command uses the permission "blockers": the permissions are "announce", "maintenance", "status"`}},
 		{"unknown topic", "[announce.routes]\nblockers = [\"console:console\"]\n",
-			[]string{`nocbot.toml:2: announce.routes.blockers: unknown topic "blockers": the topics are "publish", "status" (or "*" for the others)`}},
+			[]string{`nocbot.toml:2: announce.routes.blockers: unknown topic "blockers": the topics are "announce", "maintenance", "publish", "status" (or "*" for the others)`}},
 		{"routes to rooms that are not configured", `[irc]
 server = "127.0.0.1:6667"
 channels = ["#fedora-noc"]

@@ -29,8 +29,9 @@ type Config struct {
 	Scheduler   Scheduler           `toml:"scheduler"`
 	Announce    Announce            `toml:"announce"`
 	Messaging   Messaging           `toml:"messaging"`
-	IRC         *IRC                `toml:"irc"`    // nil: IRC not configured
-	Matrix      *Matrix             `toml:"matrix"` // nil: Matrix not configured
+	Schedule    []ScheduleEntry     `toml:"schedule"` // [[schedule]]: recurring announcements
+	IRC         *IRC                `toml:"irc"`      // nil: IRC not configured
+	Matrix      *Matrix             `toml:"matrix"`   // nil: Matrix not configured
 }
 
 // Bot is the transport-neutral behaviour of the bot.
@@ -144,6 +145,26 @@ type Scheduler struct {
 	// expired notice disappears and a bucket edited behind nocbot's back is repaired. Empty
 	// disables it.
 	Republish string `toml:"republish"`
+	// Zone reads dates typed without a zone in !announce and !maintenance (a tz database name).
+	Zone string `toml:"zone"`
+	// Grace is how late a one-off announcement is still sent after downtime, marked
+	// "(delayed)"; older ones are marked missed and shown by !announce list.
+	Grace Duration `toml:"grace"`
+	// MaxWindow is the longest maintenance window !maintenance accepts.
+	MaxWindow Duration `toml:"max_window"`
+	// MaxPending is how many pending announcements one person may have.
+	MaxPending int `toml:"max_pending"`
+	// Reminders are when a planned maintenance is announced again before its start.
+	Reminders []Duration `toml:"reminders"`
+}
+
+// ScheduleEntry is one recurring announcement of the config file.
+type ScheduleEntry struct {
+	Name    string   `toml:"name"`
+	Spec    string   `toml:"spec"` // cron: 5 fields or a descriptor such as @daily
+	Zone    string   `toml:"zone"` // the spec's zone; UTC when empty
+	Targets []string `toml:"targets"`
+	Text    string   `toml:"text"`
 }
 
 // Announce routes what nocbot says on its own (status changes made by a command, publishing
@@ -275,7 +296,9 @@ func Default() *Config {
 			FASJSON: FASJSON{URL: "https://fasjson.fedoraproject.org/", CacheTTL: Duration{5 * time.Minute}},
 		},
 		Permissions: map[string][]string{
-			"status": {"sysadmin-main", "noc"},
+			"status":      {"sysadmin-main", "noc"},
+			"announce":    {"sysadmin-main", "noc"},
+			"maintenance": {"sysadmin-main", "noc"},
 		},
 		Publisher: Publisher{
 			Target:      "dir",
@@ -291,7 +314,9 @@ func Default() *Config {
 
 			MaintenanceDuration: Duration{2 * time.Hour},
 		},
-		Scheduler: Scheduler{Republish: "@every 15m"},
+		Scheduler: Scheduler{Republish: "@every 15m", Zone: "UTC", Grace: Duration{15 * time.Minute},
+			MaxWindow: Duration{7 * 24 * time.Hour}, MaxPending: 20,
+			Reminders: []Duration{{24 * time.Hour}, {time.Hour}}},
 		Announce:  Announce{MaxAge: Duration{24 * time.Hour}},
 		Messaging: Messaging{Exchange: "amq.topic", TopicPrefix: "org.fedoraproject.prod", App: "nocbot", MaxPending: 10000},
 	}

@@ -63,7 +63,7 @@ func TestRunRecoversAndSkipsOverlaps(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.Run(ctx) }()
-	for i := 0; i < 2; i++ { // the panicking run reports nothing; wait for the slow one and one more
+	for i := 0; i < 3; i++ { // the panicking run reports its failure too; then the slow one and one more
 		select {
 		case <-results:
 		case <-time.After(20 * time.Second):

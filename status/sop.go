@@ -168,6 +168,9 @@ func (b *Board) Resolve(now time.Time, author, id, message string) (Outcome, err
 	if !cur.Open() {
 		return Outcome{}, fmt.Errorf("#%s: %w", cur.ID, ErrAlreadyResolved)
 	}
+	if cur.Kind == KindMaintenance && cur.Status == Scheduled { // an end before its start otherwise
+		return Outcome{}, fmt.Errorf("#%s starts %s: %w; use !maintenance cancel %s", cur.ID, stamp(cur.ScheduledFor), ErrNotStarted, cur.ID)
+	}
 	text := LevelGood.DefaultText()
 	if message != "" && message != "-" {
 		var err error

@@ -428,3 +428,16 @@ func (c *Client) Deliver(ctx context.Context, room, annID, text, formatted strin
 		return err
 	})
 }
+
+// ConfiguredRoom is the config's spelling (alias or id) of a joined room
+// id, so what was asked in a room can be announced back to it later.
+func (c *Client) ConfiguredRoom(roomID string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for r, rid := range c.roomIDs {
+		if string(rid) == roomID {
+			return r, true
+		}
+	}
+	return "", false
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/fedora-infra/nocbot/messaging/broker"
 	"github.com/fedora-infra/nocbot/publisher"
 	"github.com/fedora-infra/nocbot/render"
+	"github.com/fedora-infra/nocbot/schedule"
 	"github.com/fedora-infra/nocbot/scheduler"
 	"github.com/fedora-infra/nocbot/status"
 	"github.com/fedora-infra/nocbot/store"
@@ -60,7 +61,8 @@ type Daemon struct {
 	announcer *announce.Loop
 	messenger *broker.Loop // nil when [messaging] is off
 	scheduler *scheduler.Scheduler
-	web       *web.Server // nil when [web] listen is empty
+	schedule  *schedule.Engine // announcements and maintenance windows planned ahead
+	web       *web.Server      // nil when [web] listen is empty
 }
 
 // capabilities are what this binary honours, for the config checks: the
@@ -69,7 +71,7 @@ type Daemon struct {
 func capabilities(table *commands.Table) config.Capabilities {
 	return config.Capabilities{
 		Permissions:  table.Perms(),
-		Topics:       []string{announce.TopicStatus, announce.TopicPublish},
+		Topics:       []string{announce.TopicStatus, announce.TopicPublish, schedule.TopicAnnounce, schedule.TopicMaintenance},
 		GroupSources: []string{"static"},
 		Targets:      []string{"dir", "s3"},
 		Check:        adapterProblems,
@@ -105,9 +107,16 @@ func adapterProblems(cfg *config.Config) []config.Problem {
 }
 
 // commandTable assembles the rows of every package that contributes
-// commands. New capabilities add their rows here.
+// commands, for the config checks (an unbound schedule engine lists its
+// rows). New capabilities add their rows in commandTableFor.
 func commandTable() (*commands.Table, error) {
-	return commands.NewTable(commands.Core())
+	return commandTableFor(schedule.Unbound())
+}
+
+// commandTableFor is the table whose schedule rows run on sched; newDaemon
+// builds it with the daemon's engine.
+func commandTableFor(sched *schedule.Engine) (*commands.Table, error) {
+	return commands.NewTable(commands.Core(), sched.Commands())
 }
 
 // newDaemon builds every part. On error, what was opened is closed.
@@ -125,9 +134,14 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	// 1. State. Nothing commits before Run: the worker and the
 	// announcement loop subscribe below and start with a pass over what
 	// is pending, so a change from the last run is never missed.
-	if d.store, err = store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{Log: log}); err != nil {
+	if d.store, err = store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{Log: log, Collections: schedule.Collections()}); err != nil {
 		return nil, err
 	}
+	d.schedule = schedule.Unbound()
+	if table, err = commandTableFor(d.schedule); err != nil { // the same rows as the caller's, bound to this engine
+		return nil, err
+	}
+	d.table = table
 
 	// 2. Metrics, read on scrape through the worker once it exists.
 	d.metrics = web.NewMetrics(d.registry, d.publishState)
@@ -163,6 +177,14 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	if err := d.addNetworks(cfg, getenv, log); err != nil {
 		return nil, err
 	}
+
+	// 4b. The schedule, over the store and the rooms of the networks.
+	schedOpts, err := scheduleOptions(cfg, log, d.networks)
+	if err != nil {
+		return nil, err
+	}
+	schedOpts.OnChange = opts.OnChange // maintenance steps of the clock go on the bus too
+	d.schedule.Bind(d.store, schedOpts)
 
 	// 5. Delivery of announcements over the networks.
 	d.announcer = announce.New(outbox{d.store}, d.networks, announce.Options{
@@ -202,6 +224,23 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 		}
 	}
 
+	// The schedule's own loop wakes at each due time; this safety pass
+	// also gives it the scheduler's timeout, metrics and readiness.
+	err = d.scheduler.Add(scheduler.Job{Name: "schedule", Spec: "@every 1m", Timeout: time.Minute, Run: func(ctx context.Context) error {
+		_, err := d.schedule.Advance(ctx)
+		return err
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	err = d.scheduler.Add(scheduler.Job{Name: "schedule-prune", Spec: "@daily", Run: func(ctx context.Context) error {
+		_, err := d.schedule.Prune(ctx)
+		return err
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+
 	// 8. Health, metrics and the preview, over all of the above.
 	d.ready["store"] = func(ctx context.Context) error {
 		if err := d.store.Ready(); err != nil { // a full volume
@@ -214,6 +253,8 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	if d.messenger != nil {
 		d.ready["messaging"] = d.messenger.Ready
 	}
+	d.ready["scheduler"] = d.scheduler.Check
+	d.registry.MustRegister(schedulerCollector{d.scheduler})
 	d.ready["clock"] = func(context.Context) error { return d.bot.ClockCheck() }
 	if cfg.Web.Listen != "" {
 		d.web = web.New(web.Options{Listen: cfg.Web.Listen, PreviewDir: previewDir(cfg), Checks: d.ready, Gatherer: d.registry, Log: log})
@@ -301,7 +342,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		{"web", web},
 		{"publisher", d.publishers()},
 		{"chat", d.chat},
-		{"bot", []runner{d.bot, d.scheduler, d.announcer}},
+		{"bot", []runner{d.bot, d.scheduler, d.schedule, d.announcer}},
 	}
 	d.log.Info("nocbot running", "state", d.cfg.Bot.State, "schema", store.SchemaVersion(), "publisher", d.cfg.Publisher.Target, "web", d.cfg.Web.Listen,
 		"console", d.cfg.ConsoleEnabled(), "irc", d.cfg.IRCEnabled(), "matrix", d.cfg.MatrixEnabled(), "messaging", d.cfg.Messaging.Enabled)

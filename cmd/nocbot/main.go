@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // zone names for !announce and !maintenance on hosts without a tz database
 
 	"github.com/fedora-infra/nocbot/config"
 )
@@ -91,6 +92,9 @@ the config names (*_env, *_file); S3 credentials come from the standard AWS chai
 
 SIGINT/SIGTERM: nocbot stops taking commands, finishes the accepted ones, flushes
 the page, and exits. Endpoints: /healthz, /readyz, /metrics on [web] listen.
+Announcements and maintenance windows scheduled ahead (!announce, !maintenance,
+[[schedule]]) live in the state file; what fell due while nocbot was stopped is
+caught up at the next start.
 
 Flags:
 `

@@ -180,8 +180,8 @@ func TestCheckConfig(t *testing.T) {
 source = "fasjson"
 
 [permissions]
-announce = ["noc"]
-maintenance = ["noc"]
+blockers = ["noc"]
+alerts = ["noc"]
 
 [announce.routes]
 blockers = ["console:console"]
@@ -197,8 +197,8 @@ status = ["irc:#fedora-qa"]
 		{"../../config.example.toml", false, []string{"ok"}},
 		{dishonest, true, []string{
 			`dishonest.toml:2: groups.source: "fasjson" is not available in this nocbot`,
-			`dishonest.toml:5: permissions.announce: no command uses the permission "announce": the permissions are "status"`,
-			`dishonest.toml:6: permissions.maintenance: no command uses`,
+			`dishonest.toml:5: permissions.blockers: no command uses the permission "blockers": the permissions are "announce", "maintenance", "status"`,
+			`dishonest.toml:6: permissions.alerts: no command uses`,
 			`dishonest.toml:9: announce.routes.blockers: unknown topic "blockers"`,
 			`dishonest.toml:10: announce.routes.status[0]: "irc:#fedora-qa": network "irc" is not configured`,
 		}},

@@ -242,6 +242,23 @@ func TestMessagingAcrossCrashes(t *testing.T) {
 		t.Errorf("replay delivered %d, want 5", len(got))
 	}
 
+	// Maintenance windows: planned, cancelled, and one the clock starts
+	// and ends, all on the bus.
+	p = startProc(t, bin, dir, web, env)
+	p.say(`!maintenance wiki in 1h 1h "Wiki move"`, "#2")
+	p.say(`!maintenance cancel 2`, "cancelled")
+	p.say(`!maintenance koji in 2s 2s "Koji DB upgrade"`, "#3")
+	got = drain(t, srv, v, "e2e", 5)
+	topics = nil
+	for _, d := range got {
+		topics = append(topics, d.topic)
+	}
+	want := []string{messaging.MaintenanceSchedule, messaging.MaintenanceCancel, messaging.MaintenanceSchedule, messaging.MaintenanceStart, messaging.MaintenanceComplete}
+	if strings.Join(topics, " ") != strings.Join(want, " ") {
+		t.Errorf("maintenance messages %v, want %v", topics, want)
+	}
+	p.stop()
+
 	t.Run("wrong client certificate", func(t *testing.T) {
 		dir, web := t.TempDir(), freePort(t)
 		p := startProc(t, bin, dir, web, messagingEnv(dir, web, srv, srv.WrongCert, srv.WrongKey))

@@ -25,6 +25,7 @@ var allowed = map[string][]string{
 	"messaging/broker":           {"messaging", "internal/*"},
 	"groups":                     {},
 	"scheduler":                  {},
+	"schedule":                   {"announce", "commands", "scheduler", "status", "store"},
 	"web":                        {},
 	"internal/backoff":           {},
 	"internal/ratelimit":         {},
