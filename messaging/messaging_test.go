@@ -130,7 +130,7 @@ func TestBuild(t *testing.T) {
 			sum: `Maintenance "Pagure upgrade" completed: pagure (by operator)`},
 		{name: "maintenance-cancel", actor: "irc:jdoe", net: "irc",
 			do: func(b *status.Board, now time.Time, who string) (status.Outcome, error) {
-				return b.Resolve(now, who, "m-1", "postponed")
+				return b.CancelMaintenance(now, who, "m-1")
 			},
 			topics: []string{MaintenanceCancel}, sev: SeverityInfo, users: []string{"jdoe"},
 			sum: `Maintenance "Koji database upgrade" cancelled: koji (by jdoe)`},

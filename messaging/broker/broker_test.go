@@ -101,7 +101,7 @@ func everyKind(t testing.TB) []messaging.Message {
 			return b.Resolve(now, "irc:jdoe", mnt, "")
 		},
 		func(b *status.Board, now time.Time) (status.Outcome, error) {
-			return b.Resolve(now, "irc:jdoe", "m-1", "postponed")
+			return b.CancelMaintenance(now, "irc:jdoe", "m-1")
 		},
 		func(b *status.Board, now time.Time) (status.Outcome, error) {
 			return b.SetNotice(now, "irc:jdoe", "rebuild", time.Time{})
