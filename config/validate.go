@@ -10,6 +10,8 @@ import (
 	"unicode"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/fedora-infra/nocbot/internal/mxid"
 )
 
 // Validate checks the whole configuration and returns every problem as *[Errors], with keys
@@ -341,7 +343,7 @@ func identityProblem(id string) string {
 		return fmt.Sprintf(`%q must be "network:account", e.g. "irc:nirik", "matrix:@nirik:fedora.im"`, id)
 	case account == "" || strings.ContainsFunc(account, unicode.IsSpace):
 		return fmt.Sprintf("%q: account missing or contains spaces", id)
-	case network == "matrix" && strings.HasPrefix(account, "@") && !isMatrixUserID(account):
+	case network == "matrix" && strings.HasPrefix(account, "@") && !mxid.UserID(account):
 		// A mapped homeserver gives the account ("matrix:nirik" for @nirik:fedora.im); others
 		// keep the full user id, which must then be well formed.
 		return fmt.Sprintf("%q: a full matrix user id looks like matrix:@nirik:fedora.im", id)
@@ -377,24 +379,6 @@ func isNetworkName(s string) bool {
 	}
 	return !strings.ContainsFunc(s, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-')
-	})
-}
-
-func isMatrixUserID(s string) bool { return hasSigil(s, '@') }
-
-// hasSigil reports whether s is a Matrix identifier "<sigil>localpart:server".
-func hasSigil(s string, sigil byte) bool {
-	if s == "" || s[0] != sigil {
-		return false
-	}
-	local, server, ok := strings.Cut(s[1:], ":")
-	return ok && local != "" && !strings.ContainsFunc(local, unicode.IsSpace) && isServerName(server)
-}
-
-// isServerName accepts a Matrix server name: a host with an optional port, nothing else.
-func isServerName(s string) bool {
-	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
-		return unicode.IsSpace(r) || strings.ContainsRune("/@#!?", r)
 	})
 }
 

@@ -34,6 +34,11 @@ func outboxBucket(tx *bolt.Tx, box string) (*bolt.Bucket, error) {
 
 // Outbox lists what the outbox box still has to deliver, oldest first.
 func (s *Store) Outbox(ctx context.Context, box string) ([]OutboxItem, error) {
+	return s.scanOutbox(ctx, box, func(r *outboxRecord) bool { return r.Done.IsZero() })
+}
+
+// scanOutbox lists the records of box that keep accepts, in enqueue order.
+func (s *Store) scanOutbox(ctx context.Context, box string, keep func(*outboxRecord) bool) ([]OutboxItem, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -52,7 +57,7 @@ func (s *Store) Outbox(ctx context.Context, box string) ([]OutboxItem, error) {
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("decode outbox %s/%s: %w", box, k, err)
 			}
-			if r.Done.IsZero() {
+			if keep(&r) {
 				items = append(items, item{OutboxItem{ID: string(k), Enqueued: r.Enqueued, Payload: clone(r.Payload)}, r.Seq})
 			}
 			return nil
@@ -141,39 +146,7 @@ func purgeTombstones(b *bolt.Bucket, now time.Time) error {
 // delivered or not (finished ones are kept as tombstones for 30 days),
 // oldest first: for re-sending to a consumer that lost them.
 func (s *Store) OutboxSince(ctx context.Context, box string, since time.Time) ([]OutboxItem, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	type item struct {
-		OutboxItem
-		seq uint64
-	}
-	var items []item
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(outboxesBucket).Bucket([]byte(box))
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error {
-			var r outboxRecord
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("decode outbox %s/%s: %w", box, k, err)
-			}
-			if !r.Enqueued.Before(since) {
-				items = append(items, item{OutboxItem{ID: string(k), Enqueued: r.Enqueued, Payload: clone(r.Payload)}, r.Seq})
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	sort.Slice(items, func(i, j int) bool { return items[i].seq < items[j].seq })
-	out := make([]OutboxItem, len(items))
-	for i, it := range items {
-		out[i] = it.OutboxItem
-	}
-	return out, nil
+	return s.scanOutbox(ctx, box, func(r *outboxRecord) bool { return !r.Enqueued.Before(since) })
 }
 
 // FinishAll marks several records done in one transaction (a publisher

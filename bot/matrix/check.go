@@ -10,6 +10,8 @@ import (
 	"unicode"
 
 	"maunium.net/go/mautrix/id"
+
+	"github.com/fedora-infra/nocbot/internal/mxid"
 )
 
 // Problem is one invalid option, named by its key in the [matrix] config
@@ -42,7 +44,7 @@ func (o Options) Check() []Problem {
 	switch _, _, err := id.UserID(o.UserID).Parse(); {
 	case o.UserID == "":
 		add("user_id", "required")
-	case err != nil || !hasSigil(o.UserID, '@'):
+	case err != nil || !mxid.Sigil(o.UserID, '@'):
 		add("user_id", "must be a user id such as @nocbot:fedora.im")
 	}
 	if o.AccessToken == "" && o.Password == "" {
@@ -52,7 +54,7 @@ func (o Options) Check() []Problem {
 	for i, room := range o.Rooms {
 		switch {
 		case strings.HasPrefix(room, "!") && len(room) > 1 && !strings.ContainsFunc(room, unicode.IsSpace):
-		case hasSigil(room, '#'):
+		case mxid.Sigil(room, '#'):
 		default:
 			add(idx("rooms", i), "%q must be a room id (!…) or an alias (#room:server)", room)
 			continue
@@ -63,12 +65,12 @@ func (o Options) Check() []Problem {
 		seen[room] = true
 	}
 	for i, hs := range o.AllowedHomeservers {
-		if !serverName(hs) {
+		if !mxid.ServerName(hs) {
 			add(idx("allowed_homeservers", i), "%q must be a server name such as fedora.im", hs)
 		}
 	}
 	for i, who := range o.AutoJoinInvitesFrom {
-		if !serverName(who) && !hasSigil(who, '@') {
+		if !mxid.ServerName(who) && !mxid.Sigil(who, '@') {
 			add(idx("auto_join_invites_from", i), "%q must be a user id (@user:server) or a server name", who)
 		}
 	}
@@ -79,7 +81,7 @@ func (o Options) Check() []Problem {
 	slices.Sort(servers)
 	for _, hs := range servers {
 		key := "account_mapping\x00" + hs
-		if !serverName(hs) {
+		if !mxid.ServerName(hs) {
 			add(key, "%q must be a server name such as fedora.im", hs)
 		}
 		if m := o.AccountMapping[hs]; m != MapLocalpart && m != MapNone {
@@ -87,21 +89,6 @@ func (o Options) Check() []Problem {
 		}
 	}
 	return ps
-}
-
-// hasSigil reports whether s is a Matrix identifier "<sigil>localpart:server".
-func hasSigil(s string, sigil byte) bool {
-	if s == "" || s[0] != sigil {
-		return false
-	}
-	local, server, ok := strings.Cut(s[1:], ":")
-	return ok && local != "" && !strings.ContainsFunc(local, unicode.IsSpace) && serverName(server)
-}
-
-func serverName(s string) bool {
-	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
-		return unicode.IsSpace(r) || strings.ContainsRune("/@#!?", r)
-	})
 }
 
 func loopback(host string) bool {

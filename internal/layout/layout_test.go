@@ -19,7 +19,7 @@ const module = "github.com/fedora-infra/nocbot/"
 // but testsrv). A new package needs a row here and in DEVELOPING.md.
 var allowed = map[string][]string{
 	"status":                     {},
-	"config":                     {},
+	"config":                     {"internal/*"},
 	"announce":                   {"internal/*"},
 	"messaging":                  {"status"},
 	"messaging/broker":           {"messaging", "internal/*"},
@@ -30,6 +30,7 @@ var allowed = map[string][]string{
 	"internal/backoff":           {},
 	"internal/ratelimit":         {},
 	"internal/testsrv":           {},
+	"internal/mxid":              {},
 	"internal/layout":            {},
 	"publisher/internal/pubtest": {"publisher", "render", "status", "store"},
 	"render":                     {"status"},
