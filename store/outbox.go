@@ -102,24 +102,32 @@ func (s *Store) editOutbox(ctx context.Context, box, id string, edit func(*outbo
 		if err != nil {
 			return err
 		}
-		v := b.Get([]byte(id))
-		if v == nil {
-			return fmt.Errorf("outbox %s: no record %q", box, id)
-		}
-		var r outboxRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("decode outbox %s/%s: %w", box, id, err)
-		}
-		edit(&r)
-		nv, err := json.Marshal(r)
-		if err != nil {
-			return fmt.Errorf("encode outbox %s/%s: %w", box, id, err)
-		}
-		if err := b.Put([]byte(id), nv); err != nil {
-			return fmt.Errorf("put outbox %s/%s: %w", box, id, err)
+		if err := editRecord(b, box, id, edit); err != nil {
+			return err
 		}
 		return purgeTombstones(b, now)
 	})
+}
+
+// editRecord rewrites one record of box in place.
+func editRecord(b *bolt.Bucket, box, id string, edit func(*outboxRecord)) error {
+	v := b.Get([]byte(id))
+	if v == nil {
+		return fmt.Errorf("outbox %s: no record %q", box, id)
+	}
+	var r outboxRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return fmt.Errorf("decode outbox %s/%s: %w", box, id, err)
+	}
+	edit(&r)
+	nv, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode outbox %s/%s: %w", box, id, err)
+	}
+	if err := b.Put([]byte(id), nv); err != nil {
+		return fmt.Errorf("put outbox %s/%s: %w", box, id, err)
+	}
+	return nil
 }
 
 func purgeTombstones(b *bolt.Bucket, now time.Time) error {
@@ -162,21 +170,8 @@ func (s *Store) FinishAll(ctx context.Context, box string, ids []string) error {
 			return err
 		}
 		for _, id := range ids {
-			v := b.Get([]byte(id))
-			if v == nil {
-				return fmt.Errorf("outbox %s: no record %q", box, id)
-			}
-			var r outboxRecord
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("decode outbox %s/%s: %w", box, id, err)
-			}
-			r.Done = now
-			nv, err := json.Marshal(r)
-			if err != nil {
-				return fmt.Errorf("encode outbox %s/%s: %w", box, id, err)
-			}
-			if err := b.Put([]byte(id), nv); err != nil {
-				return fmt.Errorf("put outbox %s/%s: %w", box, id, err)
+			if err := editRecord(b, box, id, func(r *outboxRecord) { r.Done = now }); err != nil {
+				return err
 			}
 		}
 		return purgeTombstones(b, now)
