@@ -37,10 +37,7 @@ type page struct {
 // get fetches /v1/<path> into out (the "result" of the body). fields is
 // the X-Fields mask that keeps the answer small.
 func (a *api) get(ctx context.Context, path string, query url.Values, fields string, out any) (*page, error) {
-	u := a.base.JoinPath("v1", path)
-	if strings.HasSuffix(path, "/") {
-		u.Path += "/" // JoinPath drops it; FASJSON redirects without it
-	}
+	u := a.base.JoinPath("v1", path) // keeps a trailing slash, which FASJSON's resources need
 	u.RawQuery = query.Encode()
 	var resp *http.Response
 	// One retry on 401 with a fresh authenticator: FASJSON answers

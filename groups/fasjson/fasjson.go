@@ -315,9 +315,9 @@ func (r refusal) UserMessage() string { return string(r) }
 
 // Stats are the directory's figures for /metrics.
 type Stats struct {
-	LastSuccess  time.Time // of a call to FASJSON
-	LastError    error     // of the last call, nil when it succeeded
-	TicketExpiry time.Time // of the Kerberos TGT; zero before the first login
+	LastSuccess         time.Time // of a call to FASJSON
+	LastError           error     // of the last call, nil when it succeeded
+	TicketExpiry        time.Time // of the Kerberos TGT; zero before the first login
 	Hits, Misses, Stale uint64
 }
 
