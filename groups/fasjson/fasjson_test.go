@@ -92,7 +92,7 @@ func TestCheck(t *testing.T) {
 		{name: "locked user (404)", identity: "matrix:ghost", want: []string{"sysadmin-main"},
 			reason: "Fedora account ghost is locked or does not exist", requests: []string{"/v1/users/ghost/?"}},
 		{name: "no account claims the nick", identity: "irc:nobody", want: []string{"sysadmin-main"},
-			reason: "no Fedora account lists irc:/nobody or irc://irc.libera.chat/nobody",
+			reason:   "no Fedora account lists irc:/nobody or irc://irc.libera.chat/nobody",
 			requests: []string{"/v1/search/users/?ircnick__exact=irc%3A%2Fnobody", "/v1/search/users/?ircnick__exact=irc%3A%2F%2Firc.libera.chat%2Fnobody"}},
 		{name: "two accounts claim it", identity: "matrix:@twin:example.org", want: []string{"sysadmin-main"},
 			reason:   "matrix://example.org/twin is claimed by 2 Fedora accounts (bsmith, mallory)",

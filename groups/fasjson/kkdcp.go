@@ -40,7 +40,7 @@ type kdcProxy struct {
 // Kerberos message with its 4-byte TCP length prefix, both ways.
 type kdcProxyMessage struct {
 	KerbMessage   []byte        `asn1:"explicit,tag:0"`
-	TargetDomain  asn1.RawValue `asn1:"optional,explicit,tag:1"` // KERB-REALM, a GeneralString
+	TargetDomain  asn1.RawValue `asn1:"optional,tag:1"` // [1] around KERB-REALM, a GeneralString
 	DCLocatorHint int           `asn1:"optional,explicit,tag:2"`
 }
 
@@ -133,15 +133,22 @@ func (p *kdcProxy) exchange(ctx context.Context, framed []byte) ([]byte, error) 
 		return nil, fmt.Errorf("kdc proxy %s: %w", p.url, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("kdc proxy %s: %s", p.url, resp.Status)
+		return nil, fmt.Errorf("kdc proxy %s: %s: %s", p.url, resp.Status, oneLine(string(data)))
 	}
 	return decodeProxyMessage(data)
 }
 
 func encodeProxyMessage(framed []byte, realm string) ([]byte, error) {
-	m := kdcProxyMessage{KerbMessage: framed,
-		TargetDomain: asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagGeneralString, Bytes: []byte(realm)}}
-	return asn1.Marshal(m)
+	// encoding/asn1 writes a RawValue as it is, ignoring "explicit": the
+	// [1] wrapper around the GeneralString is built here.
+	domain, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagGeneralString, Bytes: []byte(realm)})
+	if err != nil {
+		return nil, err
+	}
+	return asn1.Marshal(struct {
+		KerbMessage  []byte `asn1:"explicit,tag:0"`
+		TargetDomain asn1.RawValue
+	}{framed, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 1, IsCompound: true, Bytes: domain}})
 }
 
 // decodeProxyMessage returns the framed message of a KDC-PROXY-MESSAGE,
