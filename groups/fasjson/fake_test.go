@@ -21,7 +21,9 @@ import (
 	"github.com/fedora-infra/nocbot/internal/testsrv"
 )
 
-const fixtures = "../../../shared/fixtures/fasjson"
+// fixtures are the recorded FASJSON answers (a copy of the project's shared/fixtures/fasjson;
+// fictional users, the server's real shapes).
+const fixtures = "testdata"
 
 // fixture reads a recorded FASJSON answer.
 func fixture(t testing.TB, name string) []byte {
