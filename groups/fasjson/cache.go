@@ -157,6 +157,16 @@ func (c *cache[V]) len() int {
 	return c.lru.Len()
 }
 
+// fetchedAt is when the stored answer for key was fetched (zero: none).
+func (c *cache[V]) fetchedAt(key string) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[key]; ok {
+		return e.Value.(*item[V]).fetched
+	}
+	return time.Time{}
+}
+
 // peek is the stored answer for key, however old.
 func (c *cache[V]) peek(key string) (V, bool) {
 	c.mu.Lock()

@@ -159,7 +159,8 @@ func (d *Directory) Check(ctx context.Context, identity string, want []string) (
 	dec.Account = acct.user
 	var failure error
 	for _, g := range want {
-		member, _, src, err := d.members.get(ctx, acct.user+"\x00"+g, func(ctx context.Context) (bool, bool, error) {
+		key := acct.user + "\x00" + g
+		member, _, src, err := d.members.get(ctx, key, func(ctx context.Context) (bool, bool, error) {
 			m, err := d.api.isMember(ctx, g, acct.user)
 			d.note(err)
 			return m, m, err
@@ -172,7 +173,8 @@ func (d *Directory) Check(ctx context.Context, identity string, want []string) (
 		if member {
 			dec.Member = []string{g}
 			if src == Stale {
-				dec.Reason = fmt.Sprintf("FASJSON cannot be reached; %s's membership in %s was confirmed within the last %s", acct.user, g, d.opts.StaleTTL)
+				age := d.opts.Now().Sub(d.members.fetchedAt(key)).Round(time.Second)
+				dec.Reason = fmt.Sprintf("FASJSON cannot be reached; %s's membership in %s was last confirmed %s ago", acct.user, g, age)
 			}
 			return dec, nil
 		}

@@ -267,7 +267,7 @@ func TestDown(t *testing.T) {
 		h.clk.advance(s.advance)
 		dec, err := h.dir.Check(ctx, s.identity, []string{s.group})
 		if s.member {
-			if err != nil || len(dec.Member) != 1 || dec.Source != string(s.source) || !strings.Contains(dec.Reason, "FASJSON cannot be reached") {
+			if err != nil || len(dec.Member) != 1 || dec.Source != string(s.source) || !strings.Contains(dec.Reason, "FASJSON cannot be reached; jdoe's membership in sysadmin-main was last confirmed 10m0s ago") {
 				t.Errorf("%s: %+v, %v", s.name, dec, err)
 			}
 			continue
