@@ -61,8 +61,8 @@ type HTTPOptions struct {
 	// sends none.
 	Auth string
 	// Interval is the least time between two requests to one server
-	// (1 s: the politeness the trackers' operators ask for); tests set
-	// it lower.
+	// (1 s when zero: the trackers are shared); tests set it lower, and
+	// a negative one does not pace at all.
 	Interval time.Duration
 	// Attempts is how many times a request is tried (3).
 	Attempts int
@@ -72,6 +72,8 @@ type HTTPOptions struct {
 	// MaxRetryAfter caps a server's Retry-After (2 min), so a run keeps
 	// within its timeout.
 	MaxRetryAfter time.Duration
+	// Sleep waits before a retry (a timer when nil); tests record it.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 func (o *HTTPOptions) defaults() {
@@ -92,6 +94,9 @@ func (o *HTTPOptions) defaults() {
 	}
 	if o.MaxRetryAfter <= 0 {
 		o.MaxRetryAfter = 2 * time.Minute
+	}
+	if o.Sleep == nil {
+		o.Sleep = func(ctx context.Context, d time.Duration) error { return backoff.Sleep(ctx, nil, d) }
 	}
 }
 
@@ -121,7 +126,7 @@ func newREST(service, base string, o HTTPOptions) (*rest, error) {
 func (r *rest) pace(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if wait := r.opts.Interval - time.Since(r.last); wait > 0 && !r.last.IsZero() {
+	if wait := r.opts.Interval - time.Since(r.last); r.opts.Interval > 0 && wait > 0 && !r.last.IsZero() {
 		if err := backoff.Sleep(ctx, nil, wait); err != nil {
 			return err
 		}
@@ -145,7 +150,7 @@ func (r *rest) get(ctx context.Context, path string, query url.Values, out any) 
 			if errors.As(last, &ra) && ra.d > 0 {
 				wait = min(ra.d, r.opts.MaxRetryAfter)
 			}
-			if err := backoff.Sleep(ctx, nil, wait); err != nil {
+			if err := r.opts.Sleep(ctx, wait); err != nil {
 				return fmt.Errorf("%s: waiting to retry after %w: %w", r.service, last, err)
 			}
 		}

@@ -333,7 +333,9 @@ func diff(t Target, old Entry, had bool, cur Entry) []Event {
 			out = append(out, Event{Target: t, Kind: kind, Role: r.name, Entry: cur})
 		}
 	}
-	active := func(e Entry) bool { return e.Blocker == Proposed || e.Blocker == Accepted || e.FE == Proposed || e.FE == Accepted }
+	active := func(e Entry) bool {
+		return e.Blocker == Proposed || e.Blocker == Accepted || e.FE == Proposed || e.FE == Accepted
+	}
 	if had && (active(old) || active(cur)) {
 		switch {
 		case old.Open && !cur.Open:
