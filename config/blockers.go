@@ -111,7 +111,7 @@ func quietHours(s string) bool {
 	return err1 == nil && err2 == nil && !ta.Equal(tb)
 }
 
-// BlockersInterval is the time between two scheduled syncs, for the catch-up at start-up.
+// Interval is the time between two scheduled syncs, for the catch-up at start-up.
 func (b Blockers) Interval() (time.Duration, error) {
 	sched, err := cron.ParseStandard(b.Every)
 	if err != nil {

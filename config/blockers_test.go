@@ -65,3 +65,19 @@ func TestBlockersInterval(t *testing.T) {
 		}
 	}
 }
+
+func TestBlockersFromTheEnvironment(t *testing.T) {
+	env := map[string]string{"NOCBOT_BLOCKERS_ENABLED": "true", "NOCBOT_BLOCKERS_RELEASES": "41, 42"}
+	c, err := Parse(strings.NewReader(""), "nocbot.toml", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Blockers.Enabled || len(c.Blockers.Releases) != 2 || c.Blockers.Releases[1] != 42 {
+		t.Errorf("blockers = %+v", c.Blockers)
+	}
+	env["NOCBOT_BLOCKERS_RELEASES"] = "41,F42"
+	_, err = Parse(strings.NewReader(""), "nocbot.toml", func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), `env NOCBOT_BLOCKERS_RELEASES: invalid integer "F42" in the list`) {
+		t.Errorf("err = %v", err)
+	}
+}
