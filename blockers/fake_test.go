@@ -30,6 +30,7 @@ type fake struct {
 	issues   []map[string]any
 	latency  time.Duration
 	pageCap  int                                 // most bugs per page whatever the limit (0: 1000)
+	hidden   map[int]bool                        // bugs a search leaves out silently (private, anonymous caller)
 	fault    func(n int, r *http.Request) *fault // nil: none
 	requests []string                            // "GET /rest/bug?…"
 }
@@ -210,6 +211,9 @@ func (f *fake) search(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, b := range f.bugs {
+		if f.hidden[int(b["id"].(float64))] {
+			continue
+		}
 		ok := ids[strconv.Itoa(int(b["id"].(float64)))]
 		for _, a := range q["alias"] {
 			ok = ok || hasAlias(b, a)

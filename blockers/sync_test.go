@@ -5,6 +5,8 @@ import (
 	"flag"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -355,5 +357,98 @@ func TestUnknownTrackerFailsTheRun(t *testing.T) {
 	}
 	if len(h.pending()) != 0 {
 		t.Error("something was announced")
+	}
+}
+
+// A sync commits without touching the page: its collection is not a page
+// collection, so the publisher is not woken.
+func TestSyncDoesNotRepublish(t *testing.T) {
+	h := newHarness(t)
+	var commits []store.Commit
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "other.db"), status.NewCatalogue(nil),
+		store.Options{Now: h.clock, Collections: Collections(), OnCommit: func(c store.Commit) { commits = append(commits, c) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc := New(st, h.svc.opts)
+	if _, err := svc.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(commits) != 1 || commits[0].Page || !slices.Contains(commits[0].Outboxes, announce.Box) {
+		t.Errorf("commits %+v: want one, off the page, with announcements", commits)
+	}
+}
+
+func TestPrivateAndMissingBugs(t *testing.T) {
+	h := newHarness(t)
+	h.sync()
+	base := len(h.pending())
+	h.f.edit(2308000, func(b map[string]any) { b["groups"] = []any{"redhat"}; b["summary"] = "secret details" })
+	h.f.edit(2308001, func(map[string]any) {})
+	h.f.mu.Lock()
+	h.f.hidden = map[int]bool{2308001: true}
+	h.f.mu.Unlock()
+	h.f.setDepends(finalFE, append(h.f.depends(finalFE), 2308000, 2308001)...)
+	h.advance(30 * time.Minute)
+	rep := h.sync()
+	got := since(h.pending(), base)
+	want := "[F41 Final] proposed freeze exception: #2308000 (private bug, NEW) https://bugzilla.redhat.com/2308000"
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("announced %q, want only %q", got, want)
+	}
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "bug 2308001 is on a tracker but was not returned") {
+		t.Errorf("warnings %q", rep.Warnings)
+	}
+	snap, _, _ := h.svc.Snapshot(context.Background())
+	for _, l := range Summary(snap, Target{41, "final"}, h.svc.opts.Links, 25) {
+		if strings.Contains(l, "secret details") {
+			t.Errorf("the summary shows a private bug's summary: %s", l)
+		}
+	}
+}
+
+// Many changes in one run: five lines per milestone, the last pointing
+// to the buglist for the rest.
+func TestAnnouncementsCappedPerRun(t *testing.T) {
+	h := newHarness(t)
+	h.sync()
+	base := len(h.pending())
+	ids := h.f.depends(finalFE)
+	for i := range 7 {
+		id := 2309000 + i
+		h.f.edit(id, func(map[string]any) {})
+		ids = append(ids, id)
+	}
+	h.f.setDepends(finalFE, ids...)
+	h.advance(30 * time.Minute)
+	h.sync()
+	got := since(h.pending(), base)
+	if len(got) != 5 || got[4] != "[F41 Final] and 3 more changes: https://qa.fedoraproject.org/blockerbugs/milestone/41/final/buglist" {
+		t.Errorf("announced %d lines: %q", len(got), got)
+	}
+	for _, l := range got[:4] {
+		if !strings.HasPrefix(l, "[F41 Final] proposed freeze exception: #23090") {
+			t.Errorf("unexpected line %q", l)
+		}
+	}
+}
+
+func TestQuietHoursSkipScheduledRuns(t *testing.T) {
+	h := newHarness(t)
+	q, _ := ParseQuietHours("14:00-15:00")
+	h.svc.opts.Quiet = q
+	if err := h.svc.Scheduled(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.f.log()) != 0 || len(h.pending()) != 0 {
+		t.Errorf("a run in quiet hours: %q", h.f.log())
+	}
+	h.advance(time.Hour) // 15:30
+	if err := h.svc.Scheduled(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.pending()) != 2 {
+		t.Errorf("after quiet hours: %q", h.pending())
 	}
 }
