@@ -66,6 +66,10 @@ const (
 	BatchSize = 100
 )
 
+// maxPages bounds one search: 20 bugs a page (the smallest cap seen)
+// times this is far more than any tracker holds.
+const maxPages = 500
+
 type searchResult struct {
 	Bugs   []Bug `json:"bugs"`
 	Faults []struct {
@@ -82,7 +86,10 @@ type searchResult struct {
 // not say), so the server's default cap of 20 never cuts a result.
 func (c *Bugzilla) search(ctx context.Context, q url.Values, limit int) ([]Bug, error) {
 	var out []Bug
-	for offset := 0; ; {
+	for offset, pages := 0, 0; ; pages++ {
+		if pages == maxPages { // a server that never says it is done
+			return nil, fmt.Errorf("search still returning bugs after %d pages (%d bugs)", maxPages, offset)
+		}
 		q.Set("limit", strconv.Itoa(limit))
 		q.Set("offset", strconv.Itoa(offset))
 		var res searchResult
