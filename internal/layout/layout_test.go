@@ -27,6 +27,7 @@ var allowed = map[string][]string{
 	"groups/fasjson":             {"groups"},
 	"scheduler":                  {},
 	"schedule":                   {"announce", "commands", "scheduler", "status", "store"},
+	"blockers":                   {"announce", "commands", "status", "store", "internal/*"},
 	"web":                        {},
 	"internal/backoff":           {},
 	"internal/ratelimit":         {},
