@@ -29,6 +29,7 @@ type Config struct {
 	Scheduler   Scheduler           `toml:"scheduler"`
 	Announce    Announce            `toml:"announce"`
 	Messaging   Messaging           `toml:"messaging"`
+	Blockers    Blockers            `toml:"blockers"`
 	Schedule    []ScheduleEntry     `toml:"schedule"` // [[schedule]]: recurring announcements
 	IRC         *IRC                `toml:"irc"`      // nil: IRC not configured
 	Matrix      *Matrix             `toml:"matrix"`   // nil: Matrix not configured
@@ -299,6 +300,7 @@ func Default() *Config {
 			"status":      {"sysadmin-main", "noc"},
 			"announce":    {"sysadmin-main", "noc"},
 			"maintenance": {"sysadmin-main", "noc"},
+			"blockers":    {"sysadmin-main", "noc"},
 		},
 		Publisher: Publisher{
 			Target:      "dir",
@@ -319,6 +321,7 @@ func Default() *Config {
 			Reminders: []Duration{{24 * time.Hour}, {time.Hour}}},
 		Announce:  Announce{MaxAge: Duration{24 * time.Hour}},
 		Messaging: Messaging{Exchange: "amq.topic", TopicPrefix: "org.fedoraproject.prod", App: "nocbot", MaxPending: 10000},
+		Blockers:  defaultBlockers(),
 	}
 }
 
