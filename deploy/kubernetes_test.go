@@ -50,23 +50,17 @@ func decode(path string, m *manifests) error {
 	var obj any
 	switch tm.APIVersion + " " + tm.Kind {
 	case "apps/v1 Deployment":
-		m.deploy = &appsv1.Deployment{}
-		obj = m.deploy
+		obj = fresh(&m.deploy)
 	case "v1 PersistentVolumeClaim":
-		m.pvc = &corev1.PersistentVolumeClaim{}
-		obj = m.pvc
+		obj = fresh(&m.pvc)
 	case "v1 Secret":
-		m.secret = &corev1.Secret{}
-		obj = m.secret
+		obj = fresh(&m.secret)
 	case "v1 ConfigMap":
-		m.config = &corev1.ConfigMap{}
-		obj = m.config
+		obj = fresh(&m.config)
 	case "v1 Service":
-		m.service = &corev1.Service{}
-		obj = m.service
+		obj = fresh(&m.service)
 	case "networking.k8s.io/v1 NetworkPolicy":
-		m.policy = &networkingv1.NetworkPolicy{}
-		obj = m.policy
+		obj = fresh(&m.policy)
 	default:
 		return fmt.Errorf("%s: %q %q is not a kind this test knows: add it here with its checks", path, tm.APIVersion, tm.Kind)
 	}
@@ -407,6 +401,12 @@ func TestConfigMapIsProductionConfig(t *testing.T) {
 	if got := loadManifests(t).config.Data["nocbot.toml"]; got != string(prod) {
 		t.Errorf("%s's nocbot.toml differs from config/production.toml (go test ./deploy -run ConfigMap -update)", path)
 	}
+}
+
+// fresh points *p at a new zero T and returns it, for decoding into.
+func fresh[T any](p **T) *T {
+	*p = new(T)
+	return *p
 }
 
 // matches reports whether a non-empty selector selects the labels.

@@ -16,10 +16,11 @@ STATICCHECK_VERSION=v0.8.2
 GOVULNCHECK_VERSION=v1.9.0
 # The vulnerability reports as of this pseudo-version; bump it to learn of newer ones.
 VULNDB_VERSION=v0.0.0-20261105234957-e22db6528018
-# podman builds the container image (make image) with ca-certificates' bundle inside; systemd
+# podman builds the container image (make image; uidmap for rootless podman) with
+# ca-certificates' bundle inside; systemd
 # brings systemd-analyze (deploy/systemd); jq reads govulncheck's findings (static-checks.sh).
 APT_PACKAGES=(inspircd anope chromium awscli tidy rabbitmq-server python3-pika python3-jsonschema
-	podman ca-certificates systemd jq)
+	podman uidmap ca-certificates systemd jq)
 
 TOOLS=${NOCBOT_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/nocbot/tools}
 mkdir -p "$TOOLS"
