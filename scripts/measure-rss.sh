@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}
-CHANGES=${CHANGES:-200}
+CHANGES=${CHANGES:-20} # [bot] rate_limit is 20 commands a minute per account
 dir=$(mktemp -d)
 pid=
 cleanup() {
