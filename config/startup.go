@@ -75,9 +75,7 @@ func (c *Config) CheckStartup(s Startup) error {
 		}
 	}
 	if s.Environ != nil {
-		for _, e := range c.unknownEnv(s.Environ) {
-			errs = append(errs, e)
-		}
+		errs = append(errs, c.unknownEnv(s.Environ)...)
 	}
 	return errs.orNil()
 }
