@@ -1,0 +1,223 @@
+package alerts
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fedora-infra/nocbot/announce"
+	"github.com/fedora-infra/nocbot/commands"
+	"github.com/fedora-infra/nocbot/status"
+)
+
+// PermDecide is the permission of !accept and !dismiss: those who may
+// change the status decide what monitoring proposes. !accept then runs
+// the status command through the dispatcher, which checks it again.
+const PermDecide = "status"
+
+// Commands are the rows of !accept, !dismiss and !alerts.
+func (e *Engine) Commands() []commands.Command {
+	return []commands.Command{
+		{Name: "accept", Usage: "<n>", Help: "apply alert proposal n: its !status command runs as you", MinArgs: 1, MaxArgs: 1, Perm: PermDecide, Run: e.accept},
+		{Name: "dismiss", Usage: `<n> ["reason"]`, Help: "close alert proposal n without changing the page", MinArgs: 1, MaxArgs: 2, Perm: PermDecide, Run: e.dismiss},
+		{Name: "alerts", Help: "list the open alert proposals", MaxArgs: 0, Run: e.list},
+	}
+}
+
+// load reads one proposal by the number people type.
+func (e *Engine) load(ctx context.Context, id string) (Proposal, error) {
+	if e.st == nil {
+		return Proposal{}, errUnbound
+	}
+	k, ok := keyOf(id)
+	if !ok {
+		return Proposal{}, commands.Refuse("%q is not an alert proposal number (see !alerts)", id)
+	}
+	var p Proposal
+	var found bool
+	_, err := e.st.Apply(ctx, status.Event{}, func(tx commands.Tx) (status.Outcome, error) { // reads only: nothing commits
+		var err error
+		p, found, err = proposals.Get(tx, k)
+		return status.Outcome{}, err
+	})
+	if err != nil {
+		return Proposal{}, fmt.Errorf("read alert proposal %s: %w", id, err)
+	}
+	if !found {
+		return Proposal{}, commands.Refuse("no alert proposal %s (see %salerts)", strings.TrimPrefix(id, "#"), e.opts.Prefix)
+	}
+	return p, nil
+}
+
+// decidable refuses a proposal that is not open any more.
+func (e *Engine) decidable(p Proposal, now time.Time) error {
+	switch {
+	case p.Kind == KindInfo:
+		return commands.Refuse("alert %s is information only: no rule maps it to a change", p.ID)
+	case p.State != StateOpen:
+		by := ""
+		if p.DecidedBy != "" {
+			by = " by " + p.DecidedBy
+		}
+		return commands.Refuse("alert %s is %s%s already", p.ID, p.State, by)
+	case !p.Expires.IsZero() && !now.Before(p.Expires):
+		return commands.Refuse("alert %s expired at %s", p.ID, status.Stamp(p.Expires))
+	}
+	return nil
+}
+
+func (e *Engine) accept(ctx context.Context, env *commands.Env) ([]string, error) {
+	p, err := e.load(ctx, env.Args[0])
+	if err != nil {
+		return nil, err
+	}
+	if err := e.decidable(p, env.Now); err != nil {
+		return nil, err
+	}
+	if p.Kind == KindRecovery && p.Incident != "" && !incidentOpen(e.st.Board(), p.Incident) {
+		p.Incident = "" // resolved meanwhile: set the services good instead
+	}
+	// The ordinary status command of the person who accepts: the
+	// dispatcher checks their groups, the change's audit event and
+	// announcement name them, the message bus hears of it.
+	req := env.Req
+	req.Line = p.Command()
+	resp := e.dispatch(ctx, req)
+	if resp.Result != commands.ResultOK {
+		return nil, commands.Refuse("alert %s not applied: %s", p.ID, strings.TrimPrefix(strings.Join(resp.Lines, " "), "error: "))
+	}
+	opened := p.Incident
+	if opened == "" {
+		opened = lastTouched(e.st.Board(), env.Req.Identity, p.Services)
+	}
+	now := env.Now
+	ev := status.Event{At: now, Actor: env.Req.Identity, Action: "alerts.accept", Command: env.Req.Line}
+	_, err = e.st.Apply(ctx, ev, func(tx commands.Tx) (status.Outcome, error) {
+		cur, ok, err := proposals.Get(tx, key(mustN(p.ID)))
+		if err != nil || !ok {
+			return status.Outcome{}, fmt.Errorf("alert %s vanished: %v", p.ID, err)
+		}
+		cur.State, cur.Decided, cur.DecidedBy, cur.Opened, cur.Updated = StateAccepted, now, env.Req.Identity, opened, now
+		return status.Outcome{Action: "alerts.accepted", IDs: []string{p.ID}, Text: "accepted alert " + p.ID}, proposals.Put(tx, key(mustN(p.ID)), cur)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("the change is made, but recording alert %s as accepted failed: %w", p.ID, err)
+	}
+	took := now.Sub(p.FirstAlert)
+	e.count("accepted")
+	if e.opts.OnAccepted != nil && p.Kind == KindChange {
+		e.opts.OnAccepted(took)
+	}
+	e.opts.Log.Info("alert accepted", "proposal", p.ID, "kind", p.Kind, "incident", opened, "by", env.Req.Identity,
+		"first_alert", p.FirstAlert, "seconds_to_change", took.Seconds())
+	return append(resp.Lines, fmt.Sprintf("(alert %s accepted, %s after the first alert)", p.ID, took.Round(time.Second))), nil
+}
+
+// lastTouched is the open incident on services whose newest update is
+// by who: the one the accepted command just opened or updated.
+func lastTouched(b *status.Board, who string, services []string) string {
+	best, at := "", time.Time{}
+	for _, in := range b.Open() {
+		if len(in.Updates) == 0 || len(services) == 0 || !in.Affects(services[0]) {
+			continue
+		}
+		u := in.Updates[len(in.Updates)-1]
+		if u.Author == who && !u.At.Before(at) {
+			best, at = in.ID, u.At
+		}
+	}
+	return best
+}
+
+func (e *Engine) dismiss(ctx context.Context, env *commands.Env) ([]string, error) {
+	p, err := e.load(ctx, env.Args[0])
+	if err != nil {
+		return nil, err
+	}
+	if err := e.decidable(p, env.Now); err != nil {
+		return nil, err
+	}
+	reason := ""
+	if len(env.Args) > 1 {
+		if reason, err = status.CleanText(env.Args[1], status.MaxTitle); err != nil {
+			return nil, err
+		}
+	}
+	now := env.Now
+	who := env.Req.Identity
+	text := fmt.Sprintf("alert %s dismissed by %s", p.ID, who)
+	if reason != "" {
+		text += ": " + reason
+	}
+	ev := status.Event{At: now, Actor: who, Action: "alerts.dismiss", Command: env.Req.Line}
+	_, err = e.st.Apply(ctx, ev, func(tx commands.Tx) (status.Outcome, error) {
+		cur, ok, err := proposals.Get(tx, key(mustN(p.ID)))
+		if err != nil || !ok {
+			return status.Outcome{}, fmt.Errorf("alert %s vanished: %v", p.ID, err)
+		}
+		if err := e.decidable(cur, now); err != nil { // decided meanwhile by someone else
+			return status.Outcome{}, err
+		}
+		cur.State, cur.Decided, cur.DecidedBy, cur.Reason, cur.Updated = StateDismissed, now, who, reason, now
+		cur.Rev++
+		if err := proposals.Put(tx, key(mustN(p.ID)), cur); err != nil {
+			return status.Outcome{}, err
+		}
+		a := announce.Announcement{ID: fmt.Sprintf("alerts:%s:%d:dismissed", p.ID, cur.Rev), Topic: TopicAlerts, Text: text,
+			Targets: cur.Rooms, Except: []announce.Target{{Net: env.Req.Net, Room: env.Req.Room}}, At: now}
+		if _, err := announce.Enqueue(tx, a); err != nil {
+			return status.Outcome{}, err
+		}
+		return status.Outcome{Action: "alerts.dismissed", IDs: []string{p.ID}, Text: text}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.count("dismissed")
+	return []string{text}, nil
+}
+
+func (e *Engine) list(ctx context.Context, env *commands.Env) ([]string, error) {
+	if e.st == nil {
+		return nil, errUnbound
+	}
+	var all []Proposal
+	_, err := e.st.Apply(ctx, status.Event{}, func(tx commands.Tx) (status.Outcome, error) {
+		var err error
+		all, err = proposals.All(tx)
+		return status.Outcome{}, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list alert proposals: %w", err)
+	}
+	var lines []string
+	for i := len(all) - 1; i >= 0; i-- { // newest first
+		p := all[i]
+		if !p.live() || (p.State == StateOpen && !env.Now.Before(p.Expires)) {
+			continue
+		}
+		age := human(env.Now.Sub(p.Created))
+		switch p.Kind {
+		case KindInfo:
+			lines = append(lines, fmt.Sprintf("info: %s (%d firing, %s old)", p.Message, len(p.Firing), age))
+		default:
+			lines = append(lines, fmt.Sprintf("%s: %s%s%s (%s old, expires in %s)", p.ID, e.opts.Prefix, p.Command(), alertSummary(&p), age, human(p.Expires.Sub(env.Now))))
+		}
+	}
+	if len(lines) == 0 {
+		return []string{"no open alert proposals"}, nil
+	}
+	limit := env.Req.MaxLines
+	if limit <= 0 {
+		limit = 6
+		if env.Req.Direct {
+			limit = 21
+		}
+	}
+	if len(lines) > limit {
+		more := len(lines) - (limit - 1)
+		lines = append(lines[:limit-1], fmt.Sprintf("and %d more (ask %salerts in a direct message)", more, e.opts.Prefix))
+	}
+	return lines, nil
+}
