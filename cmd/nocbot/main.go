@@ -260,6 +260,9 @@ func checkConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 		fmt.Fprintln(stderr, err)
 		return errReported
 	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
 	fmt.Fprintf(stdout, "%s: ok\n", file)
 	return nil
 }
