@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/fedora-infra/nocbot/alerts"
 	"github.com/fedora-infra/nocbot/announce"
 	"github.com/fedora-infra/nocbot/bot"
 	"github.com/fedora-infra/nocbot/bot/console"
@@ -63,6 +64,8 @@ type Daemon struct {
 	scheduler *scheduler.Scheduler
 	schedule  *schedule.Engine // announcements and maintenance windows planned ahead
 	web       *web.Server      // nil when [web] listen is empty
+	alerts    *alerts.Engine   // monitoring alerts -> proposals
+	alertsSrv *alerts.Server   // nil when [alerts] listen is empty
 }
 
 // capabilities are what this binary honours, for the config checks: the
@@ -71,7 +74,7 @@ type Daemon struct {
 func capabilities(table *commands.Table) config.Capabilities {
 	return config.Capabilities{
 		Permissions:  table.Perms(),
-		Topics:       []string{announce.TopicStatus, announce.TopicPublish, schedule.TopicAnnounce, schedule.TopicMaintenance},
+		Topics:       []string{announce.TopicStatus, announce.TopicPublish, schedule.TopicAnnounce, schedule.TopicMaintenance, alerts.TopicAlerts},
 		GroupSources: []string{"static"},
 		Targets:      []string{"dir", "s3"},
 		Check:        adapterProblems,
@@ -103,20 +106,21 @@ func adapterProblems(cfg *config.Config) []config.Problem {
 			out = append(out, config.Problem{Path: append([]string{"matrix"}, p.Path...), Msg: p.Msg})
 		}
 	}
-	return out
+	_, problems := alertRules(cfg)
+	return append(out, problems...)
 }
 
 // commandTable assembles the rows of every package that contributes
 // commands, for the config checks (an unbound schedule engine lists its
 // rows). New capabilities add their rows in commandTableFor.
 func commandTable() (*commands.Table, error) {
-	return commandTableFor(schedule.Unbound())
+	return commandTableFor(schedule.Unbound(), alerts.Unbound())
 }
 
-// commandTableFor is the table whose schedule rows run on sched; newDaemon
-// builds it with the daemon's engine.
-func commandTableFor(sched *schedule.Engine) (*commands.Table, error) {
-	return commands.NewTable(commands.Core(), sched.Commands())
+// commandTableFor is the table whose schedule and alerts rows run on
+// sched and al; newDaemon builds it with the daemon's engines.
+func commandTableFor(sched *schedule.Engine, al *alerts.Engine) (*commands.Table, error) {
+	return commands.NewTable(commands.Core(), sched.Commands(), al.Commands())
 }
 
 // newDaemon builds every part. On error, what was opened is closed.
@@ -134,11 +138,11 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	// 1. State. Nothing commits before Run: the worker and the
 	// announcement loop subscribe below and start with a pass over what
 	// is pending, so a change from the last run is never missed.
-	if d.store, err = store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{Log: log, Collections: schedule.Collections()}); err != nil {
+	if d.store, err = store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{Log: log, Collections: append(schedule.Collections(), alerts.Collections()...)}); err != nil {
 		return nil, err
 	}
-	d.schedule = schedule.Unbound()
-	if table, err = commandTableFor(d.schedule); err != nil { // the same rows as the caller's, bound to this engine
+	d.schedule, d.alerts = schedule.Unbound(), alerts.Unbound()
+	if table, err = commandTableFor(d.schedule, d.alerts); err != nil { // the same rows as the caller's, bound to this engine
 		return nil, err
 	}
 	d.table = table
@@ -164,6 +168,11 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	}
 	disp := commands.New(opts)
 	d.bot = bot.New(disp, botOptions(cfg, log, d.metrics))
+	// 3b. Alerts: an accepted proposal runs its status command through
+	// the dispatcher, as the person who accepted it.
+	if d.alertsSrv, err = bindAlerts(cfg, d.alerts, d.store, disp, d.registry, getenv, log); err != nil {
+		return nil, err
+	}
 
 	// 4. Chat networks over the bot.
 	if cfg.ConsoleEnabled() {
@@ -228,6 +237,13 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	// also gives it the scheduler's timeout, metrics and readiness.
 	err = d.scheduler.Add(scheduler.Job{Name: "schedule", Spec: "@every 1m", Timeout: time.Minute, Run: func(ctx context.Context) error {
 		_, err := d.schedule.Advance(ctx)
+		return err
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	err = d.scheduler.Add(scheduler.Job{Name: "alerts-expire", Spec: "@every 1m", Timeout: time.Minute, Run: func(ctx context.Context) error {
+		_, err := d.alerts.Expire(ctx)
 		return err
 	}})
 	if err != nil {
@@ -338,6 +354,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.web != nil {
 		web = append(web, d.web)
 	}
+	if d.alertsSrv != nil {
+		web = append(web, d.alertsSrv)
+	}
 	stages := []stage{
 		{"web", web},
 		{"publisher", d.publishers()},
@@ -345,7 +364,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		{"bot", []runner{d.bot, d.scheduler, d.schedule, d.announcer}},
 	}
 	d.log.Info("nocbot running", "state", d.cfg.Bot.State, "schema", store.SchemaVersion(), "publisher", d.cfg.Publisher.Target, "web", d.cfg.Web.Listen,
-		"console", d.cfg.ConsoleEnabled(), "irc", d.cfg.IRCEnabled(), "matrix", d.cfg.MatrixEnabled(), "messaging", d.cfg.Messaging.Enabled)
+		"alerts", d.cfg.Alerts.Listen, "console", d.cfg.ConsoleEnabled(), "irc", d.cfg.IRCEnabled(), "matrix", d.cfg.MatrixEnabled(), "messaging", d.cfg.Messaging.Enabled)
 	return supervise(ctx, d.log, stages)
 }
 

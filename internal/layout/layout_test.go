@@ -27,6 +27,7 @@ var allowed = map[string][]string{
 	"scheduler":                  {},
 	"schedule":                   {"announce", "commands", "scheduler", "status", "store"},
 	"web":                        {},
+	"alerts":                     {"announce", "bot", "commands", "status", "store", "web"},
 	"internal/backoff":           {},
 	"internal/ratelimit":         {},
 	"internal/testsrv":           {},
