@@ -63,7 +63,9 @@ message = "{{ .Annotations.summary }} ({{ .Count }} probe failing)"
 	if out := in.stdout.String(); !strings.Contains(out, "opened incident #1: The Koji Buildsystem major outage") {
 		t.Fatalf("accept did not open the incident:\n%s", out)
 	}
-	in.waitFor(func() bool { return strings.Contains(in.get("/ongoing.json"), "Koji hub is not answering HTTPS (1 probe failing)") }, "the page to show the incident")
+	in.waitFor(func() bool {
+		return strings.Contains(in.get("/ongoing.json"), "Koji hub is not answering HTTPS (1 probe failing)")
+	}, "the page to show the incident")
 	if log := in.stderr.String(); !strings.Contains(log, `msg="alert accepted"`) || !strings.Contains(log, `proposal=1 kind=change incident=1 by=console:operator`) || !strings.Contains(log, "seconds_to_change=") {
 		t.Errorf("no log line of the time to change:\n%s", in.stderr)
 	}
