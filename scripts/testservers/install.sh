@@ -10,9 +10,10 @@ set -euo pipefail
 
 DENDRITE_VERSION=v0.13.8
 VERSITYGW_VERSION=v1.8.0
+# nodejs runs the Zabbix media type script of docs/ in the alerts tests.
 # prometheus-alertmanager: the alerts tests start private instances on free loopback ports with clustering off;
 # the package's own service (:9093/:9094, where a host lets it start) is left alone and never used.
-APT_PACKAGES=(inspircd anope chromium awscli tidy rabbitmq-server python3-pika python3-jsonschema prometheus-alertmanager)
+APT_PACKAGES=(inspircd anope chromium awscli tidy rabbitmq-server python3-pika python3-jsonschema prometheus-alertmanager nodejs)
 
 TOOLS=${NOCBOT_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/nocbot/tools}
 mkdir -p "$TOOLS"
