@@ -67,12 +67,21 @@ func (e *Engine) decidable(p Proposal, now time.Time) error {
 	return nil
 }
 
-func (e *Engine) accept(ctx context.Context, env *commands.Env) ([]string, error) {
+// pending loads the proposal a decision names and refuses it unless it
+// is open. The caller holds e.decide.
+func (e *Engine) pending(ctx context.Context, env *commands.Env) (Proposal, error) {
 	p, err := e.load(ctx, env.Args[0])
 	if err != nil {
-		return nil, err
+		return Proposal{}, err
 	}
-	if err := e.decidable(p, env.Now); err != nil {
+	return p, e.decidable(p, env.Now)
+}
+
+func (e *Engine) accept(ctx context.Context, env *commands.Env) ([]string, error) {
+	e.decide.Lock()
+	defer e.decide.Unlock()
+	p, err := e.pending(ctx, env)
+	if err != nil {
 		return nil, err
 	}
 	if p.Kind == KindRecovery && p.Incident != "" && !incidentOpen(e.st.Board(), p.Incident) {
@@ -131,11 +140,10 @@ func lastTouched(b *status.Board, who string, services []string) string {
 }
 
 func (e *Engine) dismiss(ctx context.Context, env *commands.Env) ([]string, error) {
-	p, err := e.load(ctx, env.Args[0])
+	e.decide.Lock()
+	defer e.decide.Unlock()
+	p, err := e.pending(ctx, env)
 	if err != nil {
-		return nil, err
-	}
-	if err := e.decidable(p, env.Now); err != nil {
 		return nil, err
 	}
 	reason := ""

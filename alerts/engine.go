@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fedora-infra/nocbot/announce"
@@ -116,6 +117,10 @@ type Options struct {
 // store. Its command rows exist before it is bound (for the config
 // checks); Bind gives it the store and the dispatcher.
 type Engine struct {
+	// decide serialises !accept and !dismiss: between the check that a
+	// proposal is open and the record of the decision runs a whole status
+	// command, which two people accepting at once must not both run.
+	decide   sync.Mutex
 	st       commands.Store
 	opts     Options
 	dispatch func(ctx context.Context, req commands.Request) commands.Response
@@ -578,7 +583,7 @@ func (e *Engine) Expire(ctx context.Context) (int, error) {
 					return status.Outcome{}, err
 				}
 				ids = append(ids, p.ID)
-			case !p.live() && !p.Decided.IsZero() && now.Sub(p.Decided) > retention && !(p.Kind == KindChange && !p.Recovered):
+			case !p.live() && !p.Decided.IsZero() && now.Sub(p.Decided) > retention && !awaitsRecovery(p):
 				if err := tx.Delete(ProposalsCollection, key(mustN(p.ID))); err != nil {
 					return status.Outcome{}, err
 				}
@@ -594,6 +599,12 @@ func (e *Engine) Expire(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("expire alert proposals: %w", err)
 	}
 	return n, nil
+}
+
+// awaitsRecovery is an applied change whose recovery was not proposed yet:
+// it is kept however old, so the recovery finds the incident it opened.
+func awaitsRecovery(p *Proposal) bool {
+	return p.Kind == KindChange && (p.State == StateAccepted || p.State == StateAuto) && !p.Recovered
 }
 
 // retention is how long decided proposals stay for !alerts and the

@@ -357,3 +357,45 @@ func TestNagiosAndZabbix(t *testing.T) {
 		t.Fatalf("zabbix recovery: %q", got)
 	}
 }
+
+// TestConcurrentAccept: two people accepting at once run one change.
+func TestConcurrentAccept(t *testing.T) {
+	h := newHarness(t, "", nil, web.Limits{})
+	h.deliver("/hooks/alertmanager", fixture(t, "firing.json"))
+	results := make(chan commands.Response, 2)
+	for _, who := range []string{kevin, "matrix:nirik"} {
+		go func() { results <- h.say(who, "accept 1") }()
+	}
+	ok := 0
+	for range 2 {
+		if r := <-results; r.Result == commands.ResultOK {
+			ok++
+		} else if !strings.Contains(lastLine(r.Lines), "accepted by") {
+			t.Errorf("the other accept: %+v", r)
+		}
+	}
+	if in := h.st.Board().Open(); ok != 1 || len(in) != 1 || len(in[0].Updates) != 1 {
+		t.Fatalf("%d accepts succeeded; incident updates %d", ok, len(in[0].Updates))
+	}
+}
+
+// TestPrune: decided proposals go after 30 days, except an applied
+// change still waiting for its recovery.
+func TestPrune(t *testing.T) {
+	h := newHarness(t, "", nil, web.Limits{})
+	h.deliver("/hooks/alertmanager", fixture(t, "firing.json"))
+	h.deliver("/hooks/alertmanager", fixture(t, "grouped-3-firing.json"))
+	h.say(kevin, "accept 1")
+	h.say(kevin, "dismiss 2")
+	h.clock.add(31 * 24 * time.Hour)
+	if _, err := h.eng.Expire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ps := h.proposals(); len(ps) != 1 || ps[0].ID != "1" {
+		t.Fatalf("after pruning: %+v", ps)
+	}
+	h.deliver("/hooks/alertmanager", fixture(t, "resolved.json")) // a month later, still found
+	if p := h.proposal("3"); p.Kind != KindRecovery || p.Incident == "" {
+		t.Fatalf("recovery after a month: %+v", p)
+	}
+}
