@@ -1,6 +1,7 @@
 package render
 
 import (
+	"crypto/sha256"
 	"slices"
 	"sync"
 	"time"
@@ -31,7 +32,11 @@ func NewRenderer(site Site) *Renderer { return &Renderer{site: site} }
 func (r *Renderer) Render(b *status.Board, now time.Time) ([]File, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	files, next, err := renderCached(b, now, r.site, r.cache)
+	prev := r.cache
+	if prev == nil {
+		prev = &renderCache{} // a cache, though empty: permalinks go out without bytes
+	}
+	files, next, err := renderCached(b, now, r.site, prev, r.valid.learn)
 	if err != nil {
 		return nil, err
 	}
@@ -47,10 +52,18 @@ func (r *Renderer) Validate(files []File) error { return r.valid.Validate(files)
 // renderCache holds the reusable outputs of one render. Only outputs that
 // do not depend on the clock are stored (see cacheable).
 type renderCache struct {
-	pages  map[*status.Incident]File   // incidents/<id>.html
-	legacy map[*status.Incident][]byte // one outage object of the legacy JSON
-	ics    map[*status.Incident]string // one VEVENT
-	years  map[string]yearEntry        // history/<year>[-n].html by path
+	pages  map[*status.Incident]pageEntry // incidents/<id>.html
+	legacy map[*status.Incident][]byte    // one outage object of the legacy JSON
+	ics    map[*status.Incident]string    // one VEVENT
+	years  map[string]yearEntry           // history/<year>[-n].html by path
+}
+
+// pageEntry is a permalink rendered before: its file without the bytes,
+// and their digest and size.
+type pageEntry struct {
+	file File
+	sum  [sha256.Size]byte
+	size int
 }
 
 // yearEntry is a history page with what it was rendered from.
@@ -65,7 +78,7 @@ type yearEntry struct {
 // on every render.
 func newRenderCache(n int) *renderCache {
 	return &renderCache{
-		pages:  make(map[*status.Incident]File, n),
+		pages:  make(map[*status.Incident]pageEntry, n),
 		legacy: make(map[*status.Incident][]byte, n),
 		ics:    make(map[*status.Incident]string, n/4),
 		years:  map[string]yearEntry{},
@@ -81,6 +94,7 @@ func cacheable(in *status.Incident) bool {
 
 // year returns the cached history page at path if it lists the same
 // incidents at the same position.
+// The zero cache has nothing: a map lookup on nil maps misses.
 func (c *renderCache) year(path string, items []*status.Incident, page, of int) (File, bool) {
 	if c == nil {
 		return File{}, false

@@ -2,14 +2,17 @@ package render
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"html"
 	"io"
+	"maps"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -21,14 +24,17 @@ import (
 // endings or folding, and internal links in HTML that lead nowhere.
 func Validate(files []File) error { return new(Validator).Validate(files) }
 
-// Validator validates like Validate and remembers what it parsed: a file
-// whose body is the very slice it checked the previous time (the Renderer
-// hands unchanged files over as the same slices) is not parsed again, only
-// its links are checked against the new tree. With a long history that
-// turns a parse of every page into a parse of what changed.
+// Validator validates like Validate and remembers what it found per file:
+// a file with the digest it had the previous time (the Renderer hands
+// unchanged files over without re-rendering them) is not parsed again,
+// only its links are checked against the new tree. With a long history
+// that turns a parse of every page into a parse of what changed. Equal
+// link lists and id sets (most permalinks share them) are kept once.
 type Validator struct {
-	mu   sync.Mutex
-	memo map[string]fileFacts // by path, from the previous call
+	mu     sync.Mutex
+	memo   map[string]fileFacts // by path, from the previous call
+	lists  map[string][]linkRef // interned link lists, by listKey
+	idsets map[string]map[string]bool
 }
 
 // NewValidator returns a validator with an empty memory.
@@ -36,10 +42,12 @@ func NewValidator() *Validator { return &Validator{} }
 
 // fileFacts is what checking one file found, independent of the tree.
 type fileFacts struct {
-	body  []byte // the slice checked, held so that its address is not reused
-	err   error  // format problem (JSON, XML, calendar)
-	ids   map[string]bool
-	links []linkRef
+	sum    [sha256.Size]byte // the digest of the bytes checked
+	err    error             // format problem (JSON, XML, calendar)
+	ids    map[string]bool
+	idsKey string
+	links  []linkRef
+	key    string // of links
 }
 
 // linkRef is one internal link of a page, resolved.
@@ -48,26 +56,52 @@ type linkRef struct {
 	err                   error // unparsable, or leaves the site
 }
 
-func sameSlice(a, b []byte) bool { return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0] }
-
 // Validate checks files as the package's Validate does.
 func (v *Validator) Validate(files []File) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	exists := make(map[string]bool, len(files))
 	facts := make(map[string]fileFacts, len(files))
-	for _, f := range files {
-		exists[f.Path] = true
-		if old, ok := v.memo[f.Path]; ok && sameSlice(old.body, f.Body) {
-			facts[f.Path] = old
-			continue
-		}
-		facts[f.Path] = examine(f)
-	}
-	v.memo = facts
+	lists := make(map[string][]linkRef, len(v.lists))
+	idsets := make(map[string]map[string]bool, len(v.idsets))
 	var errs []error
 	for _, f := range files {
-		ff := facts[f.Path]
+		exists[f.Path] = true
+		sum := f.Digest()
+		ff, ok := v.memo[f.Path]
+		if !ok || ff.sum != sum {
+			body, err := f.Content()
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			ff = examine(f.Path, body)
+			ff.sum = sum
+		}
+		// Intern: the lists of unchanged files are those of the previous
+		// call, and a new page usually has the links of an old one.
+		if l, ok := lists[ff.key]; ok {
+			ff.links = l
+		} else if l, ok := v.lists[ff.key]; ok {
+			ff.links, lists[ff.key] = l, l
+		} else {
+			lists[ff.key] = ff.links
+		}
+		if ids, ok := idsets[ff.idsKey]; ok {
+			ff.ids = ids
+		} else if ids, ok := v.idsets[ff.idsKey]; ok {
+			ff.ids, idsets[ff.idsKey] = ids, ids
+		} else {
+			idsets[ff.idsKey] = ff.ids
+		}
+		facts[f.Path] = ff
+	}
+	v.memo, v.lists, v.idsets = facts, lists, idsets
+	for _, f := range files {
+		ff, ok := facts[f.Path]
+		if !ok {
+			continue
+		}
 		err := ff.err
 		if path.Ext(f.Path) == ".html" {
 			err = checkLinks(ff.links, exists, facts)
@@ -82,19 +116,33 @@ func (v *Validator) Validate(files []File) error {
 	return errors.Join(errs...)
 }
 
+// learn examines bytes as the Renderer makes them, so that Validate finds
+// the facts of a file handed over without its bytes and need not render
+// it again.
+func (v *Validator) learn(p string, body []byte, sum [sha256.Size]byte) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.memo == nil {
+		v.memo = map[string]fileFacts{}
+	}
+	ff := examine(p, body)
+	ff.sum = sum
+	v.memo[p] = ff
+}
+
 // examine checks one file on its own.
-func examine(f File) fileFacts {
-	ff := fileFacts{body: f.Body}
-	switch path.Ext(f.Path) {
+func examine(p string, body []byte) fileFacts {
+	var ff fileFacts
+	switch path.Ext(p) {
 	case ".json":
-		ff.err = checkJSON(f)
+		ff.err = checkJSON(p, body)
 	case ".atom", ".rss", ".svg", ".xml":
-		ff.err = checkXML(f.Body)
+		ff.err = checkXML(body)
 	case ".ics":
-		ff.err = checkICS(f.Body)
+		ff.err = checkICS(body)
 	case ".html":
-		ff.ids = htmlIDs(f.Body)
-		ff.links = pageLinks(f)
+		ff.ids, ff.idsKey = htmlIDs(body)
+		ff.links, ff.key = pageLinks(p, body)
 	}
 	return ff
 }
@@ -113,13 +161,13 @@ type legacyOutages struct {
 	} `json:"outages"`
 }
 
-func checkJSON(f File) error {
-	if !json.Valid(f.Body) {
+func checkJSON(p string, body []byte) error {
+	if !json.Valid(body) {
 		return errors.New("invalid JSON")
 	}
-	switch f.Path {
+	switch p {
 	case "ongoing.json", "planned.json", "resolved.json":
-		dec := json.NewDecoder(bytes.NewReader(f.Body))
+		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		var v legacyOutages
 		if err := dec.Decode(&v); err != nil {
@@ -210,39 +258,51 @@ func attrValues(body []byte, names ...string) []string {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' }
 
-func htmlIDs(body []byte) map[string]bool {
+// htmlIDs returns a page's ids, and a key that is equal for equal sets.
+func htmlIDs(body []byte) (map[string]bool, string) {
 	out := map[string]bool{}
 	for _, v := range attrValues(body, "id") {
 		out[html.UnescapeString(v)] = true
 	}
-	return out
+	// "#" keeps a page without ids apart from a file that is no page (nil).
+	return out, "#" + strings.Join(slices.Sorted(maps.Keys(out)), "\x00")
 }
 
 // pageLinks resolves every relative href and src of a page against its
 // directory; a link to a directory needs its index.html, since the S3
-// REST origin serves no directory indexes below the root.
-func pageLinks(f File) []linkRef {
+// REST origin serves no directory indexes below the root. A link given
+// twice is listed once. The key is equal for equal lists.
+func pageLinks(p string, body []byte) ([]linkRef, string) {
 	var out []linkRef
-	for _, v := range attrValues(f.Body, "href", "src") {
+	var key strings.Builder
+	seen := map[string]bool{}
+	for _, v := range attrValues(body, "href", "src") {
 		raw := html.UnescapeString(v)
+		if seen[raw] {
+			continue
+		}
+		seen[raw] = true
 		u, err := url.Parse(raw)
 		if err != nil {
 			out = append(out, linkRef{raw: raw, err: fmt.Errorf("unparsable link %q", raw)})
+			key.WriteString("!" + raw + "\x00")
 			continue
 		}
 		if u.Scheme != "" || u.Host != "" {
 			continue // external
 		}
-		l := linkRef{raw: raw, target: f.Path, fragment: u.Fragment}
+		l := linkRef{raw: raw, target: p, fragment: u.Fragment}
 		if u.Path != "" {
-			l.target = resolve(f.Path, u.Path)
+			l.target = resolve(p, u.Path)
 		}
 		if l.target == "" {
 			l.err = fmt.Errorf("link %q leaves the site", raw)
 		}
 		out = append(out, l)
+		// The target names the list: "#top" on two pages links to two files.
+		key.WriteString(raw + "\x01" + l.target + "\x00")
 	}
-	return out
+	return out, key.String()
 }
 
 // checkLinks checks a page's links against the tree.
