@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -65,11 +64,10 @@ func (c *Config) validateAlerts(v check) {
 	if (a.TLSCertFile == "") != (a.TLSKeyFile == "") {
 		v.add(at.key("tls_cert_file"), "give both tls_cert_file and tls_key_file, or neither")
 	}
+	rooms := c.rooms()
 	targets := func(p path, list []string) {
 		for i, t := range list {
-			if net, room, ok := strings.Cut(t, ":"); !ok || net == "" || room == "" {
-				v.add(p.index(i), "%q: want network:room, e.g. irc:#fedora-noc", t)
-			}
+			v.target(p.index(i), t, rooms)
 		}
 	}
 	targets(at.key("rooms"), a.Rooms)
