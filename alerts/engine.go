@@ -164,16 +164,16 @@ type Result struct {
 // delivery answered 200 is announced exactly once, and a repeated
 // delivery (Alertmanager's repeats, re-sends after a 5xx) changes nothing.
 func (e *Engine) Receive(ctx context.Context, b Batch) (Result, error) {
-	st := "resolved"
-	switch {
-	case b.Ignored != "":
-		st = "ignored"
-	case len(b.Firing()) > 0:
-		st = "firing"
-	}
 	if e.opts.OnReceived != nil {
-		for range max(1, len(b.Alerts)) {
-			e.opts.OnReceived(b.Source, st)
+		if b.Ignored != "" {
+			e.opts.OnReceived(b.Source, "ignored")
+		}
+		for _, a := range b.Alerts {
+			if a.Firing {
+				e.opts.OnReceived(b.Source, "firing")
+			} else {
+				e.opts.OnReceived(b.Source, "resolved")
+			}
 		}
 	}
 	if b.Ignored != "" {
