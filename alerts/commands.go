@@ -89,54 +89,57 @@ func (e *Engine) accept(ctx context.Context, env *commands.Env) ([]string, error
 	}
 	// The ordinary status command of the person who accepts: the
 	// dispatcher checks their groups, the change's audit event and
-	// announcement name them, the message bus hears of it.
+	// announcement name them, the message bus hears of it; OnChange
+	// records the decision in the same transaction.
 	req := env.Req
 	req.Line = p.Command()
+	e.accepting.Store(&acceptance{identity: req.Identity, line: req.Line, key: key(mustN(p.ID))})
 	resp := e.dispatch(ctx, req)
+	e.accepting.Store(nil)
 	if resp.Result != commands.ResultOK {
 		return nil, commands.Refuse("alert %s not applied: %s", p.ID, strings.TrimPrefix(strings.Join(resp.Lines, " "), "error: "))
 	}
-	opened := p.Incident
-	if opened == "" {
-		opened = lastTouched(e.st.Board(), env.Req.Identity, p.Services)
+	if p, err = e.load(ctx, p.ID); err != nil {
+		return nil, err
 	}
-	now := env.Now
-	ev := status.Event{At: now, Actor: env.Req.Identity, Action: "alerts.accept", Command: env.Req.Line}
-	_, err = e.st.Apply(ctx, ev, func(tx commands.Tx) (status.Outcome, error) {
-		cur, ok, err := proposals.Get(tx, key(mustN(p.ID)))
-		if err != nil || !ok {
-			return status.Outcome{}, fmt.Errorf("alert %s vanished: %v", p.ID, err)
-		}
-		cur.State, cur.Decided, cur.DecidedBy, cur.Opened, cur.Updated = StateAccepted, now, env.Req.Identity, opened, now
-		return status.Outcome{Action: "alerts.accepted", IDs: []string{p.ID}, Text: "accepted alert " + p.ID}, proposals.Put(tx, key(mustN(p.ID)), cur)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("the change is made, but recording alert %s as accepted failed: %w", p.ID, err)
+	if p.State != StateAccepted {
+		return nil, fmt.Errorf("alert %s: the status command ran but the proposal is %s: is Engine.OnChange in commands.Options.OnChange?", p.ID, p.State)
 	}
-	took := now.Sub(p.FirstAlert)
+	took := p.Decided.Sub(p.FirstAlert)
 	e.count("accepted")
 	if e.opts.OnAccepted != nil && p.Kind == KindChange {
 		e.opts.OnAccepted(took)
 	}
-	e.opts.Log.Info("alert accepted", "proposal", p.ID, "kind", p.Kind, "incident", opened, "by", env.Req.Identity,
+	e.opts.Log.Info("alert accepted", "proposal", p.ID, "kind", p.Kind, "incident", p.Opened, "by", env.Req.Identity,
 		"first_alert", p.FirstAlert, "seconds_to_change", took.Seconds())
 	return append(resp.Lines, fmt.Sprintf("(alert %s accepted, %s after the first alert)", p.ID, took.Round(time.Second))), nil
 }
 
-// lastTouched is the open incident on services whose newest update is
-// by who: the one the accepted command just opened or updated.
-func lastTouched(b *status.Board, who string, services []string) string {
-	best, at := "", time.Time{}
-	for _, in := range b.Open() {
-		if len(in.Updates) == 0 || len(services) == 0 || !in.Affects(services[0]) {
-			continue
-		}
-		u := in.Updates[len(in.Updates)-1]
-		if u.Author == who && !u.At.Before(at) {
-			best, at = in.ID, u.At
-		}
+// acceptance is a status command an !accept runs.
+type acceptance struct{ identity, line, key string }
+
+// OnChange rides on every status change (commands.Options.OnChange):
+// when it is the command an !accept runs, the proposal is marked
+// accepted in the change's own transaction, with the incident it
+// touched, so the page never changes without the decision recorded.
+func (e *Engine) OnChange(tx commands.Tx, c commands.Change) error {
+	a := e.accepting.Load()
+	if a == nil || c.Req.Identity != a.identity || c.Req.Line != a.line {
+		return nil
 	}
-	return best
+	p, ok, err := proposals.Get(tx, a.key)
+	if err != nil || !ok || p.State != StateOpen {
+		return err
+	}
+	accepted(&p, c.Req.Identity, c.At)
+	if p.Opened == "" && len(c.Outcome.IDs) > 0 {
+		p.Opened = c.Outcome.IDs[0]
+	}
+	return proposals.Put(tx, a.key, p)
+}
+
+func accepted(p *Proposal, who string, at time.Time) {
+	p.State, p.Decided, p.DecidedBy, p.Updated, p.Opened = StateAccepted, at, who, at, p.Incident
 }
 
 func (e *Engine) dismiss(ctx context.Context, env *commands.Env) ([]string, error) {

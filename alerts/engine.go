@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fedora-infra/nocbot/announce"
@@ -120,10 +121,13 @@ type Engine struct {
 	// decide serialises !accept and !dismiss: between the check that a
 	// proposal is open and the record of the decision runs a whole status
 	// command, which two people accepting at once must not both run.
-	decide   sync.Mutex
-	st       commands.Store
-	opts     Options
-	dispatch func(ctx context.Context, req commands.Request) commands.Response
+	decide sync.Mutex
+	// accepting is the status command an !accept is running, for
+	// OnChange to record the decision in that command's transaction.
+	accepting atomic.Pointer[acceptance]
+	st        commands.Store
+	opts      Options
+	dispatch  func(ctx context.Context, req commands.Request) commands.Response
 }
 
 // Unbound is an engine whose rows can be listed but not run.

@@ -119,7 +119,7 @@ func newHarness(t testing.TB, path string, c *clock, lim web.Limits) *harness {
 	}
 	h.disp = commands.New(commands.Options{Table: table, Store: st, Prefix: "!", Now: c.now,
 		Members:     groups.NewStatic(map[string][]string{"noc": {"irc:kevin", "matrix:nirik"}}),
-		Permissions: map[string][]string{"status": {"noc"}}})
+		Permissions: map[string][]string{"status": {"noc"}}, OnChange: h.eng.OnChange})
 	h.eng.Bind(st, Options{Rules: testRules(t), Now: c.now, Prefix: "!",
 		OnAccepted: func(d time.Duration) { h.mu.Lock(); h.accepted = append(h.accepted, d); h.mu.Unlock() }}, h.disp.Dispatch)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

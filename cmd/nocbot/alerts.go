@@ -120,3 +120,19 @@ func bindAlerts(cfg *config.Config, eng *alerts.Engine, st commands.Store, disp 
 	}
 	return srv, nil
 }
+
+// chainHooks runs the hooks that are set, in order, in the change's
+// transaction; the first error undoes the change.
+func chainHooks(hooks ...commands.ChangeHook) commands.ChangeHook {
+	return func(tx commands.Tx, c commands.Change) error {
+		for _, h := range hooks {
+			if h == nil {
+				continue
+			}
+			if err := h(tx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}

@@ -166,6 +166,8 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 			return nil, err
 		}
 	}
+	bus := opts.OnChange
+	opts.OnChange = chainHooks(bus, d.alerts.OnChange) // an accepted proposal is recorded with the change it ran
 	disp := commands.New(opts)
 	d.bot = bot.New(disp, botOptions(cfg, log, d.metrics))
 	// 3b. Alerts: an accepted proposal runs its status command through
@@ -192,7 +194,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	if err != nil {
 		return nil, err
 	}
-	schedOpts.OnChange = opts.OnChange // maintenance steps of the clock go on the bus too
+	schedOpts.OnChange = bus // maintenance steps of the clock go on the bus too
 	d.schedule.Bind(d.store, schedOpts)
 
 	// 5. Delivery of announcements over the networks.
