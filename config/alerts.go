@@ -64,13 +64,7 @@ func (c *Config) validateAlerts(v check) {
 	if (a.TLSCertFile == "") != (a.TLSKeyFile == "") {
 		v.add(at.key("tls_cert_file"), "give both tls_cert_file and tls_key_file, or neither")
 	}
-	rooms := c.rooms()
-	targets := func(p path, list []string) {
-		for i, t := range list {
-			v.target(p.index(i), t, rooms)
-		}
-	}
-	targets(at.key("rooms"), a.Rooms)
+	c.checkTargets(v, at.key("rooms"), a.Rooms)
 	known := map[string]bool{}
 	for _, comp := range c.Components {
 		known[comp.ID] = true
@@ -97,7 +91,7 @@ func (c *Config) validateAlerts(v check) {
 				v.add(ri.key("services").index(j), "unknown service %q: not an id or alias in [[components]]", s)
 			}
 		}
-		targets(ri.key("rooms"), r.Rooms)
+		c.checkTargets(v, ri.key("rooms"), r.Rooms)
 	}
 }
 

@@ -81,21 +81,19 @@ func (c *Config) validateCapabilities(v check, caps *Capabilities) {
 func (c *Config) validateAnnounce(v check) {
 	at := path{"announce"}
 	v.positive(at.key("max_age"), c.Announce.MaxAge)
-	rooms := c.rooms()
 	for _, topic := range sortedKeys(c.Announce.Routes) {
 		targets := c.Announce.Routes[topic]
 		rt := at.key("routes").key(topic)
 		if len(targets) == 0 {
 			v.add(rt, "list at least one target, or leave the topic out to send it to every room")
 		}
-		for i, t := range targets {
-			v.target(rt.index(i), t, rooms)
-		}
+		c.checkTargets(v, rt, targets)
 	}
 }
 
-// rooms are the configured rooms by network, IRC channels in lower case.
-func (c *Config) rooms() map[string][]string {
+// checkTargets checks that targets ("network:room") name configured rooms of configured
+// networks.
+func (c *Config) checkTargets(v check, at path, targets []string) {
 	rooms := map[string][]string{}
 	if c.ConsoleEnabled() {
 		rooms["console"] = []string{"console"}
@@ -110,26 +108,23 @@ func (c *Config) rooms() map[string][]string {
 	if c.Matrix != nil {
 		rooms["matrix"] = append(rooms["matrix"], c.Matrix.Rooms...)
 	}
-	return rooms
-}
-
-// target checks that an announcement target "network:room" names a configured room.
-func (v check) target(at path, t string, rooms map[string][]string) {
-	net, room, ok := strings.Cut(t, ":")
-	if !ok || net == "" || room == "" {
-		v.add(at, "%q: want network:room, e.g. irc:#fedora-noc, matrix:#noc:fedoraproject.org or console:console", t)
-		return
-	}
-	known, configured := rooms[net]
-	if !configured {
-		v.add(at, "%q: network %q is not configured (configured: %s)", t, net, quoteList(sortedKeys(rooms)))
-		return
-	}
-	want := room
-	if net == "irc" {
-		want = strings.ToLower(room)
-	}
-	if !slices.Contains(known, want) {
-		v.add(at, "%q: %s is not one of the %s rooms in the config (%s)", t, room, net, quoteList(known))
+	for i, t := range targets {
+		net, room, ok := strings.Cut(t, ":")
+		if !ok || net == "" || room == "" {
+			v.add(at.index(i), "%q: want network:room, e.g. irc:#fedora-noc, matrix:#noc:fedoraproject.org or console:console", t)
+			continue
+		}
+		known, configured := rooms[net]
+		if !configured {
+			v.add(at.index(i), "%q: network %q is not configured (configured: %s)", t, net, quoteList(sortedKeys(rooms)))
+			continue
+		}
+		want := room
+		if net == "irc" {
+			want = strings.ToLower(room)
+		}
+		if !slices.Contains(known, want) {
+			v.add(at.index(i), "%q: %s is not one of the %s rooms in the config (%s)", t, room, net, quoteList(known))
+		}
 	}
 }

@@ -6,7 +6,7 @@ import (
 )
 
 func TestCapabilitiesRefuseWhatTheBinaryCannotHonour(t *testing.T) {
-	caps := Capabilities{Permissions: []string{"announce", "maintenance", "status"}, Topics: []string{"announce", "maintenance", "publish", "status"},
+	caps := Capabilities{Permissions: []string{"announce", "blockers", "maintenance", "status"}, Topics: []string{"announce", "maintenance", "publish", "status"},
 		GroupSources: []string{"static"}, Targets: []string{"dir", "s3"}}
 	tests := []struct {
 		name string
@@ -15,10 +15,10 @@ func TestCapabilitiesRefuseWhatTheBinaryCannotHonour(t *testing.T) {
 	}{
 		{"fasjson before it exists", "[groups]\nsource = \"fasjson\"\n",
 			[]string{`nocbot.toml:2: groups.source: "fasjson" is not available in this nocbot (it has "static")`}},
-		{"a permission no command uses", "[permissions]\nblockers = [\"noc\"]\n",
-			[]string{`nocbot.toml:2: permissions.blockers: no command uses the permission "blockers": the permissions are "announce", "maintenance", "status"`}},
-		{"unknown topic", "[announce.routes]\nblockers = [\"console:console\"]\n",
-			[]string{`nocbot.toml:2: announce.routes.blockers: unknown topic "blockers": the topics are "announce", "maintenance", "publish", "status" (or "*" for the others)`}},
+		{"a permission no command uses", "[permissions]\nalerts = [\"noc\"]\n",
+			[]string{`nocbot.toml:2: permissions.alerts: no command uses the permission "alerts": the permissions are "announce", "blockers", "maintenance", "status"`}},
+		{"unknown topic", "[announce.routes]\nalerts = [\"console:console\"]\n",
+			[]string{`nocbot.toml:2: announce.routes.alerts: unknown topic "alerts": the topics are "announce", "maintenance", "publish", "status" (or "*" for the others)`}},
 		{"routes to rooms that are not configured", `[irc]
 server = "127.0.0.1:6667"
 channels = ["#fedora-noc"]

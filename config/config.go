@@ -29,6 +29,7 @@ type Config struct {
 	Scheduler   Scheduler           `toml:"scheduler"`
 	Announce    Announce            `toml:"announce"`
 	Messaging   Messaging           `toml:"messaging"`
+	Blockers    Blockers            `toml:"blockers"`
 	Schedule    []ScheduleEntry     `toml:"schedule"` // [[schedule]]: recurring announcements
 	Alerts      Alerts              `toml:"alerts"`   // monitoring alerts become proposals
 	IRC         *IRC                `toml:"irc"`      // nil: IRC not configured
@@ -300,6 +301,7 @@ func Default() *Config {
 			"status":      {"sysadmin-main", "noc"},
 			"announce":    {"sysadmin-main", "noc"},
 			"maintenance": {"sysadmin-main", "noc"},
+			"blockers":    {"sysadmin-main", "noc"},
 		},
 		Publisher: Publisher{
 			Target:      "dir",
@@ -321,6 +323,7 @@ func Default() *Config {
 		Announce:  Announce{MaxAge: Duration{24 * time.Hour}},
 		Messaging: Messaging{Exchange: "amq.topic", TopicPrefix: "org.fedoraproject.prod", App: "nocbot", MaxPending: 10000},
 		Alerts:    defaultAlerts(),
+		Blockers:  defaultBlockers(),
 	}
 }
 

@@ -54,6 +54,9 @@ func (c *Config) CheckStartup(s Startup) error {
 				}
 			}
 		}
+		if b := c.Blockers; b.Enabled {
+			secret("blockers", "bugzilla_api_key", b.BugzillaAPIKeyEnv, b.BugzillaAPIKeyFile)
+		}
 		if m := c.Matrix; m != nil {
 			secret("matrix", "access_token", m.AccessTokenEnv, m.AccessTokenFile)
 			secret("matrix", "password", m.PasswordEnv, m.PasswordFile)

@@ -28,13 +28,15 @@ func Validate(files []File) error { return new(Validator).Validate(files) }
 // a file with the digest it had the previous time (the Renderer hands
 // unchanged files over without re-rendering them) is not parsed again,
 // only its links are checked against the new tree. With a long history
-// that turns a parse of every page into a parse of what changed. Equal
-// link lists and id sets (most permalinks share them) are kept once.
+// that turns a parse of every page into a parse of what changed. Links
+// are kept relative to their page's directory, so the permalinks of a year
+// share one list, which is checked once per call.
 type Validator struct {
 	mu     sync.Mutex
-	memo   map[string]fileFacts // by path, from the previous call
-	lists  map[string][]linkRef // interned link lists, by listKey
-	idsets map[string]map[string]bool
+	gen    uint64                     // of the current call
+	memo   map[string]*fileFacts      // by path
+	lists  map[string][]linkRef       // interned link lists, by key
+	idsets map[string]map[string]bool // interned id sets, by key
 }
 
 // NewValidator returns a validator with an empty memory.
@@ -43,14 +45,17 @@ func NewValidator() *Validator { return &Validator{} }
 // fileFacts is what checking one file found, independent of the tree.
 type fileFacts struct {
 	sum    [sha256.Size]byte // the digest of the bytes checked
+	gen    uint64            // the last call that saw the file
 	err    error             // format problem (JSON, XML, calendar)
-	ids    map[string]bool
+	ids    map[string]bool   // nil: not a page
 	idsKey string
 	links  []linkRef
-	key    string // of links
+	key    string // of links; equal keys, equal lists
+	self   bool   // some link is to an id of the page itself
 }
 
-// linkRef is one internal link of a page, resolved.
+// linkRef is one internal link of a page, resolved; a link to an id of
+// the page itself has no target.
 type linkRef struct {
 	raw, target, fragment string
 	err                   error // unparsable, or leaves the site
@@ -60,57 +65,117 @@ type linkRef struct {
 func (v *Validator) Validate(files []File) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	exists := make(map[string]bool, len(files))
-	facts := make(map[string]fileFacts, len(files))
-	lists := make(map[string][]linkRef, len(v.lists))
-	idsets := make(map[string]map[string]bool, len(v.idsets))
+	if v.memo == nil {
+		v.memo = map[string]*fileFacts{}
+	}
+	v.gen++
 	var errs []error
-	for _, f := range files {
-		exists[f.Path] = true
+	facts := make([]*fileFacts, len(files))
+	for i, f := range files {
 		sum := f.Digest()
-		ff, ok := v.memo[f.Path]
-		if !ok || ff.sum != sum {
+		ff := v.memo[f.Path]
+		if ff == nil || ff.sum != sum {
 			body, err := f.Content()
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			ff = examine(f.Path, body)
-			ff.sum = sum
+			n := examine(f.Path, body)
+			n.sum = sum
+			v.intern(&n)
+			ff = &n
+			v.memo[f.Path] = ff
 		}
-		// Intern: the lists of unchanged files are those of the previous
-		// call, and a new page usually has the links of an old one.
-		if l, ok := lists[ff.key]; ok {
-			ff.links = l
-		} else if l, ok := v.lists[ff.key]; ok {
-			ff.links, lists[ff.key] = l, l
-		} else {
-			lists[ff.key] = ff.links
-		}
-		if ids, ok := idsets[ff.idsKey]; ok {
-			ff.ids = ids
-		} else if ids, ok := v.idsets[ff.idsKey]; ok {
-			ff.ids, idsets[ff.idsKey] = ids, ids
-		} else {
-			idsets[ff.idsKey] = ff.ids
-		}
-		facts[f.Path] = ff
+		ff.gen = v.gen
+		facts[i] = ff
 	}
-	v.memo, v.lists, v.idsets = facts, lists, idsets
-	for _, f := range files {
-		ff, ok := facts[f.Path]
-		if !ok {
+	v.prune(len(files))
+	type listOn struct{ links, ids string } // a list, and the ids of its page if it links to them
+	checked := map[listOn]error{}
+	for i, f := range files {
+		ff := facts[i]
+		if ff == nil {
 			continue
 		}
 		err := ff.err
 		if path.Ext(f.Path) == ".html" {
-			err = checkLinks(ff.links, exists, facts)
+			key := listOn{links: ff.key}
+			if ff.self {
+				key.ids = ff.idsKey
+			}
+			var ok bool
+			if err, ok = checked[key]; !ok {
+				err = v.checkLinks(f.Path, ff)
+				checked[key] = err
+			}
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", f.Path, err))
 		}
 		if f.ContentType == "" || f.CacheControl == "" {
 			errs = append(errs, fmt.Errorf("%s: missing Content-Type or Cache-Control", f.Path))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// intern makes equal link lists and id sets one.
+func (v *Validator) intern(ff *fileFacts) {
+	if v.lists == nil {
+		v.lists, v.idsets = map[string][]linkRef{}, map[string]map[string]bool{}
+	}
+	if l, ok := v.lists[ff.key]; ok {
+		ff.links = l
+	} else {
+		v.lists[ff.key] = ff.links
+	}
+	if ids, ok := v.idsets[ff.idsKey]; ok {
+		ff.ids = ids
+	} else {
+		v.idsets[ff.idsKey] = ff.ids
+	}
+}
+
+// prune forgets files the current call did not see, and interned values
+// nothing uses any more once they are many.
+func (v *Validator) prune(seen int) {
+	if len(v.memo) > seen {
+		for p, ff := range v.memo {
+			if ff.gen != v.gen {
+				delete(v.memo, p)
+			}
+		}
+	}
+	if len(v.lists)+len(v.idsets) <= 2*len(v.memo)+64 {
+		return
+	}
+	lists, idsets := map[string][]linkRef{}, map[string]map[string]bool{}
+	for _, ff := range v.memo {
+		lists[ff.key], idsets[ff.idsKey] = ff.links, ff.ids
+	}
+	v.lists, v.idsets = lists, idsets
+}
+
+// checkLinks checks a page's links against the tree of the current call.
+func (v *Validator) checkLinks(page string, ff *fileFacts) error {
+	var errs []error
+	for _, l := range ff.links {
+		if l.err != nil {
+			errs = append(errs, l.err)
+			continue
+		}
+		if l.target == "" { // an id of the page itself
+			if l.fragment != "" && !ff.ids[l.fragment] {
+				errs = append(errs, fmt.Errorf("broken link %q: no id %q in the page", l.raw, l.fragment))
+			}
+			continue
+		}
+		t := v.memo[l.target]
+		switch {
+		case t == nil || t.gen != v.gen:
+			errs = append(errs, fmt.Errorf("broken link %q: no %s", l.raw, l.target))
+		case l.fragment != "" && t.ids != nil && !t.ids[l.fragment]:
+			errs = append(errs, fmt.Errorf("broken link %q: no id %q in %s", l.raw, l.fragment, l.target))
 		}
 	}
 	return errors.Join(errs...)
@@ -123,11 +188,12 @@ func (v *Validator) learn(p string, body []byte, sum [sha256.Size]byte) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.memo == nil {
-		v.memo = map[string]fileFacts{}
+		v.memo = map[string]*fileFacts{}
 	}
 	ff := examine(p, body)
 	ff.sum = sum
-	v.memo[p] = ff
+	v.intern(&ff)
+	v.memo[p] = &ff
 }
 
 // examine checks one file on its own.
@@ -142,7 +208,7 @@ func examine(p string, body []byte) fileFacts {
 		ff.err = checkICS(body)
 	case ".html":
 		ff.ids, ff.idsKey = htmlIDs(body)
-		ff.links, ff.key = pageLinks(p, body)
+		ff.links, ff.key, ff.self = pageLinks(p, body)
 	}
 	return ff
 }
@@ -271,10 +337,11 @@ func htmlIDs(body []byte) (map[string]bool, string) {
 // pageLinks resolves every relative href and src of a page against its
 // directory; a link to a directory needs its index.html, since the S3
 // REST origin serves no directory indexes below the root. A link given
-// twice is listed once. The key is equal for equal lists.
-func pageLinks(p string, body []byte) ([]linkRef, string) {
-	var out []linkRef
-	var key strings.Builder
+// twice is listed once; a link to an id of the page itself has no target
+// (self reports one), so pages of one directory with the same links have
+// equal lists, and equal keys.
+func pageLinks(p string, body []byte) (links []linkRef, key string, self bool) {
+	var k strings.Builder
 	seen := map[string]bool{}
 	for _, v := range attrValues(body, "href", "src") {
 		raw := html.UnescapeString(v)
@@ -284,41 +351,23 @@ func pageLinks(p string, body []byte) ([]linkRef, string) {
 		seen[raw] = true
 		u, err := url.Parse(raw)
 		if err != nil {
-			out = append(out, linkRef{raw: raw, err: fmt.Errorf("unparsable link %q", raw)})
-			key.WriteString("!" + raw + "\x00")
+			links = append(links, linkRef{raw: raw, err: fmt.Errorf("unparsable link %q", raw)})
+			k.WriteString("!" + raw + "\x00")
 			continue
 		}
 		if u.Scheme != "" || u.Host != "" {
 			continue // external
 		}
-		l := linkRef{raw: raw, target: p, fragment: u.Fragment}
-		if u.Path != "" {
-			l.target = resolve(p, u.Path)
-		}
-		if l.target == "" {
+		l := linkRef{raw: raw, fragment: u.Fragment}
+		if u.Path == "" {
+			self = true
+		} else if l.target = resolve(p, u.Path); l.target == "" {
 			l.err = fmt.Errorf("link %q leaves the site", raw)
 		}
-		out = append(out, l)
-		// The target names the list: "#top" on two pages links to two files.
-		key.WriteString(raw + "\x01" + l.target + "\x00")
+		links = append(links, l)
+		k.WriteString(raw + "\x01" + l.target + "\x00")
 	}
-	return out, key.String()
-}
-
-// checkLinks checks a page's links against the tree.
-func checkLinks(links []linkRef, exists map[string]bool, facts map[string]fileFacts) error {
-	var errs []error
-	for _, l := range links {
-		switch {
-		case l.err != nil:
-			errs = append(errs, l.err)
-		case !exists[l.target]:
-			errs = append(errs, fmt.Errorf("broken link %q: no %s", l.raw, l.target))
-		case l.fragment != "" && facts[l.target].ids != nil && !facts[l.target].ids[l.fragment]:
-			errs = append(errs, fmt.Errorf("broken link %q: no id %q in %s", l.raw, l.fragment, l.target))
-		}
-	}
-	return errors.Join(errs...)
+	return links, k.String(), self
 }
 
 // resolve returns the file a relative link from page points to, or "" when

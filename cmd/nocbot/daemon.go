@@ -16,6 +16,7 @@ import (
 
 	"github.com/fedora-infra/nocbot/alerts"
 	"github.com/fedora-infra/nocbot/announce"
+	"github.com/fedora-infra/nocbot/blockers"
 	"github.com/fedora-infra/nocbot/bot"
 	"github.com/fedora-infra/nocbot/bot/console"
 	"github.com/fedora-infra/nocbot/commands"
@@ -62,10 +63,11 @@ type Daemon struct {
 	announcer *announce.Loop
 	messenger *broker.Loop // nil when [messaging] is off
 	scheduler *scheduler.Scheduler
-	schedule  *schedule.Engine // announcements and maintenance windows planned ahead
-	web       *web.Server      // nil when [web] listen is empty
-	alerts    *alerts.Engine   // monitoring alerts -> proposals
-	alertsSrv *alerts.Server   // nil when [alerts] listen is empty
+	schedule  *schedule.Engine  // announcements and maintenance windows planned ahead
+	blockers  *blockers.Service // nil when [blockers] is off
+	web       *web.Server       // nil when [web] listen is empty
+	alerts    *alerts.Engine    // monitoring alerts -> proposals
+	alertsSrv *alerts.Server    // nil when [alerts] listen is empty
 }
 
 // capabilities are what this binary honours, for the config checks: the
@@ -74,7 +76,7 @@ type Daemon struct {
 func capabilities(table *commands.Table) config.Capabilities {
 	return config.Capabilities{
 		Permissions:  table.Perms(),
-		Topics:       []string{announce.TopicStatus, announce.TopicPublish, schedule.TopicAnnounce, schedule.TopicMaintenance, alerts.TopicAlerts},
+		Topics:       []string{announce.TopicStatus, announce.TopicPublish, schedule.TopicAnnounce, schedule.TopicMaintenance, blockers.Topic, alerts.TopicAlerts},
 		GroupSources: []string{"static"},
 		Targets:      []string{"dir", "s3"},
 		Check:        adapterProblems,
@@ -114,13 +116,14 @@ func adapterProblems(cfg *config.Config) []config.Problem {
 // commands, for the config checks (an unbound schedule engine lists its
 // rows). New capabilities add their rows in commandTableFor.
 func commandTable() (*commands.Table, error) {
-	return commandTableFor(schedule.Unbound(), alerts.Unbound())
+	return commandTableFor(schedule.Unbound(), nil, alerts.Unbound())
 }
 
-// commandTableFor is the table whose schedule and alerts rows run on
-// sched and al; newDaemon builds it with the daemon's engines.
-func commandTableFor(sched *schedule.Engine, al *alerts.Engine) (*commands.Table, error) {
-	return commands.NewTable(commands.Core(), sched.Commands(), al.Commands())
+// commandTableFor is the table whose schedule rows run on sched, whose
+// !blockers rows on blk (nil: the sync is off, the rows say so) and whose
+// alerts rows on al; newDaemon builds it with the daemon's parts.
+func commandTableFor(sched *schedule.Engine, blk *blockers.Service, al *alerts.Engine) (*commands.Table, error) {
+	return commands.NewTable(commands.Core(), sched.Commands(), blk.Commands(), al.Commands())
 }
 
 // newDaemon builds every part. On error, what was opened is closed.
@@ -138,11 +141,15 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	// 1. State. Nothing commits before Run: the worker and the
 	// announcement loop subscribe below and start with a pass over what
 	// is pending, so a change from the last run is never missed.
-	if d.store, err = store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{Log: log, Collections: append(schedule.Collections(), alerts.Collections()...)}); err != nil {
+	colls := append(append(schedule.Collections(), blockers.Collections()...), alerts.Collections()...)
+	if d.store, err = store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{Log: log, Collections: colls}); err != nil {
 		return nil, err
 	}
 	d.schedule, d.alerts = schedule.Unbound(), alerts.Unbound()
-	if table, err = commandTableFor(d.schedule, d.alerts); err != nil { // the same rows as the caller's, bound to this engine
+	if d.blockers, err = newBlockers(cfg, d.store, getenv, log); err != nil {
+		return nil, err
+	}
+	if table, err = commandTableFor(d.schedule, d.blockers, d.alerts); err != nil { // the same rows as the caller's, bound to this engine
 		return nil, err
 	}
 	d.table = table
@@ -243,6 +250,12 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	if d.blockers != nil { // the blocker sync; Run adds the catch-up at start-up
+		err := d.scheduler.Add(scheduler.Job{Name: "blockers", Spec: cfg.Blockers.Every, Timeout: 15 * time.Minute, Run: d.blockers.Scheduled})
+		if err != nil {
+			return nil, fmt.Errorf("scheduler: %w", err)
+		}
 	}
 	err = d.scheduler.Add(scheduler.Job{Name: "alerts-expire", Spec: "@every 1m", Timeout: time.Minute, Run: func(ctx context.Context) error {
 		_, err := d.alerts.Expire(ctx)
@@ -363,11 +376,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 		{"web", web},
 		{"publisher", d.publishers()},
 		{"chat", d.chat},
-		{"bot", []runner{d.bot, d.scheduler, d.schedule, d.announcer}},
+		{"bot", d.botStage()},
 	}
 	d.log.Info("nocbot running", "state", d.cfg.Bot.State, "schema", store.SchemaVersion(), "publisher", d.cfg.Publisher.Target, "web", d.cfg.Web.Listen,
 		"alerts", d.cfg.Alerts.Listen, "console", d.cfg.ConsoleEnabled(), "irc", d.cfg.IRCEnabled(), "matrix", d.cfg.MatrixEnabled(), "messaging", d.cfg.Messaging.Enabled)
 	return supervise(ctx, d.log, stages)
+}
+
+// botStage is the bot with the periodic work and the announcement loop;
+// with [blockers], the sync's own loop (its start-up catch-up and the
+// runs !blockers sync asks for).
+func (d *Daemon) botStage() []runner {
+	parts := []runner{d.bot, d.scheduler, d.schedule, d.announcer}
+	if d.blockers != nil {
+		parts = append(parts, d.blockers)
+	}
+	return parts
 }
 
 // publishers are the page worker and, with [messaging], the bus publisher.

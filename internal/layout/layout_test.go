@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"groups":                     {},
 	"scheduler":                  {},
 	"schedule":                   {"announce", "commands", "scheduler", "status", "store"},
+	"blockers":                   {"announce", "commands", "status", "store", "internal/*"},
 	"web":                        {},
 	"alerts":                     {"announce", "bot", "commands", "status", "store", "web"},
 	"internal/backoff":           {},
