@@ -184,7 +184,7 @@ blockers = ["noc"]
 alerts = ["noc"]
 
 [announce.routes]
-alerts = ["console:console"]
+pagerduty = ["console:console"]
 status = ["irc:#fedora-qa"]
 `), 0o644)
 	tests := []struct {
@@ -198,7 +198,7 @@ status = ["irc:#fedora-qa"]
 		{dishonest, true, []string{
 			`dishonest.toml:2: groups.source: "fasjson" is not available in this nocbot`,
 			`dishonest.toml:6: permissions.alerts: no command uses the permission "alerts": the permissions are "announce", "blockers", "maintenance", "status"`,
-			`dishonest.toml:9: announce.routes.alerts: unknown topic "alerts"`,
+			`dishonest.toml:9: announce.routes.pagerduty: unknown topic "pagerduty"`,
 			`dishonest.toml:10: announce.routes.status[0]: "irc:#fedora-qa": network "irc" is not configured`,
 		}},
 	}
