@@ -239,11 +239,22 @@ func (e *Engine) receive(tx commands.Tx, b Batch, now time.Time) (Result, error)
 		return e.resolved(tx, b, live, acc, now)
 	}
 	if live != nil && live.Kind == KindRecovery { // fired again before the recovery was decided
-		live.State, live.Decided, live.Reason = StateSuperseded, now, "the alerts fired again"
-		if err := proposals.Put(tx, key(mustN(live.ID)), *live); err != nil {
+		live.State, live.Decided, live.Updated, live.Reason = StateSuperseded, now, now, "the alerts fired again"
+		live.Rev++
+		if err := e.save(tx, live, "superseded", fmt.Sprintf("alert %s withdrawn: the alerts fired again%s", live.ID, alertSummary(&Proposal{Alerts: b.Alerts}))); err != nil {
 			return Result{}, err
 		}
+		superseded := live.ID
 		live = nil
+		if acc != nil { // its next recovery is proposed again
+			acc.Recovered = false
+			if err := proposals.Put(tx, key(mustN(acc.ID)), *acc); err != nil {
+				return Result{}, err
+			}
+			if incidentOpen(tx.Board(), acc.Opened) && isSubset(firing, acc.Firing) {
+				return Result{Outcome: "superseded", Proposal: superseded}, nil
+			}
+		}
 	}
 	if live == nil && acc != nil && incidentOpen(tx.Board(), acc.Opened) {
 		live = acc // the group's change is on the page already: new alerts join it
@@ -274,16 +285,18 @@ func (e *Engine) receive(tx commands.Tx, b Batch, now time.Time) (Result, error)
 	if p.Kind == KindInfo {
 		outcome = "info"
 	}
-	if p.Auto == AutoOpen {
-		out, err := tx.Board().SetLevel(now, "alerts:"+p.Rule, p.Level, p.Message, p.Services)
-		if err != nil {
-			return Result{}, fmt.Errorf("rule %s: auto = \"open\": %w", p.Rule, err)
+	if p.Kind == KindChange && p.Auto == AutoOpen {
+		// The board refuses before it edits anything, so a refusal leaves
+		// the proposal for a person instead of failing the delivery.
+		if out, err := tx.Board().SetLevel(now, "alerts:"+p.Rule, p.Level, p.Message, p.Services); err != nil {
+			text += " (auto = \"open\" could not apply it: " + err.Error() + ")"
+		} else {
+			p.State, p.Decided, p.DecidedBy = StateAuto, now, "alerts:"+p.Rule
+			if len(out.IDs) > 0 {
+				p.Opened = out.IDs[0]
+			}
+			outcome, text = "auto", fmt.Sprintf("alert %s: monitoring set %s on %s (rule %s, auto = \"open\"): %s", p.ID, p.Level, strings.Join(p.Services, " "), p.Rule, out.Text)
 		}
-		p.State, p.Decided, p.DecidedBy = StateAuto, now, "alerts:"+p.Rule
-		if len(out.IDs) > 0 {
-			p.Opened = out.IDs[0]
-		}
-		outcome, text = "auto", fmt.Sprintf("alert %s: monitoring set %s %s on %s (rule %s, auto = \"open\"): %s", p.ID, "status", p.Level, strings.Join(p.Services, " "), p.Rule, out.Text)
 	}
 	if err := e.save(tx, p, "new", text); err != nil {
 		return Result{}, err
@@ -337,9 +350,10 @@ func (e *Engine) resolved(tx commands.Tx, b Batch, live, acc *Proposal, now time
 	text := e.proposalText(p)
 	if acc.Auto == AutoUpdate && incident != "" {
 		if _, err := b2.AddUpdate(now, "alerts:"+acc.Rule, incident, "Monitoring reports recovery."); err != nil {
-			return Result{}, fmt.Errorf("rule %s: auto = \"update\": %w", acc.Rule, err)
+			text += " (auto = \"update\" could not add to #" + incident + ": " + err.Error() + ")"
+		} else {
+			text += " (timeline of #" + incident + " updated: monitoring reports recovery)"
 		}
-		text += " (timeline of #" + incident + " updated: monitoring reports recovery)"
 	}
 	if err := e.save(tx, p, "new", text); err != nil {
 		return Result{}, err

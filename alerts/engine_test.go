@@ -321,6 +321,16 @@ func TestAutoRules(t *testing.T) {
 	if p := h.proposal("3"); p.State != StateAuto || p.Opened == "" {
 		t.Fatalf("auto proposal %+v", p)
 	}
+	// What the board refuses is left to a person, the delivery still taken.
+	invisible := strings.NewReplacer("KojiHubDown", "DatacenterOnFire", `"summary": "Koji hub is not answering HTTPS"`, `"summary": "\u200b"`,
+		`"fingerprint": "4a4bdd831b3a81cd"`, `"fingerprint": "00000000000000ff"`).Replace(string(fixture(t, "firing.json")))
+	invisible = strings.Replace(invisible, `{alertname=\"DatacenterOnFire\"}"`, `{alertname=\"DatacenterOnFire2\"}"`, 1)
+	if got := h.deliver("/hooks/alertmanager", []byte(invisible)); got != "ok: created 4" {
+		t.Fatalf("auto open refused: %q", got)
+	}
+	if p := h.proposal("4"); p.State != StateOpen || !strings.Contains(lastLine(h.announced()), `(auto = "open" could not apply it: the message has no visible characters)`) {
+		t.Fatalf("refused auto: %+v %q", p, lastLine(h.announced()))
+	}
 }
 
 // TestNagiosAndZabbix: both receivers map to the same proposals.
@@ -397,5 +407,33 @@ func TestPrune(t *testing.T) {
 	h.deliver("/hooks/alertmanager", fixture(t, "resolved.json")) // a month later, still found
 	if p := h.proposal("3"); p.Kind != KindRecovery || p.Incident == "" {
 		t.Fatalf("recovery after a month: %+v", p)
+	}
+}
+
+// TestFlapping: alerts that fire again before their recovery is decided
+// withdraw the recovery, keep the incident, and the next resolve
+// proposes the recovery again.
+func TestFlapping(t *testing.T) {
+	h := newHarness(t, "", nil, web.Limits{})
+	h.deliver("/hooks/alertmanager", fixture(t, "firing.json"))
+	h.say(kevin, "accept 1")
+	h.deliver("/hooks/alertmanager", fixture(t, "resolved.json"))
+	if got := h.deliver("/hooks/alertmanager", fixture(t, "firing.json")); got != "ok: superseded 2" {
+		t.Fatalf("fired again: %q", got)
+	}
+	if !strings.HasPrefix(lastLine(h.announced()), "alert 2 withdrawn: the alerts fired again (KojiHubDown, 1 firing)") {
+		t.Fatalf("announced %q", h.announced())
+	}
+	if res := h.say(kevin, "accept 2"); !strings.Contains(lastLine(res.Lines), "alert 2 is superseded") {
+		t.Fatalf("accept superseded: %+v", res)
+	}
+	if got := h.deliver("/hooks/alertmanager", fixture(t, "firing.json")); got != "ok: unchanged 1" {
+		t.Fatalf("repeat: %q", got)
+	}
+	if got := h.deliver("/hooks/alertmanager", fixture(t, "resolved.json")); got != "ok: recovery 3" {
+		t.Fatalf("resolved again: %q", got)
+	}
+	if len(h.st.Board().Open()) != 1 {
+		t.Fatal("the incident must stay open for a person")
 	}
 }
