@@ -393,6 +393,10 @@ func (e *Engine) newProposal(tx commands.Tx, b Batch, now time.Time) (*Proposal,
 		p.Message += " (rule " + r.Name + " names no known service)"
 		return p, nil
 	}
+	if underMaintenance(tx.Board(), p.Services) { // expected during the work: nothing to propose
+		p.Message += " (" + strings.Join(p.Services, " ") + " under maintenance)"
+		return p, nil
+	}
 	p.Kind, p.State, p.Level, p.Auto, p.Expires = KindChange, StateOpen, r.Level, r.Auto, now.Add(e.opts.Expiry)
 	return p, nil
 }
@@ -478,6 +482,15 @@ func incidentOpen(b *status.Board, id string) bool {
 	return ok && in.Open()
 }
 
+func underMaintenance(b *status.Board, ids []string) bool {
+	for _, id := range ids {
+		if b.ComponentStatus(id) != status.UnderMaintenance {
+			return false
+		}
+	}
+	return true
+}
+
 func allOperational(b *status.Board, ids []string) bool {
 	for _, id := range ids {
 		if b.ComponentStatus(id) != status.Operational {
@@ -526,6 +539,9 @@ func (e *Engine) proposalText(p *Proposal) string {
 	what := alertSummary(p)
 	switch p.Kind {
 	case KindInfo:
+		if p.Rule != "" {
+			return fmt.Sprintf("alert (information only): %s%s", p.Message, what)
+		}
 		return fmt.Sprintf("alert (information only, no rule maps it to a service): %s%s", p.Message, what)
 	case KindRecovery:
 		where := "on " + strings.Join(p.Services, " ")

@@ -437,3 +437,18 @@ func TestFlapping(t *testing.T) {
 		t.Fatal("the incident must stay open for a person")
 	}
 }
+
+// TestMaintenanceQuiet: an alert on a service under maintenance is
+// information only.
+func TestMaintenanceQuiet(t *testing.T) {
+	h := newHarness(t, "", nil, web.Limits{})
+	if res := h.say(kevin, `status scheduled "Koji database upgrade" koji`); res.Result != commands.ResultOK {
+		t.Fatalf("maintenance: %+v", res)
+	}
+	if got := h.deliver("/hooks/alertmanager", fixture(t, "firing.json")); got != "ok: info 1" {
+		t.Fatalf("during maintenance: %q", got)
+	}
+	if ann := lastLine(h.announced()); !strings.HasPrefix(ann, "alert (information only): Koji hub is not answering HTTPS (koji under maintenance)") {
+		t.Fatalf("announced %q", ann)
+	}
+}
