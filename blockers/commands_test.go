@@ -11,7 +11,17 @@ import (
 
 type members map[string][]string
 
-func (m members) Groups(_ context.Context, id string) ([]string, error) { return m[id], nil }
+func (m members) Check(_ context.Context, id string, want []string) (commands.Decision, error) {
+	d := commands.Decision{Source: "static"}
+	for _, g := range m[id] {
+		for _, w := range want {
+			if g == w {
+				d.Member = append(d.Member, g)
+			}
+		}
+	}
+	return d, nil
+}
 
 func dispatcher(t *testing.T, h *harness, svc *Service) *commands.Dispatcher {
 	t.Helper()

@@ -63,6 +63,11 @@ func (c *Config) validateCapabilities(v check, caps *Capabilities) {
 			v.add(path{"permissions", k}, "no command uses the permission %q: the permissions are %s", k, quoteList(perms))
 		}
 	}
+	for _, k := range sortedKeys(c.PermissionChannels) {
+		if !slices.Contains(perms, k) {
+			v.add(path{"permission_channels", k}, "no command uses the permission %q: the permissions are %s", k, quoteList(perms))
+		}
+	}
 	if caps.Check != nil {
 		for _, p := range caps.Check(c) {
 			v.add(path(p.Path), "%s", p.Msg)

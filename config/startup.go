@@ -112,6 +112,8 @@ func (c *Config) unknownEnv(environ []string) Errors {
 		seen[name] = true
 		msg := "unknown variable: no config key has this name"
 		switch {
+		case strings.HasPrefix(name, envPrefix+"PERMISSION_CHANNELS"):
+			msg = "[permission_channels] is set in the config file only: the environment cannot change who may do what"
 		case strings.HasPrefix(name, envPrefix+"GROUPS_STATIC") || strings.HasPrefix(name, envPrefix+"PERMISSIONS"):
 			msg = "[groups.static] and [permissions] are set in the config file only: the environment cannot change who may do what"
 		case strings.HasPrefix(name, envPrefix+"COMPONENTS"):

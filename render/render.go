@@ -52,24 +52,34 @@ type File struct {
 	ContentType  string
 	CacheControl string
 
-	lazy *lazyBody // set only when Body is nil
+	// lazy is the digest of the bytes, with the recipe for them when Body
+	// is nil, or the Body it was computed from.
+	lazy *lazyBody
 }
 
-// lazyBody is the recipe for bytes rendered before, with their digest.
+// lazyBody is the digest of bytes rendered, with how to have them again.
 type lazyBody struct {
 	sum     [sha256.Size]byte
 	size    int
-	produce func() ([]byte, error)
+	produce func() ([]byte, error) // when the File has no Body
+	of      *byte                  // else the first byte of the Body digested
 }
 
-// Digest is the SHA-256 of the file's bytes. For a file with a Body it is
-// computed from the Body, so a Body edited after rendering is never taken
-// for the bytes rendered.
+// Digest is the SHA-256 of the file's bytes. The renderer computes it once
+// per file; a Body replaced after rendering is digested anew.
 func (f File) Digest() [sha256.Size]byte {
-	if f.Body == nil && f.lazy != nil {
-		return f.lazy.sum
+	if l := f.lazy; l != nil && (f.Body == nil || (len(f.Body) > 0 && l.of == &f.Body[0] && l.size == len(f.Body))) {
+		return l.sum
 	}
 	return sha256.Sum256(f.Body)
+}
+
+// digested returns f with its digest computed, once.
+func digested(f File) File {
+	if f.lazy == nil && len(f.Body) > 0 {
+		f.lazy = &lazyBody{sum: sha256.Sum256(f.Body), size: len(f.Body), of: &f.Body[0]}
+	}
+	return f
 }
 
 // Size is the length of the file's bytes.
@@ -178,6 +188,13 @@ func renderCached(b *status.Board, now time.Time, site Site, prev *renderCache, 
 		return nil, nil, fmt.Errorf("render: %w", err)
 	}
 	sortUploadOrder(files)
+	if m.lazy {
+		// The validator and the target both need every digest; the big
+		// files (resolved.json, the calendar) are hashed once for both.
+		for i := range files {
+			files[i] = digested(files[i])
+		}
+	}
 	return files, m.next, nil
 }
 

@@ -56,6 +56,39 @@ type renderCache struct {
 	legacy map[*status.Incident][]byte    // one outage object of the legacy JSON
 	ics    map[*status.Incident]string    // one VEVENT
 	years  map[string]yearEntry           // history/<year>[-n].html by path
+	whole  map[string]wholeEntry          // resolved.json, maintenance.ics, ... by path
+}
+
+// wholeEntry is a file joined from the entries of items, in that order.
+type wholeEntry struct {
+	items []*status.Incident
+	file  File
+}
+
+// joined returns the file at p made of one entry per item (built by
+// build, which also refreshes the per-incident caches), or the previous
+// render's file when it lists the very same incidents and none follows the
+// clock: resolved.json and the calendar hold the whole history, and most
+// changes leave them as they were. keep carries an item's entry over to
+// the next cache when the file is reused.
+func (m *model) joined(p string, items []*status.Incident, build func() []byte, keep func(*status.Incident)) File {
+	ok := !slices.ContainsFunc(items, func(in *status.Incident) bool { return !cacheable(in) })
+	if m.prev == nil {
+		ok = false
+	}
+	if e, hit := m.prev.wholeAt(p); ok && hit && slices.Equal(e.items, items) {
+		for _, in := range items {
+			keep(in)
+		}
+		m.next.whole[p] = e
+		return e.file
+	}
+	f := newFile(p, build())
+	if ok && m.lazy {
+		f = digested(f)
+		m.next.whole[p] = wholeEntry{items: items, file: f}
+	}
+	return f
 }
 
 // pageEntry is a permalink rendered before: its file without the bytes,
@@ -82,6 +115,7 @@ func newRenderCache(n int) *renderCache {
 		legacy: make(map[*status.Incident][]byte, n),
 		ics:    make(map[*status.Incident]string, n/4),
 		years:  map[string]yearEntry{},
+		whole:  map[string]wholeEntry{},
 	}
 }
 
@@ -104,4 +138,12 @@ func (c *renderCache) year(path string, items []*status.Incident, page, of int) 
 		return File{}, false
 	}
 	return e.file, true
+}
+
+func (c *renderCache) wholeAt(p string) (wholeEntry, bool) {
+	if c == nil {
+		return wholeEntry{}, false
+	}
+	e, ok := c.whole[p]
+	return e, ok
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/fedora-infra/nocbot/bot/console"
 	"github.com/fedora-infra/nocbot/commands"
 	"github.com/fedora-infra/nocbot/config"
-	"github.com/fedora-infra/nocbot/groups"
+	"github.com/fedora-infra/nocbot/groups/fasjson"
 	"github.com/fedora-infra/nocbot/messaging"
 	"github.com/fedora-infra/nocbot/messaging/broker"
 	"github.com/fedora-infra/nocbot/publisher"
@@ -63,11 +63,12 @@ type Daemon struct {
 	announcer *announce.Loop
 	messenger *broker.Loop // nil when [messaging] is off
 	scheduler *scheduler.Scheduler
-	schedule  *schedule.Engine  // announcements and maintenance windows planned ahead
-	blockers  *blockers.Service // nil when [blockers] is off
-	web       *web.Server       // nil when [web] listen is empty
-	alerts    *alerts.Engine    // monitoring alerts -> proposals
-	alertsSrv *alerts.Server    // nil when [alerts] listen is empty
+	schedule  *schedule.Engine   // announcements and maintenance windows planned ahead
+	blockers  *blockers.Service  // nil when [blockers] is off
+	directory *fasjson.Directory // nil unless groups.source is "fasjson"
+	web       *web.Server        // nil when [web] listen is empty
+	alerts    *alerts.Engine     // monitoring alerts -> proposals
+	alertsSrv *alerts.Server     // nil when [alerts] listen is empty
 }
 
 // capabilities are what this binary honours, for the config checks: the
@@ -77,7 +78,7 @@ func capabilities(table *commands.Table) config.Capabilities {
 	return config.Capabilities{
 		Permissions:  table.Perms(),
 		Topics:       []string{announce.TopicStatus, announce.TopicPublish, schedule.TopicAnnounce, schedule.TopicMaintenance, blockers.Topic, alerts.TopicAlerts},
-		GroupSources: []string{"static"},
+		GroupSources: []string{"static", "fasjson"},
 		Targets:      []string{"dir", "s3"},
 		Check:        adapterProblems,
 	}
@@ -123,7 +124,7 @@ func commandTable() (*commands.Table, error) {
 // !blockers rows on blk (nil: the sync is off, the rows say so) and whose
 // alerts rows on al; newDaemon builds it with the daemon's parts.
 func commandTableFor(sched *schedule.Engine, blk *blockers.Service, al *alerts.Engine) (*commands.Table, error) {
-	return commands.NewTable(commands.Core(), sched.Commands(), blk.Commands(), al.Commands())
+	return commands.NewTable(commands.Core(), commands.GroupRows(), sched.Commands(), blk.Commands(), al.Commands())
 }
 
 // newDaemon builds every part. On error, what was opened is closed.
@@ -163,9 +164,14 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 
 	// 3. The command engine over the store and the group directory;
 	// with [messaging], every status change also writes its bus messages.
+	members, dir, err := membership(cfg, d.registry, log)
+	if err != nil {
+		return nil, err
+	}
+	d.directory = dir
 	opts := commands.Options{
-		Table: table, Store: d.store, Members: groups.NewStatic(cfg.Groups.Static),
-		Permissions: cfg.Permissions, Log: log, Prefix: cfg.Bot.Prefix,
+		Table: table, Store: d.store, Members: members,
+		Permissions: cfg.Permissions, Channels: cfg.PermissionChannels, Log: log, Prefix: cfg.Bot.Prefix,
 		ReplyUnknown: cfg.Bot.UnknownCommandReply, PageURL: cfg.Publisher.SiteURL,
 	}
 	if cfg.Messaging.Enabled {
@@ -287,6 +293,9 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	d.ready["scheduler"] = d.scheduler.Check
 	d.registry.MustRegister(schedulerCollector{d.scheduler})
 	d.ready["clock"] = func(context.Context) error { return d.bot.ClockCheck() }
+	if d.directory != nil {
+		d.ready["directory"] = d.directory.Ready
+	}
 	if cfg.Web.Listen != "" {
 		d.web = web.New(web.Options{Listen: cfg.Web.Listen, PreviewDir: previewDir(cfg), Checks: d.ready, Gatherer: d.registry, Log: log})
 	}
@@ -308,6 +317,10 @@ func botOptions(cfg *config.Config, log *slog.Logger, metrics *web.Metrics) bot.
 // Close closes the store; call it after Run returned (or instead of Run
 // when newDaemon failed half-way, which it does itself).
 func (d *Daemon) Close() error {
+	if d.directory != nil {
+		d.directory.Close()
+		d.directory = nil
+	}
 	if d.store == nil {
 		return nil
 	}

@@ -74,7 +74,7 @@ Usage:
   nocbot acme-challenge [flags] put TOKEN VALUE | delete TOKEN
                                          write or remove /.well-known/acme-challenge/TOKEN on the page target
   nocbot audit [flags] [-n N] [-action A]
-                                         print the newest audit events as JSON lines (who changed or was refused what)
+                                         print the newest audit events as JSON lines (who changed what; every privileged command, allowed or refused)
   nocbot messaging replay [flags] --since T [-n]
                                          re-send the bus messages recorded since T (same ids; nocbot stopped)
   nocbot backup [flags] FILE             copy the state file to FILE (nocbot must be stopped: it holds the lock)
@@ -83,6 +83,8 @@ With no -config, nocbot reads ./nocbot.toml if it exists, else runs on built-in
 defaults: the console on this terminal as the local operator, the page written
 to ./public and previewed at http://127.0.0.1:8080/, state in ./nocbot.db, and
 static groups (no accounts, cloud or directory needed). Type !help at the prompt.
+With [groups] source = "fasjson", membership comes from the Fedora Account System
+over Kerberos, from a service keytab (README: "Running with a keytab").
 
 Every config key can be overridden from the environment as NOCBOT_<SECTION>_<KEY>,
 e.g. NOCBOT_WEB_LISTEN=127.0.0.1:9090 or NOCBOT_PUBLISHER_S3_BUCKET=status.

@@ -196,8 +196,9 @@ status = ["irc:#fedora-qa"]
 		{bad, true, []string{"bad.toml:3", "frobnicate", "bad.toml:6", "listen"}},
 		{"../../config.example.toml", false, []string{"ok"}},
 		{dishonest, true, []string{
-			`dishonest.toml:2: groups.source: "fasjson" is not available in this nocbot`,
-			`dishonest.toml:6: permissions.alerts: no command uses the permission "alerts": the permissions are "announce", "blockers", "maintenance", "status"`,
+			`dishonest.toml:1: groups.fasjson.principal: required when groups.source is "fasjson"`,
+			`dishonest.toml:1: groups.fasjson.keytab_file: required when groups.source is "fasjson"`,
+			`dishonest.toml:6: permissions.alerts: no command uses the permission "alerts": the permissions are "announce", "blockers", "groups", "maintenance", "status"`,
 			`dishonest.toml:9: announce.routes.pagerduty: unknown topic "pagerduty"`,
 			`dishonest.toml:10: announce.routes.status[0]: "irc:#fedora-qa": network "irc" is not configured`,
 		}},

@@ -54,6 +54,10 @@ type Target struct {
 	// file changed or removed by hand is repaired within the hour.
 	known    map[string][sha256.Size]byte
 	verified time.Time
+	// manifest is the manifest as last written, trusted like known while
+	// the file is the one written (same size and time).
+	manifest     *manifestFile
+	manifestStat fs.FileInfo
 }
 
 // reverifyAfter is how long the folder is trusted to hold what was written.
@@ -81,6 +85,12 @@ func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (
 	if err := os.MkdirAll(d.Dir, 0o755); err != nil {
 		return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
 	}
+	if d.known != nil && time.Since(d.verified) > reverifyAfter {
+		d.known = nil
+	}
+	if d.known == nil {
+		d.manifest = nil
+	}
 	old, err := d.readManifest()
 	if err != nil {
 		return rep, err
@@ -96,7 +106,7 @@ func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (
 			d.known = nil
 		}
 	}()
-	readBack := d.known == nil || time.Since(d.verified) > reverifyAfter
+	readBack := d.known == nil
 	if readBack {
 		d.known, d.verified = make(map[string][sha256.Size]byte, len(files)), time.Now()
 	}
@@ -236,6 +246,12 @@ func (d *Target) DeleteChallenge(ctx context.Context, token string) error {
 func (d *Target) local(p string) string { return filepath.Join(d.Dir, filepath.FromSlash(p)) }
 
 func (d *Target) readManifest() (manifestFile, error) {
+	if d.manifest != nil {
+		if st, err := os.Stat(d.local(dirManifest)); err == nil && st.Size() == d.manifestStat.Size() && st.ModTime().Equal(d.manifestStat.ModTime()) {
+			return *d.manifest, nil
+		}
+		d.manifest = nil
+	}
 	var m manifestFile
 	data, err := os.ReadFile(d.local(dirManifest))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -251,19 +267,38 @@ func (d *Target) readManifest() (manifestFile, error) {
 }
 
 func (d *Target) writeManifest(gen uint64, owned map[string]bool) error {
-	m := manifestFile{Generation: gen, Files: make([]string, 0, len(owned))}
-	for p := range owned {
-		m.Files = append(m.Files, p)
+	m := manifestFile{Generation: gen}
+	if last := d.manifest; last != nil && len(last.Files) == len(owned) && all(last.Files, owned) {
+		m.Files = last.Files // the same files: most publishes; sorting 20,000 paths is not free
+	} else {
+		m.Files = make([]string, 0, len(owned))
+		for p := range owned {
+			m.Files = append(m.Files, p)
+		}
+		sort.Strings(m.Files)
 	}
-	sort.Strings(m.Files)
-	data, err := json.MarshalIndent(m, "", "  ")
+	data, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
 	}
 	if err := writeAtomic(d.local(dirManifest), append(data, '\n')); err != nil {
+		d.manifest = nil
 		return fmt.Errorf("write manifest: %w", err)
 	}
+	d.manifest = nil
+	if st, err := os.Stat(d.local(dirManifest)); err == nil {
+		d.manifest, d.manifestStat = &m, st
+	}
 	return nil
+}
+
+func all(paths []string, set map[string]bool) bool {
+	for _, p := range paths {
+		if !set[p] {
+			return false
+		}
+	}
+	return true
 }
 
 // removeEmptyParents tidies directories a delete left empty, up to (not

@@ -2,7 +2,8 @@
 # Installs the real servers and tools that nocbot's integration tests start on 127.0.0.1.
 #
 # Idempotent: everything already present is left alone, so a second run takes about a second.
-#   - Debian packages: inspircd, anope, chromium, awscli, prometheus-alertmanager, ...
+#   - Debian packages: inspircd, anope, chromium, awscli, krb5-kdc + krb5-admin-server (a throwaway Kerberos realm),
+#     prometheus-alertmanager, nodejs
 #   - Dendrite and versitygw, built once per version into a cache outside the clone:
 #       ${NOCBOT_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/nocbot/tools}/<tool>-<version>/bin/
 # internal/testsrv looks the binaries up in the same place.
@@ -13,7 +14,7 @@ VERSITYGW_VERSION=v1.8.0
 # nodejs runs the Zabbix media type script of docs/ in the alerts tests.
 # prometheus-alertmanager: the alerts tests start private instances on free loopback ports with clustering off;
 # the package's own service (:9093/:9094, where a host lets it start) is left alone and never used.
-APT_PACKAGES=(inspircd anope chromium awscli tidy rabbitmq-server python3-pika python3-jsonschema prometheus-alertmanager nodejs)
+APT_PACKAGES=(inspircd anope chromium awscli tidy rabbitmq-server python3-pika python3-jsonschema krb5-kdc krb5-admin-server prometheus-alertmanager nodejs)
 
 TOOLS=${NOCBOT_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/nocbot/tools}
 mkdir -p "$TOOLS"
