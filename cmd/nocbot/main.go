@@ -97,6 +97,9 @@ the page, and exits. Endpoints: /healthz, /readyz, /metrics on [web] listen.
 Announcements and maintenance windows scheduled ahead (!announce, !maintenance,
 [[schedule]]) live in the state file; what fell due while nocbot was stopped is
 caught up at the next start.
+Monitoring alerts ([alerts] listen: /hooks/alertmanager, /hooks/nagios, /hooks/zabbix
+with a bearer token) become proposals in the rooms; !accept N applies one as your
+own !status command, !dismiss N closes it, !alerts lists them.
 
 Flags:
 `
@@ -261,6 +264,9 @@ func checkConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return errReported
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintln(stderr, "warning:", w)
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", file)
 	return nil

@@ -29,6 +29,7 @@ var allowed = map[string][]string{
 	"schedule":                   {"announce", "commands", "scheduler", "status", "store"},
 	"blockers":                   {"announce", "commands", "status", "store", "internal/*"},
 	"web":                        {},
+	"alerts":                     {"announce", "bot", "commands", "status", "store", "web"},
 	"internal/backoff":           {},
 	"internal/ratelimit":         {},
 	"internal/testsrv":           {},

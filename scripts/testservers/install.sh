@@ -2,7 +2,8 @@
 # Installs the real servers and tools that nocbot's integration tests start on 127.0.0.1.
 #
 # Idempotent: everything already present is left alone, so a second run takes about a second.
-#   - Debian packages: inspircd, anope, chromium, awscli, krb5-kdc + krb5-admin-server (a throwaway Kerberos realm)
+#   - Debian packages: inspircd, anope, chromium, awscli, krb5-kdc + krb5-admin-server (a throwaway Kerberos realm),
+#     prometheus-alertmanager, nodejs
 #   - Dendrite and versitygw, built once per version into a cache outside the clone:
 #       ${NOCBOT_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/nocbot/tools}/<tool>-<version>/bin/
 # internal/testsrv looks the binaries up in the same place.
@@ -19,8 +20,11 @@ VULNDB_VERSION=v0.0.0-20261105234957-e22db6528018
 # podman builds the container image (make image; uidmap for rootless podman) with
 # ca-certificates' bundle inside; systemd brings systemd-analyze (deploy/systemd); jq reads
 # govulncheck's findings (static-checks.sh).
+# nodejs runs the Zabbix media type script of docs/ in the alerts tests.
+# prometheus-alertmanager: the alerts tests start private instances on free loopback ports with clustering off;
+# the package's own service (:9093/:9094, where a host lets it start) is left alone and never used.
 APT_PACKAGES=(inspircd anope chromium awscli tidy rabbitmq-server python3-pika python3-jsonschema krb5-kdc krb5-admin-server
-	podman uidmap ca-certificates systemd jq)
+	podman uidmap ca-certificates systemd jq prometheus-alertmanager nodejs)
 
 TOOLS=${NOCBOT_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/nocbot/tools}
 mkdir -p "$TOOLS"
