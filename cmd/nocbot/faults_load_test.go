@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fedora-infra/nocbot/config"
 )
 
 // The load the issue asks for: 1,000 commands a minute from 20 accounts,
@@ -53,6 +55,7 @@ type loadResult struct {
 	incident string
 	acked    []string
 	rtts     []time.Duration
+	done     time.Time // when the last reply came
 	err      error
 }
 
@@ -233,11 +236,12 @@ func (m *matrixRoom) command(token, txn, body string, timeout time.Duration) (st
 	}
 }
 
-// paced runs one account: open an incident, then an update every period
-// until end, each waiting for its reply; it keeps the acknowledged texts.
-func paced(name string, end time.Time, period time.Duration, send func(line string) (string, error)) loadResult {
+// paced runs one account: open an incident on its own component, then n
+// updates on a fixed schedule from start, one every period, each waiting
+// for its reply (a slow reply delays the rest, which shows in the rate).
+func paced(name, component string, start time.Time, n int, period time.Duration, send func(line string) (string, error)) loadResult {
 	var r loadResult
-	reply, err := send(fmt.Sprintf(`!status minor "load %s" zodbot`, name))
+	reply, err := send(fmt.Sprintf(`!status minor "load %s" %s`, name, component))
 	if err != nil {
 		return loadResult{err: err}
 	}
@@ -246,15 +250,10 @@ func paced(name string, end time.Time, period time.Duration, send func(line stri
 		return loadResult{err: fmt.Errorf("%s: open: reply %q", name, reply)}
 	}
 	r.incident = m[1]
-	next := time.Now()
-	for j := 0; ; j++ {
-		next = next.Add(period)
-		if next.After(end) {
-			return r
-		}
-		time.Sleep(time.Until(next))
+	for j := 0; j < n; j++ {
+		time.Sleep(time.Until(start.Add(time.Duration(j) * period)))
 		text := fmt.Sprintf("%s u%d", name, j)
-		start := time.Now()
+		sent := time.Now()
 		reply, err := send(fmt.Sprintf(`!status update %s "%s"`, r.incident, text))
 		if err != nil {
 			r.err = err
@@ -264,9 +263,11 @@ func paced(name string, end time.Time, period time.Duration, send func(line stri
 			r.err = fmt.Errorf("%s: update %d: reply %q", name, j, reply)
 			return r
 		}
-		r.rtts = append(r.rtts, time.Since(start))
+		r.done = time.Now()
+		r.rtts = append(r.rtts, r.done.Sub(sent))
 		r.acked = append(r.acked, text)
 	}
+	return r
 }
 
 // readKB reads a memory figure (kB) of a process from /proc.
@@ -421,9 +422,15 @@ func TestFaultLoad(t *testing.T) {
 	}()
 
 	publishesBefore := metric(st.web, "nocbot_publishes_total")
-	begin := time.Now()
-	end := begin.Add(duration)
 	period := time.Minute / loadPerAccountMin
+	perAccount := int(duration / period)
+	// The opens come first; the updates start together a little later,
+	// each account offset within one period so the load is even.
+	begin := time.Now().Add(5 * time.Second)
+	var comps []string // one component each: a second !status on one component updates its incident
+	for _, c := range config.Default().Components {
+		comps = append(comps, c.ID)
+	}
 	results := make(map[string]loadResult)
 	var resMu sync.Mutex
 	var wg sync.WaitGroup
@@ -431,9 +438,7 @@ func TestFaultLoad(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Stagger the accounts over one period so the load is even.
-			time.Sleep(time.Duration(i) * period / (2 * loadAccountsPerNet))
-			r := paced(n, end, period, func(line string) (string, error) { return loaders[n].command(line, 30*time.Second) })
+			r := paced(n, comps[i], begin.Add(time.Duration(i)*period/(2*loadAccountsPerNet)), perAccount, period, func(line string) (string, error) { return loaders[n].command(line, 30*time.Second) })
 			resMu.Lock()
 			results["irc:"+n] = r
 			resMu.Unlock()
@@ -443,9 +448,8 @@ func TestFaultLoad(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			time.Sleep(time.Duration(loadAccountsPerNet+i) * period / (2 * loadAccountsPerNet))
 			j := 0
-			r := paced(n, end, period, func(line string) (string, error) {
+			r := paced(n, comps[loadAccountsPerNet+i], begin.Add(time.Duration(loadAccountsPerNet+i)*period/(2*loadAccountsPerNet)), perAccount, period, func(line string) (string, error) {
 				j++
 				return room.command(tokens[n], fmt.Sprintf("load-%s-%d", n, j), line, 30*time.Second)
 			})
@@ -455,7 +459,13 @@ func TestFaultLoad(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(begin)
+	var last time.Time
+	for _, r := range results {
+		if r.done.After(last) {
+			last = r.done
+		}
+	}
+	elapsed := last.Sub(begin)
 	close(stopRSS)
 	<-rssDone
 
