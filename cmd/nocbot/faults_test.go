@@ -26,3 +26,18 @@ func openBoard(t *testing.T, path string) *status.Board {
 	defer st.Close()
 	return st.Board()
 }
+
+// pendingIn counts what the state file still has to send in an outbox.
+func pendingIn(t *testing.T, path, box string) int {
+	t.Helper()
+	st, err := store.Open(context.Background(), path, catalogue(config.Default()), store.Options{})
+	if err != nil {
+		t.Fatalf("opening the state file: %v", err)
+	}
+	defer st.Close()
+	items, err := st.Outbox(context.Background(), box)
+	if err != nil {
+		t.Fatalf("reading the %s outbox: %v", box, err)
+	}
+	return len(items)
+}
