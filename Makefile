@@ -25,11 +25,11 @@ test: test-deps
 # No -race: the daemon is its own (non-race) binary, and the figures are the point.
 LOAD_DURATION ?= 1m
 test-faults: test-deps
-	NOCBOT_LOAD_DURATION=$(LOAD_DURATION) $(GO) test -tags faults -count=1 -timeout 20m -v -run '^TestFault' ./cmd/nocbot
+	FAULTS_LOAD_DURATION=$(LOAD_DURATION) $(GO) test -tags faults -count=1 -timeout 20m -v -run '^TestFault' ./cmd/nocbot
 
 # The load test alone for five minutes.
 soak: test-deps
-	NOCBOT_LOAD_DURATION=5m $(GO) test -tags faults -count=1 -timeout 20m -v -run '^TestFaultLoad$$' ./cmd/nocbot
+	FAULTS_LOAD_DURATION=5m $(GO) test -tags faults -count=1 -timeout 20m -v -run '^TestFaultLoad$$' ./cmd/nocbot
 
 # staticcheck and govulncheck (local vulnerability database), as in "make test".
 static-checks:

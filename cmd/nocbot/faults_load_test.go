@@ -38,12 +38,12 @@ const (
 	loadRSSCeilingKB = 128 * 1024
 )
 
-// loadDuration is one minute in CI; "make soak" sets NOCBOT_LOAD_DURATION=5m.
+// loadDuration is one minute in CI; "make soak" sets FAULTS_LOAD_DURATION=5m.
 func loadDuration(t *testing.T) time.Duration {
-	if v := os.Getenv("NOCBOT_LOAD_DURATION"); v != "" {
+	if v := os.Getenv("FAULTS_LOAD_DURATION"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Minute {
-			t.Fatalf("NOCBOT_LOAD_DURATION=%q: want a duration of at least 1m", v)
+			t.Fatalf("FAULTS_LOAD_DURATION=%q: want a duration of at least 1m", v)
 		}
 		return d
 	}
@@ -488,6 +488,29 @@ func TestFaultLoad(t *testing.T) {
 	}
 	if len(results) != 2*loadAccountsPerNet || t.Failed() {
 		t.Fatalf("the load did not run cleanly; nocbot stderr:\n%s", stderr.String())
+	}
+
+	// The limit is on: a burst of 20 from one account (its bucket holds a
+	// quarter minute's worth) draws one "slow down" and loses the rest.
+	burster := loaders[ircNames[0]]
+	for i := 0; i < 20; i++ {
+		burster.send("PRIVMSG #fedora-noc :!status koji")
+	}
+	var answered, slowed int
+	for quiet := time.After(5 * time.Second); ; {
+		select {
+		case r := <-burster.replies:
+			answered++
+			if strings.Contains(r, fmt.Sprintf("slow down: at most %d commands a minute", loadRateLimit)) {
+				slowed++
+			}
+			continue
+		case <-quiet:
+		}
+		break
+	}
+	if slowed != 1 || answered >= 20 {
+		t.Errorf("a burst of 20 over the rate limit: %d answers, %d of them \"slow down\"; want one warning and some dropped", answered, slowed)
 	}
 
 	// The page converges to every acknowledged update.
