@@ -42,6 +42,7 @@ var allowed = map[string][]string{
 	"publisher/s3":               {"publisher", "render", "status", "internal/*"},
 	"bot":                        {"commands", "status", "internal/*"},
 	"bot/console":                {"bot", "commands", "status"},
+	"bot/ctl":                    {"bot"},
 	"bot/irc":                    {"bot", "commands", "status", "internal/*"},
 	"bot/matrix":                 {"bot", "commands", "status", "internal/*"},
 	"cmd/nocbot":                 {"*"},
