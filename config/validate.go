@@ -46,6 +46,7 @@ func (c *Config) validate(ps *problems, caps *Capabilities) {
 	c.validateAnnounce(v)
 	c.validateMessaging(v)
 	c.validateSchedule(v)
+	c.validateCtl(v)
 	if caps == nil {
 		// Without the binary's own list, the defaults name every permission the core commands use.
 		caps = &Capabilities{Permissions: sortedKeys(Default().Permissions)}
