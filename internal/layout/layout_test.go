@@ -31,6 +31,7 @@ var allowed = map[string][]string{
 	"internal/ratelimit":         {},
 	"internal/testsrv":           {},
 	"internal/mxid":              {},
+	"internal/progress":          {},
 	"internal/layout":            {},
 	"publisher/internal/pubtest": {"publisher", "render", "status", "store"},
 	"render":                     {"status"},
