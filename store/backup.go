@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -48,4 +50,24 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.w.Write(p)
+}
+
+// BackupFile copies the state file at path while no nocbot runs, opened
+// read-only: unlike Open it migrates nothing, so a copy taken before an
+// upgrade is the file as the old release left it. A nocbot holding the
+// file is ErrLocked.
+func BackupFile(ctx context.Context, path string, open func(size int64) (io.Writer, error)) (int64, error) {
+	if err := checkFile(path, nil); err != nil {
+		return 0, err
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return 0, fmt.Errorf("open %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	defer db.Close()
+	s := &Store{db: db, path: path}
+	return s.BackupSized(ctx, open)
 }

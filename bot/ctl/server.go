@@ -207,7 +207,7 @@ func (s *Server) serve(ctx context.Context, c *net.UnixConn) {
 	}
 	log := s.opts.Log.With("op", req.Op, "uid", peer.UID, "user", peer.User, "pid", peer.PID)
 	if req.Op == OpCommand {
-		res, lines := s.bot.Exec(ctx, s.message(peer, req.Line))
+		res, lines := s.bot.Exec(ctx, CommandMessage(s.opts.Net, peer, req.Line))
 		for _, l := range lines {
 			if err := out.Line(l); err != nil {
 				log.Info("ctl client went away before the reply", "err", err)
@@ -233,15 +233,24 @@ func (s *Server) serve(ctx context.Context, c *net.UnixConn) {
 	}
 }
 
-// message is a command line from peer, as the bot takes it: a direct
-// message whose account is the unix user the kernel reported.
-func (s *Server) message(peer Peer, line string) bot.Message {
+// CommandMessage is a command line from peer as the bot takes it, the
+// same through the socket and on the state file directly: a direct
+// message whose account is the peer's unix user.
+func CommandMessage(net string, peer Peer, line string) bot.Message {
 	sender := bot.Sender{Nick: peer.User, Account: peer.User}
 	if peer.User == "" {
-		sender.Nick = "uid " + strconv.FormatUint(uint64(peer.UID), 10)
-		sender.Unverified = "uid " + strconv.FormatUint(uint64(peer.UID), 10) + " has no user name on this host"
+		uid := "uid " + strconv.FormatUint(uint64(peer.UID), 10)
+		sender.Nick, sender.Unverified = uid, uid+" has no user name on this host"
 	}
-	return bot.Message{Net: s.opts.Net, Room: Room, Direct: true, Text: line, Sender: sender, At: time.Now()}
+	return bot.Message{Net: net, Room: Room, Direct: true, Text: line, Sender: sender, At: time.Now()}
+}
+
+// Self is this process as a peer: who runs nocbot ctl when no daemon
+// runs and it works on the state file itself.
+func Self() Peer {
+	p := Peer{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), PID: int32(os.Getpid())}
+	p.User, _ = lookupUser(p.UID)
+	return p
 }
 
 func lookupUser(uid uint32) (string, error) {

@@ -17,6 +17,7 @@ import (
 	"github.com/fedora-infra/nocbot/announce"
 	"github.com/fedora-infra/nocbot/bot"
 	"github.com/fedora-infra/nocbot/bot/console"
+	"github.com/fedora-infra/nocbot/bot/ctl"
 	"github.com/fedora-infra/nocbot/commands"
 	"github.com/fedora-infra/nocbot/config"
 	"github.com/fedora-infra/nocbot/groups"
@@ -55,7 +56,8 @@ type Daemon struct {
 	table     *commands.Table
 	bot       *bot.Bot
 	networks  map[string]announce.Network // by name, for announcements
-	chat      []runner                    // console, IRC, Matrix
+	chat      []runner                    // console, IRC, Matrix, the admin socket
+	ctl       *ctl.Server                 // nil when [ctl] is off
 	ready     map[string]web.Check
 	worker    *publisher.Worker
 	announcer *announce.Loop
@@ -150,17 +152,10 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	}, []string{"topic", "net", "result"})
 	d.registry.MustRegister(d.announced)
 
-	// 3. The command engine over the store and the group directory;
-	// with [messaging], every status change also writes its bus messages.
-	opts := commands.Options{
-		Table: table, Store: d.store, Members: groups.NewStatic(cfg.Groups.Static),
-		Permissions: cfg.Permissions, Log: log, Prefix: cfg.Bot.Prefix,
-		ReplyUnknown: cfg.Bot.UnknownCommandReply, PageURL: cfg.Publisher.SiteURL,
-	}
-	if cfg.Messaging.Enabled {
-		if opts.OnChange, err = messagingHook(cfg); err != nil {
-			return nil, err
-		}
+	// 3. The command engine over the store and the group directory.
+	opts, err := dispatcherOptions(cfg, table, d.store, log)
+	if err != nil {
+		return nil, err
 	}
 	disp := commands.New(opts)
 	d.bot = bot.New(disp, botOptions(cfg, log, d.metrics))
@@ -175,6 +170,9 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 		d.networks[cfg.Console.Network] = c
 	}
 	if err := d.addNetworks(cfg, getenv, log); err != nil {
+		return nil, err
+	}
+	if err := d.addCtl(cfg, log); err != nil {
 		return nil, err
 	}
 
@@ -262,6 +260,23 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	return d, nil
 }
 
+// dispatcherOptions are the command engine's options over st; with
+// [messaging], every status change also writes its bus messages.
+func dispatcherOptions(cfg *config.Config, table *commands.Table, st commands.Store, log *slog.Logger) (commands.Options, error) {
+	opts := commands.Options{
+		Table: table, Store: st, Members: groups.NewStatic(cfg.Groups.Static),
+		Permissions: cfg.Permissions, Log: log, Prefix: cfg.Bot.Prefix,
+		ReplyUnknown: cfg.Bot.UnknownCommandReply, PageURL: cfg.Publisher.SiteURL,
+	}
+	if cfg.Messaging.Enabled {
+		var err error
+		if opts.OnChange, err = messagingHook(cfg); err != nil {
+			return commands.Options{}, err
+		}
+	}
+	return opts, nil
+}
+
 func botOptions(cfg *config.Config, log *slog.Logger, metrics *web.Metrics) bot.Options {
 	return bot.Options{
 		Name: cfg.Bot.Name, Prefix: cfg.Bot.Prefix, MaxChars: 2 * cfg.Bot.MaxMessage, // the whole line; the message in it is held to 1,000 characters
@@ -277,6 +292,9 @@ func botOptions(cfg *config.Config, log *slog.Logger, metrics *web.Metrics) bot.
 // Close closes the store; call it after Run returned (or instead of Run
 // when newDaemon failed half-way, which it does itself).
 func (d *Daemon) Close() error {
+	if d.ctl != nil { // Run removes the socket; this covers a daemon never run
+		d.ctl.Close()
+	}
 	if d.store == nil {
 		return nil
 	}

@@ -291,9 +291,11 @@ func TestOneShotTools(t *testing.T) {
 			}
 		}},
 		{"acme usage", []string{"acme-challenge", "frob"}, true, "", nil},
-		{"audit shows the import", []string{"audit", "-n", "5", "-action", "import.*"}, false, `"action":"import.statusfpo"`, nil},
+		{"audit shows the import", []string{"audit", "-json", "-n", "5", "-action", "import.*"}, false, `"action":"import.statusfpo"`, nil},
+		{"audit table", []string{"audit", "-since", "1h"}, false, "import:statusfpo  import.statusfpo", nil},
+		{"audit bad since", []string{"audit", "-since", "yesterday"}, true, "", nil},
 		{"audit filters", []string{"audit", "-action", "status.minor"}, false, "", nil},
-		{"audit bad n", []string{"audit", "-n", "0"}, true, "", nil},
+		{"audit bad n", []string{"audit", "-n", "-1"}, true, "", nil},
 	}
 	for _, tc := range tests {
 		var out, errb bytes.Buffer

@@ -157,11 +157,20 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, fmt.Errorf("messaging replay: --since is required (RFC 3339 time or a duration such as 24h)")
 	}
+	t, err := parseTimeOrAgo(s, now)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("messaging replay: --since %w", err)
+	}
+	return t, nil
+}
+
+// parseTimeOrAgo reads an RFC 3339 time or a positive duration before now.
+func parseTimeOrAgo(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
 	}
 	if d, err := time.ParseDuration(s); err == nil && d > 0 {
 		return now.Add(-d), nil
 	}
-	return time.Time{}, fmt.Errorf("messaging replay: --since %q: want an RFC 3339 time (2026-12-01T00:00:00Z) or a duration (24h)", s)
+	return time.Time{}, fmt.Errorf("%q: want an RFC 3339 time (2026-12-01T00:00:00Z) or a duration (24h)", s)
 }

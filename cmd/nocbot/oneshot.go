@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -185,49 +184,6 @@ func acmeChallenge(ctx context.Context, args []string, getenv func(string) strin
 		fmt.Fprintf(stdout, "removed .well-known/acme-challenge/%s\n", a[1])
 	default:
 		return fmt.Errorf("usage: nocbot acme-challenge [flags] put TOKEN VALUE | delete TOKEN")
-	}
-	return nil
-}
-
-// auditLog prints the newest audit events, one JSON object a line, newest
-// first: who changed what, and who was refused. It opens the state file
-// like the daemon does, so it runs while nocbot is stopped (the file is
-// locked while it runs).
-func auditLog(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var g globalFlags
-	fs := newFlagSet("nocbot audit", stderr, &g)
-	n := fs.Int("n", 20, "how many events")
-	action := fs.String("action", "", "only events of this action (status.minor, denied, ...); a trailing * matches a prefix")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *n < 1 {
-		return fmt.Errorf("audit: -n must be at least 1")
-	}
-	cfg, _, err := setup(g, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	keep := func(ev status.Event) bool {
-		if p, ok := strings.CutSuffix(*action, "*"); ok {
-			return strings.HasPrefix(ev.Action, p)
-		}
-		return *action == "" || ev.Action == *action
-	}
-	evs, err := st.Events(ctx, *n, keep)
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	enc := json.NewEncoder(stdout)
-	for _, ev := range evs {
-		if err := enc.Encode(ev); err != nil {
-			return err
-		}
 	}
 	return nil
 }
