@@ -54,6 +54,8 @@ type instance struct {
 	cancel context.CancelFunc
 	done   chan error
 	web    string
+	env    map[string]string
+	config string
 }
 
 func start(t *testing.T, dir, web string) *instance {
@@ -66,7 +68,8 @@ func start(t *testing.T, dir, web string) *instance {
 	}
 	inR, inW := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{t: t, stdin: inW, stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1), web: web}
+	in := &instance{t: t, stdin: inW, stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1), web: web,
+		env: env, config: filepath.Join(dir, "none.toml")}
 	go func() {
 		in.done <- run(ctx, []string{"-config", filepath.Join(dir, "none.toml")}, func(k string) string { return env[k] }, inR, in.stdout, in.stderr)
 	}()
