@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/fedora-infra/nocbot/config"
+	"github.com/fedora-infra/nocbot/internal/progress"
 	"github.com/fedora-infra/nocbot/publisher"
 	"github.com/fedora-infra/nocbot/status"
 	"github.com/fedora-infra/nocbot/statusfpo"
@@ -65,9 +66,12 @@ func importStatusfpo(ctx context.Context, args []string, getenv func(string) str
 		fmt.Fprintln(stderr, "warning:", w)
 	}
 	var added, skipped int
+	meter := progress.New(stderr, "import", int64(len(incidents)), progress.Options{})
 	_, err = st.Update(ctx, status.Event{Actor: statusfpo.Author, Action: "import.statusfpo", Command: "import-statusfpo " + rest[0]},
 		func(b *status.Board) (status.Outcome, error) {
+			added, skipped = 0, 0
 			for _, in := range incidents {
+				meter.Add(1)
 				if _, dup := b.Find(in.ID); dup {
 					skipped++
 					continue
@@ -82,6 +86,7 @@ func importStatusfpo(ctx context.Context, args []string, getenv func(string) str
 	if err != nil {
 		return fmt.Errorf("import %s: %w", rest[0], err)
 	}
+	meter.Done()
 	fmt.Fprintf(stdout, "imported %d outages, %d already present, %d warnings\n", added, skipped, len(warns))
 	return nil
 }
@@ -108,6 +113,7 @@ func publishOnce(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
+	ctx, meter := publishProgress(ctx, stderr)
 	rep, err := w.PublishOnce(ctx)
 	var stale *publisher.StaleError
 	if errors.As(err, &stale) && adopt {
@@ -133,9 +139,26 @@ func publishOnce(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
+	meter.Done()
 	fmt.Fprintf(stdout, "published generation %d: %d uploaded, %d unchanged, %d deleted\n",
 		rep.Generation, len(rep.Uploaded), len(rep.Skipped), len(rep.Deleted))
 	return nil
+}
+
+// publishProgress shows a one-shot publish file by file on a terminal
+// (the first publish of a long history writes tens of thousands).
+func publishProgress(ctx context.Context, w io.Writer) (context.Context, *progress.Meter) {
+	meter := progress.New(w, "publish", 0, progress.Options{})
+	if meter == nil {
+		return ctx, nil
+	}
+	return publisher.WithProgress(ctx, func(done, total int) {
+		if done == 0 {
+			meter.SetTotal(int64(total))
+			return
+		}
+		meter.Add(1)
+	}), meter
 }
 
 // cliUser names who ran a one-shot command, for the audit log.

@@ -36,6 +36,7 @@ type Meter struct {
 	total int64
 	done  int64
 	drawn time.Time
+	ended bool // the line was ended when done reached total
 }
 
 // New returns a meter for work of total units (0: not known yet) that
@@ -71,7 +72,14 @@ func (m *Meter) Add(n int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.done += n
-	if now := m.opts.Now(); now.Sub(m.drawn) >= m.opts.Every {
+	now := m.opts.Now()
+	switch {
+	case m.total > 0 && m.done >= m.total && !m.ended:
+		// All counted: end the line, so what the command logs while it
+		// finishes (a commit, a summary) is not drawn over it.
+		m.ended = true
+		fmt.Fprint(m.w, "\r\x1b[K"+m.line(now)+"\n")
+	case !m.ended && now.Sub(m.drawn) >= m.opts.Every:
 		m.drawn = now
 		fmt.Fprint(m.w, "\r\x1b[K"+m.line(now))
 	}
@@ -85,7 +93,11 @@ func (m *Meter) Done() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	took := m.opts.Now().Sub(m.start)
-	fmt.Fprintf(m.w, "\r\x1b[K%s: %s in %s (%s)\n", m.label, m.amount(m.done), round(took), m.rate(m.done, took))
+	clear := "\r\x1b[K"
+	if m.ended {
+		clear = ""
+	}
+	fmt.Fprintf(m.w, "%s%s: %s in %s (%s)\n", clear, m.label, m.amount(m.done), round(took), m.rate(m.done, took))
 }
 
 // line is "label: 1,200 of 20,000 (6%), 400/s, 47s left".

@@ -27,7 +27,7 @@ func TestMeter(t *testing.T) {
 	}{
 		{name: "count with a total", total: 20000, adds: []int64{1000, 4000, 15000},
 			want: []string{"import: 1,000 of 20,000 (5%), 1,000/s, 19s left", "import: 5,000 of 20,000 (25%), 2,500/s, 6s left",
-				"import: 20,000 of 20,000 (100%), 6,667/s", "import: 20,000 in 4s (5,000/s)"}},
+				"import: 20,000 of 20,000 (100%), 6,667/s\nimport: 20,000 in 4s (5,000/s)"}},
 		{name: "bytes without a total", unit: "bytes", adds: []int64{512, 3 << 20},
 			want: []string{"import: 512 B, 512 B/s", "import: 3.0 MiB, 1.5 MiB/s", "import: 3.0 MiB in 3s (1.0 MiB/s)"}},
 		{name: "nothing done yet", total: 10, adds: []int64{0},
