@@ -41,6 +41,14 @@ func (d *Daemon) addCtl(cfg *config.Config, log *slog.Logger) error {
 	return nil
 }
 
+// ctlPath is the admin socket for the start-up log line; "" when off.
+func (d *Daemon) ctlPath() string {
+	if d.ctl == nil {
+		return ""
+	}
+	return d.ctl.Path()
+}
+
 // stateOps are what the one-shot commands ask a running daemon for,
 // since it holds the state file's lock: a hot backup, the audit log.
 func stateOps(st *store.Store) map[string]ctl.Op {

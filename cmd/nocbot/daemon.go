@@ -363,7 +363,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		{"bot", []runner{d.bot, d.scheduler, d.schedule, d.announcer}},
 	}
 	d.log.Info("nocbot running", "state", d.cfg.Bot.State, "schema", store.SchemaVersion(), "publisher", d.cfg.Publisher.Target, "web", d.cfg.Web.Listen,
-		"console", d.cfg.ConsoleEnabled(), "irc", d.cfg.IRCEnabled(), "matrix", d.cfg.MatrixEnabled(), "messaging", d.cfg.Messaging.Enabled)
+		"console", d.cfg.ConsoleEnabled(), "irc", d.cfg.IRCEnabled(), "matrix", d.cfg.MatrixEnabled(), "messaging", d.cfg.Messaging.Enabled, "ctl", d.ctlPath())
 	return supervise(ctx, d.log, stages)
 }
 

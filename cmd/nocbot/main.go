@@ -100,6 +100,10 @@ Announcements and maintenance windows scheduled ahead (!announce, !maintenance,
 [[schedule]]) live in the state file; what fell due while nocbot was stopped is
 caught up at the next start.
 
+While nocbot runs, ctl, backup and audit reach it through its admin socket ([ctl] socket,
+next to the state file by default, mode 0600); otherwise they open the state file. Long
+one-shot work (import, a first publish, replay, backup) shows its progress on a terminal.
+
 Flags:
 `
 

@@ -224,9 +224,16 @@ status = ["irc:#fedora-qa"]
 func TestHelp(t *testing.T) {
 	var out, errb bytes.Buffer
 	run(context.Background(), []string{"-help"}, func(string) string { return "" }, nil, &out, &errb)
-	for _, w := range []string{"check-config", "publish", "import-statusfpo", "acme-challenge", "-config", "NOCBOT_", "./public"} {
+	for _, w := range []string{"check-config", "publish", "import-statusfpo", "acme-challenge", "nocbot ctl", "nocbot restore", "-since T", "admin socket", "-config", "NOCBOT_", "./public"} {
 		if !strings.Contains(errb.String(), w) {
 			t.Errorf("--help lacks %q", w)
+		}
+	}
+	errb.Reset()
+	run(context.Background(), []string{"ctl", "-help"}, func(string) string { return "" }, nil, &out, &errb)
+	for _, w := range []string{"usage: nocbot ctl", "ctl:<your unix user>", "Exit status", "-config"} {
+		if !strings.Contains(errb.String(), w) {
+			t.Errorf("ctl --help lacks %q:\n%s", w, errb.String())
 		}
 	}
 }
