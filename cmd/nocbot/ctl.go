@@ -9,7 +9,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/fedora-infra/nocbot/announce"
 	"github.com/fedora-infra/nocbot/bot"
+	"github.com/fedora-infra/nocbot/bot/console"
 	"github.com/fedora-infra/nocbot/bot/ctl"
 	"github.com/fedora-infra/nocbot/commands"
 	"github.com/fedora-infra/nocbot/config"
@@ -177,7 +179,7 @@ func ctlOffline(ctx context.Context, cfg *config.Config, log *slog.Logger, st *s
 	if err != nil {
 		return "", err
 	}
-	schedOpts, err := scheduleOptions(cfg, log, nil) // no chat networks: rooms are not known offline
+	schedOpts, err := scheduleOptions(cfg, log, configuredNetworks(cfg))
 	if err != nil {
 		return "", err
 	}
@@ -195,6 +197,38 @@ func ctlOffline(ctx context.Context, cfg *config.Config, log *slog.Logger, st *s
 		fmt.Fprintf(stderr, "nocbot is not running: the change is in %s; its next start publishes the page and sends the announcements (or publish now with: nocbot publish)\n", st.Path())
 	}
 	return res, nil
+}
+
+// configuredNetworks are the chat networks as the config names their
+// rooms, for commands that name rooms (!announce) while no daemon runs:
+// nothing is delivered from here, the next start's loop does that.
+func configuredNetworks(cfg *config.Config) map[string]announce.Network {
+	nets := map[string]announce.Network{}
+	if cfg.ConsoleEnabled() {
+		nets[cfg.Console.Network] = offlineNetwork{console.Room}
+	}
+	if c := cfg.IRC; c != nil {
+		var rooms offlineNetwork
+		for _, ch := range c.Channels {
+			if f := strings.Fields(ch); len(f) > 0 { // "#chan key"
+				rooms = append(rooms, f[0])
+			}
+		}
+		nets["irc"] = rooms
+	}
+	if c := cfg.Matrix; c != nil {
+		nets["matrix"] = offlineNetwork(c.Rooms)
+	}
+	return nets
+}
+
+// offlineNetwork is a network's configured rooms, without a connection.
+type offlineNetwork []string
+
+func (n offlineNetwork) Rooms() []string { return n }
+
+func (offlineNetwork) Deliver(context.Context, string, string, string, string) error {
+	return errors.New("not connected: nocbot is not running")
 }
 
 // ctlLine turns the shell's words into one command line: a single word

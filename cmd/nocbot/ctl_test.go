@@ -232,6 +232,14 @@ func TestCtlOffline(t *testing.T) {
 	if evs := auditActions(t, dir, getenv, "status.major"); len(evs) != 1 || evs[0].Actor != "ctl:"+me {
 		t.Errorf("offline audit: %+v", evs)
 	}
+	out, _, err = nocbot(dir, getenv, "ctl", "announce", "in", "1h", "console:console", "Mirrors back soon")
+	if err != nil || !strings.Contains(out, "scheduled a1") {
+		t.Errorf("offline announcement to a configured room: %v %q", err, out)
+	}
+	out, _, err = nocbot(dir, getenv, "ctl", "maintenance", "koji", "in", "2h", "1h", "Koji upgrade")
+	if err != nil || !strings.Contains(out, "planned maintenance #2") {
+		t.Errorf("offline maintenance: %v %q", err, out)
+	}
 	page, _ := os.ReadFile(filepath.Join(dir, "public", "index.html"))
 	if strings.Contains(string(page), "Mirrors unreachable") {
 		t.Fatal("the page changed without a daemon")
@@ -239,6 +247,8 @@ func TestCtlOffline(t *testing.T) {
 
 	in = start(t, dir, web)
 	in.waitFor(func() bool { return strings.Contains(in.get("/"), "Mirrors unreachable") }, "the next start to publish the offline change")
+	in.say("!announce list", "a1 at ")
+	in.say("!maintenance list", "Koji upgrade")
 	in.stop()
 }
 
