@@ -42,10 +42,26 @@ type Tx = interface {
 	Enqueue(box, id string, payload []byte) (bool, error)
 }
 
-// Membership answers which groups an identity ("network:account") is in.
+// Membership answers whether an identity ("network:account") is in any
+// of some groups. An error means it could not tell (the directory is
+// down and nothing recent is known); it never means yes.
 type Membership interface {
-	Groups(ctx context.Context, identity string) ([]string, error)
+	Check(ctx context.Context, identity string, groups []string) (Decision, error)
 }
+
+// Decision is a Membership's answer. It is an alias of a struct literal,
+// identical to groups.Decision, so the group sources satisfy Membership
+// without this package importing them.
+type Decision = struct {
+	Member  []string // the groups asked about that the identity is in
+	Account string   // the directory account it maps to; "" for a static identity
+	Source  string   // "static", or the directory's "fresh", "cached", "stale"
+	Reason  string   // why not, or the caveat of a stale answer
+}
+
+// SourceStale marks a membership the directory could not confirm just
+// now but did within its stale window; the reply says so.
+const SourceStale = "stale"
 
 // Request is one command as the transport-neutral bot layer hands it over.
 type Request struct {
@@ -165,9 +181,12 @@ type Options struct {
 	Store       Store
 	Members     Membership
 	Permissions map[string][]string // perm -> groups
-	Now         func() time.Time
-	Log         *slog.Logger
-	Prefix      string // shown in usage and help, e.g. "!"
+	// Channels limits a perm to some rooms ("irc:#fedora-noc",
+	// "matrix:!room:server"); a perm without an entry is allowed anywhere.
+	Channels map[string][]string
+	Now      func() time.Time
+	Log      *slog.Logger
+	Prefix   string // shown in usage and help, e.g. "!"
 	// ReplyUnknown answers unknown commands instead of ignoring them.
 	ReplyUnknown bool
 	// PageURL is the public status page, where replies cut short point.
@@ -286,19 +305,30 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req Request) (resp Response) 
 		return Response{Command: resp.Command, Result: ResultUsage,
 			Lines: []string{"usage: " + d.usage(cmd)}}
 	}
+	// One reading of the clock per command: the authorisation's audit
+	// event and the handler share it.
+	now := d.opts.Now().UTC()
+	note := ""
 	if cmd.Perm != "" {
-		if lines, ok := d.authorise(ctx, log, req, cmd); !ok {
+		var lines []string
+		var ok bool
+		if lines, note, ok = d.authorise(ctx, log, req, cmd, now); !ok {
 			return Response{Command: resp.Command, Result: ResultDenied, Lines: lines}
 		}
 	}
-	env := &Env{Req: req, Args: args, Now: d.opts.Now().UTC(), Log: log,
+	env := &Env{Req: req, Args: args, Now: now, Log: log,
 		Store: d.opts.Store, Members: d.opts.Members, Prefix: d.opts.Prefix, PageURL: d.opts.PageURL,
 		Permissions: d.opts.Permissions, Table: d.table, OnChange: d.opts.OnChange}
 	lines, err := cmd.Run(ctx, env)
 	if err != nil {
-		return d.failure(log, resp.Command, err)
+		resp = d.failure(log, resp.Command, err)
+	} else {
+		resp = Response{Command: resp.Command, Result: ResultOK, Lines: lines}
 	}
-	return Response{Command: resp.Command, Result: ResultOK, Lines: lines}
+	if note != "" {
+		resp.Lines = append(resp.Lines, note)
+	}
+	return resp
 }
 
 // subs lists the subcommands of a command name, in table order.
@@ -325,42 +355,81 @@ func (d *Dispatcher) lookup(words []string) (Command, []string, bool) {
 	return Command{}, nil, false
 }
 
-// authorise checks the command's groups. Denials are answered plainly,
-// naming what is needed, and audited.
-func (d *Dispatcher) authorise(ctx context.Context, log *slog.Logger, req Request, cmd Command) ([]string, bool) {
+// authorise checks the command's groups. Every decision, allowed or
+// denied, is audited; denials are answered plainly, naming what is
+// needed. note is a line to add to the reply (a stale membership).
+func (d *Dispatcher) authorise(ctx context.Context, log *slog.Logger, req Request, cmd Command, now time.Time) (lines []string, note string, ok bool) {
 	need := d.opts.Permissions[cmd.Perm]
-	deny := func(why string) ([]string, bool) {
-		log.Warn("permission denied", "reason", why)
-		ev := status.Event{Actor: actor(req), Action: "denied", Command: req.Line, Result: why}
-		if err := d.opts.Store.Audit(ctx, ev); err != nil {
-			log.Error("audit denial", "err", err)
+	audit := func(dec Decision, allowed bool, why string) {
+		az := &status.Authz{Net: req.Net, Room: req.Room, Sender: req.Nick, Account: dec.Account,
+			Decision: "denied", Reason: why, Source: dec.Source}
+		action := "denied"
+		if allowed {
+			az.Decision, action = "allowed", "allowed"
 		}
-		return []string{"permission denied: " + why}, false
+		ev := status.Event{At: now, Actor: actor(req), Action: action, Command: req.Line, Result: why, Authz: az}
+		if err := d.opts.Store.Audit(ctx, ev); err != nil {
+			log.Error("audit authorisation", "err", err)
+		}
+	}
+	deny := func(dec Decision, why string) ([]string, string, bool) {
+		log.Warn("permission denied", "reason", why, "account", dec.Account, "source", dec.Source)
+		audit(dec, false, why)
+		return []string{"permission denied: " + why}, "", false
 	}
 	if req.Identity == "" {
 		why := "you are not identified"
 		if req.Unverified != "" {
 			why = req.Unverified
 		}
-		return deny(why + "; " + cmd.FullName() + " needs membership in " + orList(need))
+		return deny(Decision{}, why+"; "+cmd.FullName()+" needs membership in "+orList(need))
 	}
 	if len(need) == 0 {
-		return deny(cmd.FullName() + " is not enabled for any group (see [permissions] " + cmd.Perm + ")")
+		return deny(Decision{}, cmd.FullName()+" is not enabled for any group (see [permissions] "+cmd.Perm+")")
 	}
-	groups, err := d.opts.Members.Groups(ctx, req.Identity)
+	if ok, why := d.channelAllowed(req, cmd); !ok {
+		return deny(Decision{}, why)
+	}
+	dec, err := d.opts.Members.Check(ctx, req.Identity, need)
 	if err != nil {
 		ref := newRef()
 		log.Error("group lookup failed", "ref", ref, "err", err)
-		return []string{"cannot check your groups right now, ref " + ref}, false
+		audit(dec, false, "cannot verify groups: "+err.Error())
+		return []string{"cannot verify your groups right now, ref " + ref}, "", false
 	}
-	for _, g := range groups {
-		for _, n := range need {
-			if g == n {
-				return nil, true
-			}
+	if len(dec.Member) > 0 {
+		why := "member of " + dec.Member[0]
+		if dec.Account != "" {
+			why = dec.Account + " is a " + why
 		}
+		if dec.Source == SourceStale {
+			note = "note: " + dec.Reason
+			why += " (stale: " + dec.Reason + ")"
+		}
+		audit(dec, true, why)
+		return nil, note, true
 	}
-	return deny(fmt.Sprintf("%s needs membership in %s, and %s is not a member", cmd.FullName(), orList(need), req.Identity))
+	why := fmt.Sprintf("%s needs membership in %s, and %s is not a member", cmd.FullName(), orList(need), req.Identity)
+	if dec.Reason != "" && dec.Source != "static" {
+		why += ": " + dec.Reason
+	}
+	return deny(dec, why)
+}
+
+// channelAllowed applies the room restriction of the command's perm.
+func (d *Dispatcher) channelAllowed(req Request, cmd Command) (bool, string) {
+	rooms := d.opts.Channels[cmd.Perm]
+	if len(rooms) == 0 {
+		return true, ""
+	}
+	if !req.Direct && slices.Contains(rooms, req.Net+":"+req.Room) {
+		return true, ""
+	}
+	where := "in a direct message"
+	if !req.Direct {
+		where = "in " + req.Net + ":" + req.Room
+	}
+	return false, fmt.Sprintf("%s is not allowed %s; use it in %s", cmd.FullName(), where, strings.Join(rooms, ", "))
 }
 
 func (d *Dispatcher) failure(log *slog.Logger, name string, err error) Response {

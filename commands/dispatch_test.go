@@ -1,8 +1,10 @@
 package commands
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,12 +68,23 @@ func (f *fakeStore) Audit(_ context.Context, ev status.Event) error {
 }
 
 type fakeGroups struct {
-	groups map[string][]string
-	err    error
+	groups  map[string][]string
+	err     error
+	source  string // "": static
+	account string
 }
 
-func (g fakeGroups) Groups(_ context.Context, id string) ([]string, error) {
-	return g.groups[id], g.err
+func (g fakeGroups) Check(_ context.Context, id string, want []string) (Decision, error) {
+	dec := Decision{Source: cmp.Or(g.source, "static"), Account: g.account}
+	for _, x := range g.groups[id] {
+		if slices.Contains(want, x) {
+			dec.Member = append(dec.Member, x)
+		}
+	}
+	if g.source == SourceStale {
+		dec.Reason = "FASJSON cannot be reached; confirmed within the last 1h0m0s"
+	}
+	return dec, g.err
 }
 
 func newTestDispatcher(st *fakeStore, g fakeGroups, replyUnknown bool) *Dispatcher {
@@ -103,7 +116,7 @@ func TestDispatch(t *testing.T) {
 		{name: "unidentified sender, with the network's reason", req: Request{Net: "irc", Nick: "nirik", Unverified: "this network does not tell me who you are", Line: `status good - zodbot`},
 			groups: admins, wantResult: ResultDenied, wantLine: "this network does not tell me who you are", wantAudit: "denied"},
 		{name: "group lookup failure changes nothing", req: Request{Net: "irc", Identity: "irc:nirik", Line: `status minor "x" zodbot`},
-			groups: fakeGroups{err: errors.New("fasjson down")}, wantResult: ResultDenied, wantLine: "cannot check your groups right now, ref "},
+			groups: fakeGroups{err: errors.New("fasjson down")}, wantResult: ResultDenied, wantLine: "cannot verify your groups right now, ref ", wantAudit: "denied"},
 		{name: "arity before permission", req: Request{Net: "irc", Line: `status resolve`},
 			groups: admins, wantResult: ResultUsage, wantLine: "usage: !status resolve <incident-id>"},
 		{name: "panic is recovered with a reference", req: Request{Net: "irc", Line: `status`},

@@ -3,6 +3,7 @@ package commands_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +34,15 @@ func (m *memStore) Audit(_ context.Context, ev status.Event) error {
 
 type groups map[string][]string
 
-func (g groups) Groups(_ context.Context, id string) ([]string, error) { return g[id], nil }
+func (g groups) Check(_ context.Context, id string, want []string) (commands.Decision, error) {
+	dec := commands.Decision{Source: "static"}
+	for _, x := range g[id] {
+		if slices.Contains(want, x) {
+			dec.Member = append(dec.Member, x)
+		}
+	}
+	return dec, nil
+}
 
 func blockerRows(calls *int) []commands.Command {
 	return []commands.Command{

@@ -234,15 +234,37 @@ func runWhoami(ctx context.Context, env *Env) ([]string, error) {
 		}
 		return []string{fmt.Sprintf("%s on %s: %s, so you can only use read-only commands", r.Nick, r.Net, why)}, nil
 	}
-	groups, err := env.Members.Groups(ctx, r.Identity)
-	if err != nil {
-		return nil, fmt.Errorf("groups of %s: %w", r.Identity, err)
+	// One question per group: a directory answers the first group it
+	// finds, and each answer is cached on its own.
+	var member []string
+	var last Decision
+	stale := false
+	for _, g := range relevantGroups(env.Permissions) {
+		dec, err := env.Members.Check(ctx, r.Identity, []string{g})
+		if ue := UserError(nil); errors.As(err, &ue) {
+			return nil, Refuse("%s", ue.UserMessage())
+		}
+		if err != nil {
+			return nil, fmt.Errorf("groups of %s: %w", r.Identity, err)
+		}
+		member = append(member, dec.Member...)
+		stale = stale || dec.Source == SourceStale && len(dec.Member) > 0
+		last = dec
+	}
+	who := r.Identity
+	if last.Account != "" {
+		who += ", Fedora account " + last.Account
 	}
 	g := "no groups"
-	if len(groups) > 0 {
-		g = "groups: " + strings.Join(groups, ", ")
+	if len(member) > 0 {
+		g = "groups: " + strings.Join(member, ", ")
+	} else if last.Source != "" && last.Source != "static" && last.Account == "" && last.Reason != "" {
+		g += " (" + last.Reason + ")"
 	}
-	return []string{fmt.Sprintf("%s on %s is %s; %s", r.Nick, r.Net, r.Identity, g)}, nil
+	if stale {
+		g += " (stale: the directory cannot be reached now)"
+	}
+	return []string{fmt.Sprintf("%s on %s is %s; %s", r.Nick, r.Net, who, g)}, nil
 }
 
 func runHelp(ctx context.Context, env *Env) ([]string, error) {

@@ -63,6 +63,11 @@ func (c *Config) validateCapabilities(v check, caps *Capabilities) {
 			v.add(path{"permissions", k}, "no command uses the permission %q: the permissions are %s", k, quoteList(perms))
 		}
 	}
+	for _, k := range sortedKeys(c.PermissionChannels) {
+		if !slices.Contains(perms, k) {
+			v.add(path{"permission_channels", k}, "no command uses the permission %q: the permissions are %s", k, quoteList(perms))
+		}
+	}
 	if caps.Check != nil {
 		for _, p := range caps.Check(c) {
 			v.add(path(p.Path), "%s", p.Msg)
@@ -81,6 +86,19 @@ func (c *Config) validateCapabilities(v check, caps *Capabilities) {
 func (c *Config) validateAnnounce(v check) {
 	at := path{"announce"}
 	v.positive(at.key("max_age"), c.Announce.MaxAge)
+	for _, topic := range sortedKeys(c.Announce.Routes) {
+		targets := c.Announce.Routes[topic]
+		rt := at.key("routes").key(topic)
+		if len(targets) == 0 {
+			v.add(rt, "list at least one target, or leave the topic out to send it to every room")
+		}
+		c.checkTargets(v, rt, targets)
+	}
+}
+
+// checkTargets checks that targets ("network:room") name configured rooms of configured
+// networks.
+func (c *Config) checkTargets(v check, at path, targets []string) {
 	rooms := map[string][]string{}
 	if c.ConsoleEnabled() {
 		rooms["console"] = []string{"console"}
@@ -95,30 +113,23 @@ func (c *Config) validateAnnounce(v check) {
 	if c.Matrix != nil {
 		rooms["matrix"] = append(rooms["matrix"], c.Matrix.Rooms...)
 	}
-	for _, topic := range sortedKeys(c.Announce.Routes) {
-		targets := c.Announce.Routes[topic]
-		rt := at.key("routes").key(topic)
-		if len(targets) == 0 {
-			v.add(rt, "list at least one target, or leave the topic out to send it to every room")
+	for i, t := range targets {
+		net, room, ok := strings.Cut(t, ":")
+		if !ok || net == "" || room == "" {
+			v.add(at.index(i), "%q: want network:room, e.g. irc:#fedora-noc, matrix:#noc:fedoraproject.org or console:console", t)
+			continue
 		}
-		for i, t := range targets {
-			net, room, ok := strings.Cut(t, ":")
-			if !ok || net == "" || room == "" {
-				v.add(rt.index(i), "%q: want network:room, e.g. irc:#fedora-noc, matrix:#noc:fedoraproject.org or console:console", t)
-				continue
-			}
-			known, configured := rooms[net]
-			if !configured {
-				v.add(rt.index(i), "%q: network %q is not configured (configured: %s)", t, net, quoteList(sortedKeys(rooms)))
-				continue
-			}
-			want := room
-			if net == "irc" {
-				want = strings.ToLower(room)
-			}
-			if !slices.Contains(known, want) {
-				v.add(rt.index(i), "%q: %s is not one of the %s rooms in the config (%s)", t, room, net, quoteList(known))
-			}
+		known, configured := rooms[net]
+		if !configured {
+			v.add(at.index(i), "%q: network %q is not configured (configured: %s)", t, net, quoteList(sortedKeys(rooms)))
+			continue
+		}
+		want := room
+		if net == "irc" {
+			want = strings.ToLower(room)
+		}
+		if !slices.Contains(known, want) {
+			v.add(at.index(i), "%q: %s is not one of the %s rooms in the config (%s)", t, room, net, quoteList(known))
 		}
 	}
 }

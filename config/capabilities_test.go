@@ -6,7 +6,7 @@ import (
 )
 
 func TestCapabilitiesRefuseWhatTheBinaryCannotHonour(t *testing.T) {
-	caps := Capabilities{Permissions: []string{"announce", "maintenance", "status"}, Topics: []string{"announce", "maintenance", "publish", "status"},
+	caps := Capabilities{Permissions: []string{"announce", "blockers", "maintenance", "status"}, Topics: []string{"announce", "maintenance", "publish", "status"},
 		GroupSources: []string{"static"}, Targets: []string{"dir", "s3"}}
 	tests := []struct {
 		name string
@@ -14,11 +14,13 @@ func TestCapabilitiesRefuseWhatTheBinaryCannotHonour(t *testing.T) {
 		want []string // every line, in order
 	}{
 		{"fasjson before it exists", "[groups]\nsource = \"fasjson\"\n",
-			[]string{`nocbot.toml:2: groups.source: "fasjson" is not available in this nocbot (it has "static")`}},
-		{"a permission no command uses", "[permissions]\nblockers = [\"noc\"]\n",
-			[]string{`nocbot.toml:2: permissions.blockers: no command uses the permission "blockers": the permissions are "announce", "maintenance", "status"`}},
-		{"unknown topic", "[announce.routes]\nblockers = [\"console:console\"]\n",
-			[]string{`nocbot.toml:2: announce.routes.blockers: unknown topic "blockers": the topics are "announce", "maintenance", "publish", "status" (or "*" for the others)`}},
+			[]string{`nocbot.toml:1: groups.fasjson.principal: required when groups.source is "fasjson"`,
+				`nocbot.toml:1: groups.fasjson.keytab_file: required when groups.source is "fasjson"`,
+				`nocbot.toml:2: groups.source: "fasjson" is not available in this nocbot (it has "static")`}},
+		{"a permission no command uses", "[permissions]\nalerts = [\"noc\"]\n",
+			[]string{`nocbot.toml:2: permissions.alerts: no command uses the permission "alerts": the permissions are "announce", "blockers", "maintenance", "status"`}},
+		{"unknown topic", "[announce.routes]\nalerts = [\"console:console\"]\n",
+			[]string{`nocbot.toml:2: announce.routes.alerts: unknown topic "alerts": the topics are "announce", "maintenance", "publish", "status" (or "*" for the others)`}},
 		{"routes to rooms that are not configured", `[irc]
 server = "127.0.0.1:6667"
 channels = ["#fedora-noc"]
@@ -43,7 +45,8 @@ status = ["irc:#fedora-qa", "matrix:#noc:fedoraproject.org", "irc:#Fedora-NOC", 
 		})
 	}
 	// Without capabilities (the package's own tests, tools), the same file passes the structural checks.
-	if _, err := Parse(strings.NewReader("[groups]\nsource = \"fasjson\"\n"), "nocbot.toml", nil); err != nil {
+	fasjson := "[groups]\nsource = \"fasjson\"\n[groups.fasjson]\nprincipal = \"nocbot@EXAMPLE.ORG\"\nkeytab_file = \"/k\"\n"
+	if _, err := Parse(strings.NewReader(fasjson), "nocbot.toml", nil); err != nil {
 		t.Errorf("structural parse refused fasjson: %v", err)
 	}
 }

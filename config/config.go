@@ -26,13 +26,17 @@ type Config struct {
 	Components  []Component         `toml:"components"`
 	Groups      Groups              `toml:"groups"`
 	Permissions map[string][]string `toml:"permissions"` // command -> groups allowed to run it
-	Publisher   Publisher           `toml:"publisher"`
-	Scheduler   Scheduler           `toml:"scheduler"`
-	Announce    Announce            `toml:"announce"`
-	Messaging   Messaging           `toml:"messaging"`
-	Schedule    []ScheduleEntry     `toml:"schedule"` // [[schedule]]: recurring announcements
-	IRC         *IRC                `toml:"irc"`      // nil: IRC not configured
-	Matrix      *Matrix             `toml:"matrix"`   // nil: Matrix not configured
+	// PermissionChannels limits a permission to some rooms, "irc:#chan" or "matrix:!id:server";
+	// a permission not listed may be used anywhere, direct messages included.
+	PermissionChannels map[string][]string `toml:"permission_channels"`
+	Publisher          Publisher           `toml:"publisher"`
+	Scheduler          Scheduler           `toml:"scheduler"`
+	Announce           Announce            `toml:"announce"`
+	Messaging          Messaging           `toml:"messaging"`
+	Blockers           Blockers            `toml:"blockers"`
+	Schedule           []ScheduleEntry     `toml:"schedule"` // [[schedule]]: recurring announcements
+	IRC                *IRC                `toml:"irc"`      // nil: IRC not configured
+	Matrix             *Matrix             `toml:"matrix"`   // nil: Matrix not configured
 }
 
 // Bot is the transport-neutral behaviour of the bot.
@@ -97,10 +101,25 @@ type Groups struct {
 	FASJSON FASJSON             `toml:"fasjson"`
 }
 
-// FASJSON is the Fedora account service used when Groups.Source is "fasjson".
+// FASJSON is the Fedora account service used when Groups.Source is "fasjson". Every call is
+// authenticated with Kerberos from a service keytab.
 type FASJSON struct {
-	URL      string   `toml:"url"`
-	CacheTTL Duration `toml:"cache_ttl"`
+	URL        string `toml:"url"`
+	Principal  string `toml:"principal"`   // nocbot's service principal, name[/host]@REALM
+	KeytabFile string `toml:"keytab_file"` // its keytab (mode 0600, owned by nocbot)
+	Krb5Conf   string `toml:"krb5_conf"`   // realms and KDCs; an https:// kdc is reached as a KDC proxy
+	SPN        string `toml:"spn"`         // FASJSON's service principal; "" : HTTP/<host of url>
+	// KDCProxy is an MS-KKDCP URL (https://id.fedoraproject.org/KdcProxy) used instead of the
+	// KDCs of krb5_conf, for a bot outside the infrastructure's network.
+	KDCProxy         string   `toml:"kdc_proxy"`
+	CacheTTL         Duration `toml:"cache_ttl"`          // how long a membership or an account mapping is trusted
+	NegativeCacheTTL Duration `toml:"negative_cache_ttl"` // how long "not a member" / "no account" is
+	StaleTTL         Duration `toml:"stale_ttl"`          // how old a membership may be when FASJSON is down
+	Timeout          Duration `toml:"timeout"`            // per HTTP call
+	CacheSize        int      `toml:"cache_size"`         // answers kept in memory
+	// IRCServer is the IRC network's host as it appears in FAS chat nicknames
+	// (irc://irc.libera.chat/nick); irc:/nick is searched as well.
+	IRCServer string `toml:"irc_server"`
 }
 
 // Publisher renders the status page and uploads it.
@@ -295,13 +314,17 @@ func Default() *Config {
 				"sysadmin-main": {"console:operator"},
 				"noc":           {"console:operator"},
 			},
-			FASJSON: FASJSON{URL: "https://fasjson.fedoraproject.org/", CacheTTL: Duration{5 * time.Minute}},
+			FASJSON: FASJSON{URL: "https://fasjson.fedoraproject.org/", Krb5Conf: "/etc/krb5.conf",
+				CacheTTL: Duration{5 * time.Minute}, NegativeCacheTTL: Duration{time.Minute}, StaleTTL: Duration{time.Hour},
+				Timeout: Duration{10 * time.Second}, CacheSize: 10000, IRCServer: "irc.libera.chat"},
 		},
 		Permissions: map[string][]string{
 			"status":      {"sysadmin-main", "noc"},
 			"announce":    {"sysadmin-main", "noc"},
 			"maintenance": {"sysadmin-main", "noc"},
+			"blockers":    {"sysadmin-main", "noc"},
 		},
+		PermissionChannels: map[string][]string{},
 		Publisher: Publisher{
 			Target:      "dir",
 			Dir:         "./public",
@@ -321,6 +344,7 @@ func Default() *Config {
 			Reminders: []Duration{{24 * time.Hour}, {time.Hour}}},
 		Announce:  Announce{MaxAge: Duration{24 * time.Hour}},
 		Messaging: Messaging{Exchange: "amq.topic", TopicPrefix: "org.fedoraproject.prod", App: "nocbot", MaxPending: 10000},
+		Blockers:  defaultBlockers(),
 	}
 }
 

@@ -67,7 +67,7 @@ func envSettable(t reflect.Type) bool {
 	case reflect.String, reflect.Bool, reflect.Int:
 		return true
 	case reflect.Slice:
-		return t.Elem().Kind() == reflect.String
+		return t.Elem().Kind() == reflect.String || t.Elem().Kind() == reflect.Int
 	}
 	return false
 }
@@ -178,9 +178,18 @@ func envValue(t reflect.Type, s string) (v any, msg string) {
 	case reflect.Slice: // comma-separated; "#chan key" survives because keys have no commas
 		items := []any{}
 		for item := range strings.SplitSeq(s, ",") {
-			if item = strings.TrimSpace(item); item != "" {
-				items = append(items, item)
+			if item = strings.TrimSpace(item); item == "" {
+				continue
 			}
+			if t.Elem().Kind() != reflect.Int { // a list of numbers: blockers.releases
+				items = append(items, item)
+				continue
+			}
+			n, err := strconv.ParseInt(item, 10, 64)
+			if err != nil {
+				return nil, fmt.Sprintf("invalid integer %q in the list", item)
+			}
+			items = append(items, n)
 		}
 		return items, ""
 	}

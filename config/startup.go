@@ -54,6 +54,9 @@ func (c *Config) CheckStartup(s Startup) error {
 				}
 			}
 		}
+		if b := c.Blockers; b.Enabled {
+			secret("blockers", "bugzilla_api_key", b.BugzillaAPIKeyEnv, b.BugzillaAPIKeyFile)
+		}
 		if m := c.Matrix; m != nil {
 			secret("matrix", "access_token", m.AccessTokenEnv, m.AccessTokenFile)
 			secret("matrix", "password", m.PasswordEnv, m.PasswordFile)
@@ -101,6 +104,8 @@ func (c *Config) unknownEnv(environ []string) Errors {
 		seen[name] = true
 		msg := "unknown variable: no config key has this name"
 		switch {
+		case strings.HasPrefix(name, envPrefix+"PERMISSION_CHANNELS"):
+			msg = "[permission_channels] is set in the config file only: the environment cannot change who may do what"
 		case strings.HasPrefix(name, envPrefix+"GROUPS_STATIC") || strings.HasPrefix(name, envPrefix+"PERMISSIONS"):
 			msg = "[groups.static] and [permissions] are set in the config file only: the environment cannot change who may do what"
 		case strings.HasPrefix(name, envPrefix+"COMPONENTS"):

@@ -47,6 +47,7 @@ func (c *Config) validate(ps *problems, caps *Capabilities) {
 	c.validateMessaging(v)
 	c.validateSchedule(v)
 	c.validateCtl(v)
+	c.validateBlockers(v)
 	if caps == nil {
 		// Without the binary's own list, the defaults name every permission the core commands use.
 		caps = &Capabilities{Permissions: sortedKeys(Default().Permissions)}
@@ -145,12 +146,7 @@ func (c *Config) validateGroups(v check) {
 			}
 		}
 	}
-	fj := g.key("fasjson")
-	if c.Groups.Source == "fasjson" {
-		v.required(fj.key("url"), c.Groups.FASJSON.URL)
-	}
-	v.url(fj.key("url"), c.Groups.FASJSON.URL, "https", "http")
-	v.positive(fj.key("cache_ttl"), c.Groups.FASJSON.CacheTTL)
+	c.validateFASJSON(v, g.key("fasjson"))
 
 	// Keys that no command uses (a typo such as "stauts" would leave the real permission at its
 	// default without a word) are refused by validateCapabilities.
@@ -163,6 +159,42 @@ func (c *Config) validateGroups(v check) {
 		for i, grp := range groups {
 			if _, ok := c.Groups.Static[grp]; static && !ok {
 				v.add(at.index(i), "unknown group %q: not in groups.static", grp)
+			}
+		}
+	}
+}
+
+func (c *Config) validateFASJSON(v check, fj path) {
+	f := &c.Groups.FASJSON
+	if c.Groups.Source == "fasjson" {
+		v.required(fj.key("url"), f.URL)
+		why := `groups.source is "fasjson"`
+		v.requiredFor(fj.key("principal"), f.Principal, why)
+		v.requiredFor(fj.key("keytab_file"), f.KeytabFile, why)
+		v.requiredFor(fj.key("krb5_conf"), f.Krb5Conf, why)
+	}
+	v.url(fj.key("url"), f.URL, "https", "http")
+	if name, realm, ok := strings.Cut(f.Principal, "@"); f.Principal != "" && (!ok || name == "" || realm == "" || strings.ContainsAny(f.Principal, " \t")) {
+		v.add(fj.key("principal"), "%q: want name[/host]@REALM, e.g. nocbot/status01.example.org@FEDORAPROJECT.ORG", f.Principal)
+	}
+	if f.SPN != "" && !strings.Contains(f.SPN, "/") {
+		v.add(fj.key("spn"), "%q: want service/host, e.g. HTTP/fasjson.fedoraproject.org", f.SPN)
+	}
+	v.url(fj.key("kdc_proxy"), f.KDCProxy, "https")
+	v.positive(fj.key("cache_ttl"), f.CacheTTL)
+	v.positive(fj.key("negative_cache_ttl"), f.NegativeCacheTTL)
+	v.positive(fj.key("timeout"), f.Timeout)
+	if f.StaleTTL.Duration < f.CacheTTL.Duration {
+		v.add(fj.key("stale_ttl"), "must be at least cache_ttl (%s): a membership is trusted that long anyway", f.CacheTTL.Duration)
+	}
+	v.atLeast(fj.key("cache_size"), f.CacheSize, 1)
+	for _, perm := range sortedKeys(c.PermissionChannels) {
+		for i, room := range c.PermissionChannels[perm] {
+			net, name, _ := strings.Cut(room, ":")
+			ok := net == "irc" && strings.HasPrefix(name, "#") || net == "matrix" && strings.HasPrefix(name, "!") && strings.Contains(name, ":") ||
+				net == "console" && name != ""
+			if !ok {
+				v.add(path{"permission_channels", perm}.index(i), `%q: want "irc:#channel" or "matrix:!roomid:server" (a room id, not an alias)`, room)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // validIRC and validMatrix are complete sections the cases below break one way each.
@@ -62,10 +63,25 @@ func TestValidate(t *testing.T) {
 		{"permission for an unknown command", func(c *Config) { c.Permissions["stauts"] = []string{"noc"} }, []string{"permissions.stauts"}},
 		{"permission with unknown group", func(c *Config) { c.Permissions["status"] = []string{"noc", "nobody"} }, []string{"permissions.status[1]"}},
 		{"unknown group is fine with fasjson", func(c *Config) {
-			c.Groups.Source = "fasjson"
+			c.Groups.Source, c.Groups.FASJSON.Principal, c.Groups.FASJSON.KeytabFile = "fasjson", "nocbot@EXAMPLE.ORG", "/etc/nocbot/keytab"
 			c.Permissions["status"] = []string{"sysadmin-noc"}
 		}, nil},
-		{"fasjson needs a url", func(c *Config) { c.Groups.Source, c.Groups.FASJSON.URL = "fasjson", "" }, []string{"groups.fasjson.url"}},
+		{"fasjson needs a url", func(c *Config) {
+			c.Groups.Source, c.Groups.FASJSON.URL = "fasjson", ""
+			c.Groups.FASJSON.Principal, c.Groups.FASJSON.KeytabFile = "nocbot@EXAMPLE.ORG", "/etc/nocbot/keytab"
+		}, []string{"groups.fasjson.url"}},
+		{"fasjson needs a keytab and a principal", func(c *Config) { c.Groups.Source = "fasjson" },
+			[]string{"groups.fasjson.keytab_file", "groups.fasjson.principal"}},
+		{"fasjson keys checked", func(c *Config) {
+			f := &c.Groups.FASJSON
+			f.Principal, f.SPN, f.KDCProxy = "nocbot", "fasjson.example.org", "http://kdc.example.org/KdcProxy"
+			f.StaleTTL, f.NegativeCacheTTL, f.Timeout, f.CacheSize = Duration{time.Minute}, Duration{}, Duration{-time.Second}, 0
+		}, []string{"groups.fasjson.cache_size", "groups.fasjson.kdc_proxy", "groups.fasjson.negative_cache_ttl", "groups.fasjson.principal",
+			"groups.fasjson.spn", "groups.fasjson.stale_ttl", "groups.fasjson.timeout"}},
+		{"permission channels", func(c *Config) {
+			c.PermissionChannels = map[string][]string{"status": {"irc:#fedora-noc", "matrix:!abc:fedoraproject.org", "irc:fedora-noc", "matrix:#noc:fedoraproject.org"},
+				"stauts": {"irc:#x"}}
+		}, []string{"permission_channels.status[2]", "permission_channels.status[3]", "permission_channels.stauts"}},
 		{"static identity", func(c *Config) { c.Groups.Static["noc"] = []string{"IRC:nirik", "irc:", "console:operator"} }, []string{"groups.static.noc[0]", "groups.static.noc[1]"}},
 		{"s3 target", func(c *Config) { c.Publisher.Target = "s3" }, []string{"publisher.s3.bucket", "publisher.s3.region"}},
 		{"s3 target complete", func(c *Config) {

@@ -6,6 +6,7 @@
 package render
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/url"
@@ -38,11 +39,81 @@ type Site struct {
 }
 
 // File is one object of the published tree.
+//
+// Body holds the bytes of what was rendered by this call. A file the
+// Renderer did not render again (its bytes are those of an earlier call)
+// has no Body: it carries their digest and size, and Content renders them
+// again on demand. So a long history costs memory for what changed, not
+// for every permalink, and a target that already holds those bytes (same
+// Digest) never asks for them.
 type File struct {
 	Path         string // slash-separated, relative to the site root
 	Body         []byte
 	ContentType  string
 	CacheControl string
+
+	// lazy is the digest of the bytes, with the recipe for them when Body
+	// is nil, or the Body it was computed from.
+	lazy *lazyBody
+}
+
+// lazyBody is the digest of bytes rendered, with how to have them again.
+type lazyBody struct {
+	sum     [sha256.Size]byte
+	size    int
+	produce func() ([]byte, error) // when the File has no Body
+	of      *byte                  // else the first byte of the Body digested
+}
+
+// Digest is the SHA-256 of the file's bytes. The renderer computes it once
+// per file; a Body replaced after rendering is digested anew.
+func (f File) Digest() [sha256.Size]byte {
+	if l := f.lazy; l != nil && (f.Body == nil || (len(f.Body) > 0 && l.of == &f.Body[0] && l.size == len(f.Body))) {
+		return l.sum
+	}
+	return sha256.Sum256(f.Body)
+}
+
+// digested returns f with its digest computed, once.
+func digested(f File) File {
+	if f.lazy == nil && len(f.Body) > 0 {
+		f.lazy = &lazyBody{sum: sha256.Sum256(f.Body), size: len(f.Body), of: &f.Body[0]}
+	}
+	return f
+}
+
+// Size is the length of the file's bytes.
+func (f File) Size() int {
+	if f.Body == nil && f.lazy != nil {
+		return f.lazy.size
+	}
+	return len(f.Body)
+}
+
+// Content returns the file's bytes: the Body, or, for a file not rendered
+// again, the same bytes rendered once more and checked against the digest.
+func (f File) Content() ([]byte, error) {
+	if f.Body != nil || f.lazy == nil {
+		return f.Body, nil
+	}
+	b, err := f.lazy.produce()
+	if err != nil {
+		return nil, fmt.Errorf("render %s again: %w", f.Path, err)
+	}
+	if sha256.Sum256(b) != f.lazy.sum {
+		return nil, fmt.Errorf("render %s again: the bytes differ from the first rendering", f.Path)
+	}
+	return b, nil
+}
+
+// Loaded returns the file with its bytes in Body.
+func (f File) Loaded() (File, error) {
+	b, err := f.Content()
+	if err != nil {
+		return f, err
+	}
+	f.Body, f.lazy = b, nil
+	return f, nil
 }
 
 // Cache policies. Mutable files are short-lived so a lost CDN invalidation
@@ -80,13 +151,14 @@ var siteEpoch = time.Date(2012, 8, 1, 0, 0, 0, 0, time.UTC)
 // returned in upload order: assets, detail pages, JSON and feeds, badges,
 // and index.html last, so a reader never follows a link to a missing file.
 func Render(b *status.Board, now time.Time, site Site) ([]File, error) {
-	files, _, err := renderCached(b, now, site, nil)
+	files, _, err := renderCached(b, now, site, nil, nil)
 	return files, err
 }
 
 // renderCached is Render with a cache: prev holds outputs of an earlier call
-// (may be nil); next holds this call's.
-func renderCached(b *status.Board, now time.Time, site Site, prev *renderCache) (files []File, next *renderCache, err error) {
+// (nil for Render, which returns every byte); next holds this call's. With
+// a cache, permalinks come without their bytes, which learn sees once.
+func renderCached(b *status.Board, now time.Time, site Site, prev *renderCache, learn func(string, []byte, [sha256.Size]byte)) (files []File, next *renderCache, err error) {
 	if b == nil || b.Catalogue == nil {
 		return nil, nil, errors.New("render: board without catalogue")
 	}
@@ -94,7 +166,7 @@ func renderCached(b *status.Board, now time.Time, site Site, prev *renderCache) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("render: %w", err)
 	}
-	m.prev, m.next = prev, newRenderCache(len(b.Incidents))
+	m.prev, m.next, m.lazy, m.learn = prev, newRenderCache(len(b.Incidents)), prev != nil, learn
 	// Room for everything, so the tree of a long history is not copied
 	// while it grows: pages, history pages, badges and the rest.
 	size := len(b.Incidents) + 2*b.Catalogue.Len() + 64
@@ -116,6 +188,13 @@ func renderCached(b *status.Board, now time.Time, site Site, prev *renderCache) 
 		return nil, nil, fmt.Errorf("render: %w", err)
 	}
 	sortUploadOrder(files)
+	if m.lazy {
+		// The validator and the target both need every digest; the big
+		// files (resolved.json, the calendar) are hashed once for both.
+		for i := range files {
+			files[i] = digested(files[i])
+		}
+	}
 	return files, m.next, nil
 }
 

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"crypto/sha256"
 	"slices"
 	"sync"
 	"time"
@@ -31,7 +32,11 @@ func NewRenderer(site Site) *Renderer { return &Renderer{site: site} }
 func (r *Renderer) Render(b *status.Board, now time.Time) ([]File, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	files, next, err := renderCached(b, now, r.site, r.cache)
+	prev := r.cache
+	if prev == nil {
+		prev = &renderCache{} // a cache, though empty: permalinks go out without bytes
+	}
+	files, next, err := renderCached(b, now, r.site, prev, r.valid.learn)
 	if err != nil {
 		return nil, err
 	}
@@ -47,10 +52,51 @@ func (r *Renderer) Validate(files []File) error { return r.valid.Validate(files)
 // renderCache holds the reusable outputs of one render. Only outputs that
 // do not depend on the clock are stored (see cacheable).
 type renderCache struct {
-	pages  map[*status.Incident]File   // incidents/<id>.html
-	legacy map[*status.Incident][]byte // one outage object of the legacy JSON
-	ics    map[*status.Incident]string // one VEVENT
-	years  map[string]yearEntry        // history/<year>[-n].html by path
+	pages  map[*status.Incident]pageEntry // incidents/<id>.html
+	legacy map[*status.Incident][]byte    // one outage object of the legacy JSON
+	ics    map[*status.Incident]string    // one VEVENT
+	years  map[string]yearEntry           // history/<year>[-n].html by path
+	whole  map[string]wholeEntry          // resolved.json, maintenance.ics, ... by path
+}
+
+// wholeEntry is a file joined from the entries of items, in that order.
+type wholeEntry struct {
+	items []*status.Incident
+	file  File
+}
+
+// joined returns the file at p made of one entry per item (built by
+// build, which also refreshes the per-incident caches), or the previous
+// render's file when it lists the very same incidents and none follows the
+// clock: resolved.json and the calendar hold the whole history, and most
+// changes leave them as they were. keep carries an item's entry over to
+// the next cache when the file is reused.
+func (m *model) joined(p string, items []*status.Incident, build func() []byte, keep func(*status.Incident)) File {
+	ok := !slices.ContainsFunc(items, func(in *status.Incident) bool { return !cacheable(in) })
+	if m.prev == nil {
+		ok = false
+	}
+	if e, hit := m.prev.wholeAt(p); ok && hit && slices.Equal(e.items, items) {
+		for _, in := range items {
+			keep(in)
+		}
+		m.next.whole[p] = e
+		return e.file
+	}
+	f := newFile(p, build())
+	if ok && m.lazy {
+		f = digested(f)
+		m.next.whole[p] = wholeEntry{items: items, file: f}
+	}
+	return f
+}
+
+// pageEntry is a permalink rendered before: its file without the bytes,
+// and their digest and size.
+type pageEntry struct {
+	file File
+	sum  [sha256.Size]byte
+	size int
 }
 
 // yearEntry is a history page with what it was rendered from.
@@ -65,10 +111,11 @@ type yearEntry struct {
 // on every render.
 func newRenderCache(n int) *renderCache {
 	return &renderCache{
-		pages:  make(map[*status.Incident]File, n),
+		pages:  make(map[*status.Incident]pageEntry, n),
 		legacy: make(map[*status.Incident][]byte, n),
 		ics:    make(map[*status.Incident]string, n/4),
 		years:  map[string]yearEntry{},
+		whole:  map[string]wholeEntry{},
 	}
 }
 
@@ -81,6 +128,7 @@ func cacheable(in *status.Incident) bool {
 
 // year returns the cached history page at path if it lists the same
 // incidents at the same position.
+// The zero cache has nothing: a map lookup on nil maps misses.
 func (c *renderCache) year(path string, items []*status.Incident, page, of int) (File, bool) {
 	if c == nil {
 		return File{}, false
@@ -90,4 +138,12 @@ func (c *renderCache) year(path string, items []*status.Incident, page, of int) 
 		return File{}, false
 	}
 	return e.file, true
+}
+
+func (c *renderCache) wholeAt(p string) (wholeEntry, bool) {
+	if c == nil {
+		return wholeEntry{}, false
+	}
+	e, ok := c.whole[p]
+	return e, ok
 }

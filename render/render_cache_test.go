@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"slices"
 	"strings"
 	"testing"
@@ -54,7 +55,7 @@ func TestRendererMatchesRender(t *testing.T) {
 			t.Fatalf("step %d: %d files, want %d", i, len(got), len(want))
 		}
 		for j := range want {
-			if got[j].Path != want[j].Path || !bytes.Equal(got[j].Body, want[j].Body) {
+			if got[j].Path != want[j].Path || !bytes.Equal(content(t, got[j]), want[j].Body) || got[j].Digest() != want[j].Digest() {
 				t.Fatalf("step %d: %s differs from a fresh render", i, want[j].Path)
 			}
 		}
@@ -160,7 +161,7 @@ func TestRendererMatchesRenderLongHistory(t *testing.T) {
 			t.Fatalf("%s: %d files, want %d", s.name, len(got), len(want))
 		}
 		for j := range want {
-			if got[j].Path != want[j].Path || !bytes.Equal(got[j].Body, want[j].Body) {
+			if got[j].Path != want[j].Path || !bytes.Equal(content(t, got[j]), want[j].Body) || got[j].Digest() != want[j].Digest() {
 				t.Fatalf("%s: %s differs from a fresh render", s.name, want[j].Path)
 			}
 		}
@@ -194,5 +195,66 @@ func TestHistoryNewIncidentTouchesOnePage(t *testing.T) {
 	}
 	if !slices.Equal(changed, []string{"history/2026.html"}) {
 		t.Errorf("a new incident changed %v, want only history/2026.html", changed)
+	}
+}
+
+// content is a file's bytes, rendered again if the Renderer left them out.
+func content(t testing.TB, f File) []byte {
+	t.Helper()
+	b, err := f.Content()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestLazyContent: the Renderer hands permalinks over without their bytes
+// and keeps none; such a file renders them again
+// on demand, and bytes that differ from the digest are an error, never
+// published as the file.
+func TestLazyContent(t *testing.T) {
+	r := NewRenderer(testSite())
+	b := fixedBoard(t)
+	first, err := Render(b, fixedNow, testSite())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Render(b, fixedNow); err != nil {
+		t.Fatal(err)
+	}
+	second, err := r.Render(b, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lazy := 0
+	for i, f := range second {
+		if f.Body != nil {
+			continue
+		}
+		lazy++
+		if f.Size() != len(first[i].Body) || f.Digest() != first[i].Digest() {
+			t.Errorf("%s: size %d digest %x, want %d %x", f.Path, f.Size(), f.Digest(), len(first[i].Body), first[i].Digest())
+		}
+		l, err := f.Loaded()
+		if err != nil || !bytes.Equal(l.Body, first[i].Body) {
+			t.Errorf("%s: rendered again differently (%v)", f.Path, err)
+		}
+	}
+	if lazy == 0 {
+		t.Fatal("the Renderer handed every permalink over with its bytes")
+	}
+	for _, e := range r.cache.pages {
+		if e.file.Body != nil {
+			t.Fatalf("the cache holds the bytes of %s", e.file.Path)
+		}
+	}
+
+	bad := File{Path: "incidents/1.html", lazy: &lazyBody{sum: sha256.Sum256([]byte("a")), size: 1,
+		produce: func() ([]byte, error) { return []byte("b"), nil }}}
+	if _, err := bad.Content(); err == nil || !strings.Contains(err.Error(), "differ") {
+		t.Errorf("bytes that do not match the digest: %v", err)
+	}
+	if err := NewValidator().Validate([]File{bad}); err == nil || !strings.Contains(err.Error(), "differ") {
+		t.Errorf("the validator took bytes that do not match the digest: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
 	"fmt"
 	"html/template"
@@ -276,18 +277,34 @@ func (m *model) incidentPage(in *status.Incident) (File, error) {
 	// A page depends only on its incident, the catalogue and the site, and
 	// the board never mutates an incident in place (copy on write): the
 	// same pointer renders the same bytes, unless it follows the clock.
-	ok := cacheable(in)
-	if ok && m.prev != nil {
-		if f, hit := m.prev.pages[in]; hit {
-			m.next.pages[in] = f
-			return f, nil
+	// The Renderer keeps their digest, never the bytes: the file goes out
+	// without a Body and renders again only if a target asks for it, so
+	// memory follows what changed even on the first publish of a long
+	// history (the validator has seen the bytes once, as they were made).
+	if !m.lazy || !cacheable(in) {
+		return m.renderIncidentPage(in)
+	}
+	e, hit := m.prev.pages[in]
+	if !hit {
+		f, err := m.renderIncidentPage(in)
+		if err != nil {
+			return f, err
 		}
+		e = pageEntry{file: f, sum: sha256.Sum256(f.Body), size: len(f.Body)}
+		if m.learn != nil {
+			m.learn(f.Path, f.Body, e.sum)
+		}
+		e.file.Body = nil
 	}
-	f, err := m.renderIncidentPage(in)
-	if err == nil && ok {
-		m.next.pages[in] = f
-	}
-	return f, err
+	m.next.pages[in] = e
+	f := e.file
+	f.lazy = &lazyBody{sum: e.sum, size: e.size, produce: func() ([]byte, error) {
+		m.lazyMu.Lock()
+		defer m.lazyMu.Unlock()
+		f, err := m.renderIncidentPage(in)
+		return f.Body, err
+	}}
+	return f, nil
 }
 
 func (m *model) renderIncidentPage(in *status.Incident) (File, error) {

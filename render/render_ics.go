@@ -25,21 +25,32 @@ func renderICS(m *model) ([]File, error) {
 	c.prop("X-WR-CALNAME", m.site.Title+" – maintenance")
 	c.line("X-WR-TIMEZONE:UTC")
 	head := c.sb.String()
-	var events []string
-	size := len(head) + len("END:VCALENDAR\r\n")
+	var maint []*status.Incident
 	for _, in := range m.b.Incidents {
 		if in.Kind == status.KindMaintenance {
-			events = append(events, m.icsEventCached(in))
-			size += len(events[len(events)-1])
+			maint = append(maint, in)
 		}
 	}
-	out := make([]byte, 0, size) // one allocation: the calendar holds every maintenance
-	out = append(out, head...)
-	for _, ev := range events {
-		out = append(out, ev...)
+	build := func() []byte {
+		events := make([]string, len(maint))
+		size := len(head) + len("END:VCALENDAR\r\n")
+		for i, in := range maint {
+			events[i] = m.icsEventCached(in)
+			size += len(events[i])
+		}
+		out := make([]byte, 0, size) // one allocation: the calendar holds every maintenance
+		out = append(out, head...)
+		for _, ev := range events {
+			out = append(out, ev...)
+		}
+		return append(out, "END:VCALENDAR\r\n"...)
 	}
-	out = append(out, "END:VCALENDAR\r\n"...)
-	return []File{newFile("maintenance.ics", out)}, nil
+	keep := func(in *status.Incident) {
+		if ev, ok := m.prev.ics[in]; ok {
+			m.next.ics[in] = ev
+		}
+	}
+	return []File{m.joined("maintenance.ics", maint, build, keep)}, nil
 }
 
 // icsEventCached is the VEVENT of a maintenance, reused from the previous

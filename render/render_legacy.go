@@ -19,10 +19,17 @@ const legacyTime = "2006-01-02T15:04:05-0700"
 func renderLegacy(m *model) ([]File, error) {
 	ongoing := append(append([]*status.Incident{}, m.open...), m.running...)
 	ongoing = byStartDesc(ongoing)
+	file := func(p string, ins []*status.Incident) File {
+		return m.joined(p, ins, func() []byte { return m.legacyJSON(ins) }, func(in *status.Incident) {
+			if b, ok := m.prev.legacy[in]; ok {
+				m.next.legacy[in] = b
+			}
+		})
+	}
 	return []File{
-		newFile("ongoing.json", m.legacyJSON(ongoing)),
-		newFile("planned.json", m.legacyJSON(m.scheduled)),
-		newFile("resolved.json", m.legacyJSON(m.closed)),
+		file("ongoing.json", ongoing),
+		file("planned.json", m.scheduled),
+		file("resolved.json", m.closed),
 	}, nil
 }
 

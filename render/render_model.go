@@ -1,12 +1,14 @@
 package render
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"html/template"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fedora-infra/nocbot/status"
@@ -40,6 +42,14 @@ type model struct {
 	history map[int][][]*status.Incident // year -> pages of history, newest first
 	spans   map[string][]span            // per component, once: the index may draw its bars several times
 	feet    map[string]template.HTML     // rendered footer links per root
+
+	// lazy hands permalinks over without their bytes (the Renderer);
+	// learn, when set, sees each page's bytes once as they are rendered.
+	lazy  bool
+	learn func(path string, body []byte, sum [sha256.Size]byte)
+	// lazyMu serialises pages rendered again on demand after the call
+	// returned (File.Content): they share feet.
+	lazyMu sync.Mutex
 }
 
 func newModel(b *status.Board, now time.Time, site Site) (*model, error) {

@@ -2,14 +2,17 @@ package render
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"html"
 	"io"
+	"maps"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -21,14 +24,19 @@ import (
 // endings or folding, and internal links in HTML that lead nowhere.
 func Validate(files []File) error { return new(Validator).Validate(files) }
 
-// Validator validates like Validate and remembers what it parsed: a file
-// whose body is the very slice it checked the previous time (the Renderer
-// hands unchanged files over as the same slices) is not parsed again, only
-// its links are checked against the new tree. With a long history that
-// turns a parse of every page into a parse of what changed.
+// Validator validates like Validate and remembers what it found per file:
+// a file with the digest it had the previous time (the Renderer hands
+// unchanged files over without re-rendering them) is not parsed again,
+// only its links are checked against the new tree. With a long history
+// that turns a parse of every page into a parse of what changed. Links
+// are kept relative to their page's directory, so the permalinks of a year
+// share one list, which is checked once per call.
 type Validator struct {
-	mu   sync.Mutex
-	memo map[string]fileFacts // by path, from the previous call
+	mu     sync.Mutex
+	gen    uint64                     // of the current call
+	memo   map[string]*fileFacts      // by path
+	lists  map[string][]linkRef       // interned link lists, by key
+	idsets map[string]map[string]bool // interned id sets, by key
 }
 
 // NewValidator returns a validator with an empty memory.
@@ -36,41 +44,70 @@ func NewValidator() *Validator { return &Validator{} }
 
 // fileFacts is what checking one file found, independent of the tree.
 type fileFacts struct {
-	body  []byte // the slice checked, held so that its address is not reused
-	err   error  // format problem (JSON, XML, calendar)
-	ids   map[string]bool
-	links []linkRef
+	sum    [sha256.Size]byte // the digest of the bytes checked
+	gen    uint64            // the last call that saw the file
+	err    error             // format problem (JSON, XML, calendar)
+	ids    map[string]bool   // nil: not a page
+	idsKey string
+	links  []linkRef
+	key    string // of links; equal keys, equal lists
+	self   bool   // some link is to an id of the page itself
 }
 
-// linkRef is one internal link of a page, resolved.
+// linkRef is one internal link of a page, resolved; a link to an id of
+// the page itself has no target.
 type linkRef struct {
 	raw, target, fragment string
 	err                   error // unparsable, or leaves the site
 }
 
-func sameSlice(a, b []byte) bool { return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0] }
-
 // Validate checks files as the package's Validate does.
 func (v *Validator) Validate(files []File) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	exists := make(map[string]bool, len(files))
-	facts := make(map[string]fileFacts, len(files))
-	for _, f := range files {
-		exists[f.Path] = true
-		if old, ok := v.memo[f.Path]; ok && sameSlice(old.body, f.Body) {
-			facts[f.Path] = old
+	if v.memo == nil {
+		v.memo = map[string]*fileFacts{}
+	}
+	v.gen++
+	var errs []error
+	facts := make([]*fileFacts, len(files))
+	for i, f := range files {
+		sum := f.Digest()
+		ff := v.memo[f.Path]
+		if ff == nil || ff.sum != sum {
+			body, err := f.Content()
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			n := examine(f.Path, body)
+			n.sum = sum
+			v.intern(&n)
+			ff = &n
+			v.memo[f.Path] = ff
+		}
+		ff.gen = v.gen
+		facts[i] = ff
+	}
+	v.prune(len(files))
+	type listOn struct{ links, ids string } // a list, and the ids of its page if it links to them
+	checked := map[listOn]error{}
+	for i, f := range files {
+		ff := facts[i]
+		if ff == nil {
 			continue
 		}
-		facts[f.Path] = examine(f)
-	}
-	v.memo = facts
-	var errs []error
-	for _, f := range files {
-		ff := facts[f.Path]
 		err := ff.err
 		if path.Ext(f.Path) == ".html" {
-			err = checkLinks(ff.links, exists, facts)
+			key := listOn{links: ff.key}
+			if ff.self {
+				key.ids = ff.idsKey
+			}
+			var ok bool
+			if err, ok = checked[key]; !ok {
+				err = v.checkLinks(f.Path, ff)
+				checked[key] = err
+			}
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", f.Path, err))
@@ -82,19 +119,96 @@ func (v *Validator) Validate(files []File) error {
 	return errors.Join(errs...)
 }
 
+// intern makes equal link lists and id sets one.
+func (v *Validator) intern(ff *fileFacts) {
+	if v.lists == nil {
+		v.lists, v.idsets = map[string][]linkRef{}, map[string]map[string]bool{}
+	}
+	if l, ok := v.lists[ff.key]; ok {
+		ff.links = l
+	} else {
+		v.lists[ff.key] = ff.links
+	}
+	if ids, ok := v.idsets[ff.idsKey]; ok {
+		ff.ids = ids
+	} else {
+		v.idsets[ff.idsKey] = ff.ids
+	}
+}
+
+// prune forgets files the current call did not see, and interned values
+// nothing uses any more once they are many.
+func (v *Validator) prune(seen int) {
+	if len(v.memo) > seen {
+		for p, ff := range v.memo {
+			if ff.gen != v.gen {
+				delete(v.memo, p)
+			}
+		}
+	}
+	if len(v.lists)+len(v.idsets) <= 2*len(v.memo)+64 {
+		return
+	}
+	lists, idsets := map[string][]linkRef{}, map[string]map[string]bool{}
+	for _, ff := range v.memo {
+		lists[ff.key], idsets[ff.idsKey] = ff.links, ff.ids
+	}
+	v.lists, v.idsets = lists, idsets
+}
+
+// checkLinks checks a page's links against the tree of the current call.
+func (v *Validator) checkLinks(page string, ff *fileFacts) error {
+	var errs []error
+	for _, l := range ff.links {
+		if l.err != nil {
+			errs = append(errs, l.err)
+			continue
+		}
+		if l.target == "" { // an id of the page itself
+			if l.fragment != "" && !ff.ids[l.fragment] {
+				errs = append(errs, fmt.Errorf("broken link %q: no id %q in the page", l.raw, l.fragment))
+			}
+			continue
+		}
+		t := v.memo[l.target]
+		switch {
+		case t == nil || t.gen != v.gen:
+			errs = append(errs, fmt.Errorf("broken link %q: no %s", l.raw, l.target))
+		case l.fragment != "" && t.ids != nil && !t.ids[l.fragment]:
+			errs = append(errs, fmt.Errorf("broken link %q: no id %q in %s", l.raw, l.fragment, l.target))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// learn examines bytes as the Renderer makes them, so that Validate finds
+// the facts of a file handed over without its bytes and need not render
+// it again.
+func (v *Validator) learn(p string, body []byte, sum [sha256.Size]byte) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.memo == nil {
+		v.memo = map[string]*fileFacts{}
+	}
+	ff := examine(p, body)
+	ff.sum = sum
+	v.intern(&ff)
+	v.memo[p] = &ff
+}
+
 // examine checks one file on its own.
-func examine(f File) fileFacts {
-	ff := fileFacts{body: f.Body}
-	switch path.Ext(f.Path) {
+func examine(p string, body []byte) fileFacts {
+	var ff fileFacts
+	switch path.Ext(p) {
 	case ".json":
-		ff.err = checkJSON(f)
+		ff.err = checkJSON(p, body)
 	case ".atom", ".rss", ".svg", ".xml":
-		ff.err = checkXML(f.Body)
+		ff.err = checkXML(body)
 	case ".ics":
-		ff.err = checkICS(f.Body)
+		ff.err = checkICS(body)
 	case ".html":
-		ff.ids = htmlIDs(f.Body)
-		ff.links = pageLinks(f)
+		ff.ids, ff.idsKey = htmlIDs(body)
+		ff.links, ff.key, ff.self = pageLinks(p, body)
 	}
 	return ff
 }
@@ -113,13 +227,13 @@ type legacyOutages struct {
 	} `json:"outages"`
 }
 
-func checkJSON(f File) error {
-	if !json.Valid(f.Body) {
+func checkJSON(p string, body []byte) error {
+	if !json.Valid(body) {
 		return errors.New("invalid JSON")
 	}
-	switch f.Path {
+	switch p {
 	case "ongoing.json", "planned.json", "resolved.json":
-		dec := json.NewDecoder(bytes.NewReader(f.Body))
+		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		var v legacyOutages
 		if err := dec.Decode(&v); err != nil {
@@ -210,55 +324,50 @@ func attrValues(body []byte, names ...string) []string {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' }
 
-func htmlIDs(body []byte) map[string]bool {
+// htmlIDs returns a page's ids, and a key that is equal for equal sets.
+func htmlIDs(body []byte) (map[string]bool, string) {
 	out := map[string]bool{}
 	for _, v := range attrValues(body, "id") {
 		out[html.UnescapeString(v)] = true
 	}
-	return out
+	// "#" keeps a page without ids apart from a file that is no page (nil).
+	return out, "#" + strings.Join(slices.Sorted(maps.Keys(out)), "\x00")
 }
 
 // pageLinks resolves every relative href and src of a page against its
 // directory; a link to a directory needs its index.html, since the S3
-// REST origin serves no directory indexes below the root.
-func pageLinks(f File) []linkRef {
-	var out []linkRef
-	for _, v := range attrValues(f.Body, "href", "src") {
+// REST origin serves no directory indexes below the root. A link given
+// twice is listed once; a link to an id of the page itself has no target
+// (self reports one), so pages of one directory with the same links have
+// equal lists, and equal keys.
+func pageLinks(p string, body []byte) (links []linkRef, key string, self bool) {
+	var k strings.Builder
+	seen := map[string]bool{}
+	for _, v := range attrValues(body, "href", "src") {
 		raw := html.UnescapeString(v)
+		if seen[raw] {
+			continue
+		}
+		seen[raw] = true
 		u, err := url.Parse(raw)
 		if err != nil {
-			out = append(out, linkRef{raw: raw, err: fmt.Errorf("unparsable link %q", raw)})
+			links = append(links, linkRef{raw: raw, err: fmt.Errorf("unparsable link %q", raw)})
+			k.WriteString("!" + raw + "\x00")
 			continue
 		}
 		if u.Scheme != "" || u.Host != "" {
 			continue // external
 		}
-		l := linkRef{raw: raw, target: f.Path, fragment: u.Fragment}
-		if u.Path != "" {
-			l.target = resolve(f.Path, u.Path)
-		}
-		if l.target == "" {
+		l := linkRef{raw: raw, fragment: u.Fragment}
+		if u.Path == "" {
+			self = true
+		} else if l.target = resolve(p, u.Path); l.target == "" {
 			l.err = fmt.Errorf("link %q leaves the site", raw)
 		}
-		out = append(out, l)
+		links = append(links, l)
+		k.WriteString(raw + "\x01" + l.target + "\x00")
 	}
-	return out
-}
-
-// checkLinks checks a page's links against the tree.
-func checkLinks(links []linkRef, exists map[string]bool, facts map[string]fileFacts) error {
-	var errs []error
-	for _, l := range links {
-		switch {
-		case l.err != nil:
-			errs = append(errs, l.err)
-		case !exists[l.target]:
-			errs = append(errs, fmt.Errorf("broken link %q: no %s", l.raw, l.target))
-		case l.fragment != "" && facts[l.target].ids != nil && !facts[l.target].ids[l.fragment]:
-			errs = append(errs, fmt.Errorf("broken link %q: no id %q in %s", l.raw, l.fragment, l.target))
-		}
-	}
-	return errors.Join(errs...)
+	return links, k.String(), self
 }
 
 // resolve returns the file a relative link from page points to, or "" when

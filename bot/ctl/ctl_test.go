@@ -122,13 +122,16 @@ func TestCommandRunsAsThePeer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tc.wantAction == "" {
-				if len(evs) != 0 {
-					t.Errorf("audit %+v, want nothing", evs)
+			var found []string
+			for _, ev := range evs {
+				if ev.Action == tc.wantAction && strings.HasPrefix(ev.Actor, tc.wantActor) {
+					found = append(found, ev.Action)
 				}
-				return
+				if ev.Action == "status.minor" && tc.wantAction != "status.minor" {
+					t.Errorf("the command changed the state: %+v", ev)
+				}
 			}
-			if len(evs) != 1 || !strings.HasPrefix(evs[0].Actor, tc.wantActor) || evs[0].Action != tc.wantAction {
+			if tc.wantAction != "" && len(found) != 1 {
 				t.Fatalf("audit %+v, want one %s by %s", evs, tc.wantAction, tc.wantActor)
 			}
 		})

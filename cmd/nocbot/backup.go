@@ -11,7 +11,6 @@ import (
 
 	"github.com/fedora-infra/nocbot/bot/ctl"
 	"github.com/fedora-infra/nocbot/internal/progress"
-	"github.com/fedora-infra/nocbot/schedule"
 	"github.com/fedora-infra/nocbot/store"
 )
 
@@ -118,7 +117,7 @@ func restore(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	src, dst := fs.Arg(0), cfg.Bot.State
-	aside, info, err := store.Restore(ctx, src, dst, schedule.Collections(), time.Now())
+	aside, info, err := store.Restore(ctx, src, dst, stateCollections(), time.Now())
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

@@ -9,7 +9,10 @@ import (
 	"os"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fedora-infra/nocbot/announce"
+	"github.com/fedora-infra/nocbot/blockers"
 	"github.com/fedora-infra/nocbot/bot"
 	"github.com/fedora-infra/nocbot/bot/console"
 	"github.com/fedora-infra/nocbot/bot/ctl"
@@ -91,6 +94,12 @@ func reachState(cfg *config.Config, online func(socket string) error, offline fu
 	return fmt.Errorf("%w; but its admin socket %s does not answer (does that nocbot have [ctl] enabled, with the same socket?)", err, sock)
 }
 
+// stateCollections are the collections the daemon declares, for the
+// commands that open or check the file in its place.
+func stateCollections() []store.Collection {
+	return append(schedule.Collections(), blockers.Collections()...)
+}
+
 // withStore is an offline step of reachState over the opened store.
 func withStore(ctx context.Context, cfg *config.Config, log *slog.Logger, colls []store.Collection, fn func(*store.Store) error) func() error {
 	return func() error {
@@ -149,7 +158,7 @@ func ctlCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 		})
 		res = commands.Result(last.Result)
 		return err
-	}, withStore(ctx, cfg, log, schedule.Collections(), func(st *store.Store) error {
+	}, withStore(ctx, cfg, log, stateCollections(), func(st *store.Store) error {
 		var err error
 		res, err = ctlOffline(ctx, cfg, log, st, line, stdout, stderr)
 		return err
@@ -171,11 +180,18 @@ func ctlCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 // it changes waits in the file's outboxes for the next start.
 func ctlOffline(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, line string, stdout, stderr io.Writer) (commands.Result, error) {
 	sched := schedule.Unbound()
-	table, err := commandTableFor(sched)
+	table, err := commandTableFor(sched, nil) // no blocker sync from a one-shot command
 	if err != nil {
 		return "", err
 	}
-	opts, err := dispatcherOptions(cfg, table, st, log)
+	members, dir, err := membership(cfg, prometheus.NewRegistry(), log)
+	if err != nil {
+		return "", err
+	}
+	if dir != nil {
+		defer dir.Close()
+	}
+	opts, err := dispatcherOptions(cfg, table, st, members, log)
 	if err != nil {
 		return "", err
 	}

@@ -15,12 +15,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/fedora-infra/nocbot/announce"
+	"github.com/fedora-infra/nocbot/blockers"
 	"github.com/fedora-infra/nocbot/bot"
 	"github.com/fedora-infra/nocbot/bot/console"
 	"github.com/fedora-infra/nocbot/bot/ctl"
 	"github.com/fedora-infra/nocbot/commands"
 	"github.com/fedora-infra/nocbot/config"
-	"github.com/fedora-infra/nocbot/groups"
+	"github.com/fedora-infra/nocbot/groups/fasjson"
 	"github.com/fedora-infra/nocbot/messaging"
 	"github.com/fedora-infra/nocbot/messaging/broker"
 	"github.com/fedora-infra/nocbot/publisher"
@@ -63,8 +64,10 @@ type Daemon struct {
 	announcer *announce.Loop
 	messenger *broker.Loop // nil when [messaging] is off
 	scheduler *scheduler.Scheduler
-	schedule  *schedule.Engine // announcements and maintenance windows planned ahead
-	web       *web.Server      // nil when [web] listen is empty
+	schedule  *schedule.Engine   // announcements and maintenance windows planned ahead
+	blockers  *blockers.Service  // nil when [blockers] is off
+	directory *fasjson.Directory // nil unless groups.source is "fasjson"
+	web       *web.Server        // nil when [web] listen is empty
 }
 
 // capabilities are what this binary honours, for the config checks: the
@@ -73,8 +76,8 @@ type Daemon struct {
 func capabilities(table *commands.Table) config.Capabilities {
 	return config.Capabilities{
 		Permissions:  table.Perms(),
-		Topics:       []string{announce.TopicStatus, announce.TopicPublish, schedule.TopicAnnounce, schedule.TopicMaintenance},
-		GroupSources: []string{"static"},
+		Topics:       []string{announce.TopicStatus, announce.TopicPublish, schedule.TopicAnnounce, schedule.TopicMaintenance, blockers.Topic},
+		GroupSources: []string{"static", "fasjson"},
 		Targets:      []string{"dir", "s3"},
 		Check:        adapterProblems,
 	}
@@ -112,13 +115,14 @@ func adapterProblems(cfg *config.Config) []config.Problem {
 // commands, for the config checks (an unbound schedule engine lists its
 // rows). New capabilities add their rows in commandTableFor.
 func commandTable() (*commands.Table, error) {
-	return commandTableFor(schedule.Unbound())
+	return commandTableFor(schedule.Unbound(), nil)
 }
 
-// commandTableFor is the table whose schedule rows run on sched; newDaemon
-// builds it with the daemon's engine.
-func commandTableFor(sched *schedule.Engine) (*commands.Table, error) {
-	return commands.NewTable(commands.Core(), sched.Commands())
+// commandTableFor is the table whose schedule rows run on sched and whose
+// !blockers rows on blk (nil: the sync is off, the rows say so); newDaemon
+// builds it with the daemon's parts.
+func commandTableFor(sched *schedule.Engine, blk *blockers.Service) (*commands.Table, error) {
+	return commands.NewTable(commands.Core(), commands.GroupRows(), sched.Commands(), blk.Commands())
 }
 
 // newDaemon builds every part. On error, what was opened is closed.
@@ -136,11 +140,14 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	// 1. State. Nothing commits before Run: the worker and the
 	// announcement loop subscribe below and start with a pass over what
 	// is pending, so a change from the last run is never missed.
-	if d.store, err = store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{Log: log, Collections: schedule.Collections()}); err != nil {
+	if d.store, err = store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{Log: log, Collections: append(schedule.Collections(), blockers.Collections()...)}); err != nil {
 		return nil, err
 	}
 	d.schedule = schedule.Unbound()
-	if table, err = commandTableFor(d.schedule); err != nil { // the same rows as the caller's, bound to this engine
+	if d.blockers, err = newBlockers(cfg, d.store, getenv, log); err != nil {
+		return nil, err
+	}
+	if table, err = commandTableFor(d.schedule, d.blockers); err != nil { // the same rows as the caller's, bound to this engine
 		return nil, err
 	}
 	d.table = table
@@ -153,7 +160,12 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	d.registry.MustRegister(d.announced)
 
 	// 3. The command engine over the store and the group directory.
-	opts, err := dispatcherOptions(cfg, table, d.store, log)
+	members, dir, err := membership(cfg, d.registry, log)
+	if err != nil {
+		return nil, err
+	}
+	d.directory = dir
+	opts, err := dispatcherOptions(cfg, table, d.store, members, log)
 	if err != nil {
 		return nil, err
 	}
@@ -231,6 +243,12 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
+	if d.blockers != nil { // the blocker sync; Run adds the catch-up at start-up
+		err := d.scheduler.Add(scheduler.Job{Name: "blockers", Spec: cfg.Blockers.Every, Timeout: 15 * time.Minute, Run: d.blockers.Scheduled})
+		if err != nil {
+			return nil, fmt.Errorf("scheduler: %w", err)
+		}
+	}
 	err = d.scheduler.Add(scheduler.Job{Name: "schedule-prune", Spec: "@daily", Run: func(ctx context.Context) error {
 		_, err := d.schedule.Prune(ctx)
 		return err
@@ -254,6 +272,9 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	d.ready["scheduler"] = d.scheduler.Check
 	d.registry.MustRegister(schedulerCollector{d.scheduler})
 	d.ready["clock"] = func(context.Context) error { return d.bot.ClockCheck() }
+	if d.directory != nil {
+		d.ready["directory"] = d.directory.Ready
+	}
 	if cfg.Web.Listen != "" {
 		d.web = web.New(web.Options{Listen: cfg.Web.Listen, PreviewDir: previewDir(cfg), Checks: d.ready, Gatherer: d.registry, Log: log})
 	}
@@ -262,10 +283,10 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 
 // dispatcherOptions are the command engine's options over st; with
 // [messaging], every status change also writes its bus messages.
-func dispatcherOptions(cfg *config.Config, table *commands.Table, st commands.Store, log *slog.Logger) (commands.Options, error) {
+func dispatcherOptions(cfg *config.Config, table *commands.Table, st commands.Store, members commands.Membership, log *slog.Logger) (commands.Options, error) {
 	opts := commands.Options{
-		Table: table, Store: st, Members: groups.NewStatic(cfg.Groups.Static),
-		Permissions: cfg.Permissions, Log: log, Prefix: cfg.Bot.Prefix,
+		Table: table, Store: st, Members: members,
+		Permissions: cfg.Permissions, Channels: cfg.PermissionChannels, Log: log, Prefix: cfg.Bot.Prefix,
 		ReplyUnknown: cfg.Bot.UnknownCommandReply, PageURL: cfg.Publisher.SiteURL,
 	}
 	if cfg.Messaging.Enabled {
@@ -294,6 +315,10 @@ func botOptions(cfg *config.Config, log *slog.Logger, metrics *web.Metrics) bot.
 func (d *Daemon) Close() error {
 	if d.ctl != nil { // Run removes the socket; this covers a daemon never run
 		d.ctl.Close()
+	}
+	if d.directory != nil {
+		d.directory.Close()
+		d.directory = nil
 	}
 	if d.store == nil {
 		return nil
@@ -360,11 +385,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 		{"web", web},
 		{"publisher", d.publishers()},
 		{"chat", d.chat},
-		{"bot", []runner{d.bot, d.scheduler, d.schedule, d.announcer}},
+		{"bot", d.botStage()},
 	}
 	d.log.Info("nocbot running", "state", d.cfg.Bot.State, "schema", store.SchemaVersion(), "publisher", d.cfg.Publisher.Target, "web", d.cfg.Web.Listen,
 		"console", d.cfg.ConsoleEnabled(), "irc", d.cfg.IRCEnabled(), "matrix", d.cfg.MatrixEnabled(), "messaging", d.cfg.Messaging.Enabled, "ctl", d.ctlPath())
 	return supervise(ctx, d.log, stages)
+}
+
+// botStage is the bot with the periodic work and the announcement loop;
+// with [blockers], the sync's own loop (its start-up catch-up and the
+// runs !blockers sync asks for).
+func (d *Daemon) botStage() []runner {
+	parts := []runner{d.bot, d.scheduler, d.schedule, d.announcer}
+	if d.blockers != nil {
+		parts = append(parts, d.blockers)
+	}
+	return parts
 }
 
 // publishers are the page worker and, with [messaging], the bus publisher.

@@ -76,7 +76,8 @@ Usage:
   nocbot ctl [flags] COMMAND [ARGS...]   run a chat command from this host's shell, as ctl:<unix user>: through
                                          the running nocbot's admin socket, or on the state file when none runs
   nocbot audit [flags] [-since T] [-n N] [-action A] [-json]
-                                         print audit events (who changed or was refused what), as a table or JSON lines
+                                         print audit events (who changed what; every privileged command, allowed or
+                                         refused), as a table or JSON lines
   nocbot messaging replay [flags] --since T [-n]
                                          re-send the bus messages recorded since T (same ids; nocbot stopped)
   nocbot backup [flags] FILE             copy the state file to FILE, consistent, also while nocbot runs
@@ -87,6 +88,8 @@ With no -config, nocbot reads ./nocbot.toml if it exists, else runs on built-in
 defaults: the console on this terminal as the local operator, the page written
 to ./public and previewed at http://127.0.0.1:8080/, state in ./nocbot.db, and
 static groups (no accounts, cloud or directory needed). Type !help at the prompt.
+With [groups] source = "fasjson", membership comes from the Fedora Account System
+over Kerberos, from a service keytab (README: "Running with a keytab").
 
 Every config key can be overridden from the environment as NOCBOT_<SECTION>_<KEY>,
 e.g. NOCBOT_WEB_LISTEN=127.0.0.1:9090 or NOCBOT_PUBLISHER_S3_BUCKET=status.

@@ -187,7 +187,7 @@ blockers = ["noc"]
 alerts = ["noc"]
 
 [announce.routes]
-blockers = ["console:console"]
+alerts = ["console:console"]
 status = ["irc:#fedora-qa"]
 `), 0o644)
 	tests := []struct {
@@ -199,10 +199,10 @@ status = ["irc:#fedora-qa"]
 		{bad, true, []string{"bad.toml:3", "frobnicate", "bad.toml:6", "listen"}},
 		{"../../config.example.toml", false, []string{"ok"}},
 		{dishonest, true, []string{
-			`dishonest.toml:2: groups.source: "fasjson" is not available in this nocbot`,
-			`dishonest.toml:5: permissions.blockers: no command uses the permission "blockers": the permissions are "announce", "maintenance", "status"`,
-			`dishonest.toml:6: permissions.alerts: no command uses`,
-			`dishonest.toml:9: announce.routes.blockers: unknown topic "blockers"`,
+			`dishonest.toml:1: groups.fasjson.principal: required when groups.source is "fasjson"`,
+			`dishonest.toml:1: groups.fasjson.keytab_file: required when groups.source is "fasjson"`,
+			`dishonest.toml:6: permissions.alerts: no command uses the permission "alerts": the permissions are "announce", "blockers", "groups", "maintenance", "status"`,
+			`dishonest.toml:9: announce.routes.alerts: unknown topic "alerts"`,
 			`dishonest.toml:10: announce.routes.status[0]: "irc:#fedora-qa": network "irc" is not configured`,
 		}},
 	}

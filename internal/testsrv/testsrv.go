@@ -1,6 +1,7 @@
 // Package testsrv starts real servers on 127.0.0.1 for integration tests:
-// InspIRCd with Anope services (IRC), Dendrite (Matrix) and versitygw (S3),
-// and locates the headless Chromium and the awscli binaries.
+// InspIRCd with Anope services (IRC), Dendrite (Matrix), versitygw (S3),
+// RabbitMQ and an MIT Kerberos KDC with a throwaway realm, and locates the
+// headless Chromium and the awscli binaries.
 //
 // Every call starts a private instance in its own temporary directory, on
 // free loopback ports, so a test may stop and restart its server without

@@ -182,8 +182,8 @@ func Dial(ctx context.Context, c Config) (*Client, error) {
 // only saw a reset: with TLS 1.3 the broker checks the client
 // certificate after the client's handshake is done, so its alert ("bad
 // certificate", "unknown certificate authority") arrives on the first
-// read, which the AMQP client never gets to. A second, bare connection
-// reads it.
+// read, which the AMQP client never gets to (its protocol header write
+// meets the reset first). A second, bare connection reads it.
 func withTLSReason(err error, u *url.URL, conf *tls.Config) error {
 	if strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "connection refused") {
 		return err
@@ -195,10 +195,11 @@ func withTLSReason(err error, u *url.URL, conf *tls.Config) error {
 	c, perr := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, conf)
 	if perr == nil {
 		defer c.Close()
+		// Read without writing: the broker sends its alert unasked, and a
+		// write it never reads would turn its close into a reset that
+		// discards the alert.
 		_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-		if _, perr = c.Write([]byte("AMQP\x00\x00\x09\x01")); perr == nil {
-			_, perr = c.Read(make([]byte, 1))
-		}
+		_, perr = c.Read(make([]byte, 1))
 	}
 	if perr != nil && strings.Contains(perr.Error(), "tls:") {
 		return fmt.Errorf("%w; the broker says: %v", err, perr)

@@ -15,8 +15,8 @@
 package dir
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/fedora-infra/nocbot/publisher"
 	"github.com/fedora-infra/nocbot/render"
@@ -46,7 +47,21 @@ type Target struct {
 	Dir string
 
 	mu sync.Mutex // one publish at a time
+	// known is the digest of every file this process wrote or read back,
+	// by path, so a publish compares digests instead of reading the whole
+	// tree: a long history costs what changed. It is rebuilt from the
+	// folder at the first publish, after a failed one, and hourly, so a
+	// file changed or removed by hand is repaired within the hour.
+	known    map[string][sha256.Size]byte
+	verified time.Time
+	// manifest is the manifest as last written, trusted like known while
+	// the file is the one written (same size and time).
+	manifest     *manifestFile
+	manifestStat fs.FileInfo
 }
+
+// reverifyAfter is how long the folder is trusted to hold what was written.
+const reverifyAfter = time.Hour
 
 var _ publisher.Target = (*Target)(nil)
 
@@ -57,7 +72,7 @@ type manifestFile struct {
 
 // Publish writes the changed files (index.html last), then removes files
 // it wrote before that are no longer rendered.
-func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (publisher.Report, error) {
+func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (_ publisher.Report, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	rep := publisher.Report{Generation: gen}
@@ -70,6 +85,12 @@ func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (
 	if err := os.MkdirAll(d.Dir, 0o755); err != nil {
 		return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
 	}
+	if d.known != nil && time.Since(d.verified) > reverifyAfter {
+		d.known = nil
+	}
+	if d.known == nil {
+		d.manifest = nil
+	}
 	old, err := d.readManifest()
 	if err != nil {
 		return rep, err
@@ -78,12 +99,28 @@ func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (
 		return rep, &publisher.StaleError{Target: d.Dir, Have: old.Generation, Offered: gen}
 	}
 
+	// Any failure below may leave the folder in a state known only to
+	// the disk: the next publish reads it back.
+	defer func() {
+		if err != nil {
+			d.known = nil
+		}
+	}()
+	readBack := d.known == nil
+	if readBack {
+		d.known, d.verified = make(map[string][sha256.Size]byte, len(files)), time.Now()
+	}
 	var changed []render.File
 	rendered := make(map[string]bool, len(files))
 	for _, f := range files {
 		rendered[f.Path] = true
-		cur, err := os.ReadFile(d.local(f.Path))
-		if err == nil && bytes.Equal(cur, f.Body) {
+		sum := f.Digest()
+		if readBack {
+			if cur, err := os.ReadFile(d.local(f.Path)); err == nil && sha256.Sum256(cur) == sum {
+				d.known[f.Path] = sum
+			}
+		}
+		if have, ok := d.known[f.Path]; ok && have == sum {
 			rep.Skipped = append(rep.Skipped, f.Path)
 			continue
 		}
@@ -129,9 +166,14 @@ func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (
 			if err := ctx.Err(); err != nil {
 				return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
 			}
-			if err := writeAtomic(d.local(f.Path), f.Body); err != nil {
+			body, err := f.Content()
+			if err != nil {
 				return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
 			}
+			if err := writeAtomic(d.local(f.Path), body); err != nil {
+				return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
+			}
+			d.known[f.Path] = f.Digest()
 			dirs[filepath.Dir(d.local(f.Path))] = true
 			rep.Uploaded = append(rep.Uploaded, f.Path)
 			step()
@@ -143,6 +185,7 @@ func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
 		}
+		delete(d.known, p)
 		rep.Deleted = append(rep.Deleted, p)
 		d.removeEmptyParents(p)
 	}
@@ -206,6 +249,12 @@ func (d *Target) DeleteChallenge(ctx context.Context, token string) error {
 func (d *Target) local(p string) string { return filepath.Join(d.Dir, filepath.FromSlash(p)) }
 
 func (d *Target) readManifest() (manifestFile, error) {
+	if d.manifest != nil {
+		if st, err := os.Stat(d.local(dirManifest)); err == nil && st.Size() == d.manifestStat.Size() && st.ModTime().Equal(d.manifestStat.ModTime()) {
+			return *d.manifest, nil
+		}
+		d.manifest = nil
+	}
 	var m manifestFile
 	data, err := os.ReadFile(d.local(dirManifest))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -215,25 +264,44 @@ func (d *Target) readManifest() (manifestFile, error) {
 		return m, fmt.Errorf("read manifest: %w", err)
 	}
 	if err := json.Unmarshal(data, &m); err != nil {
-		return m, fmt.Errorf("read manifest %s: %w", d.local(dirManifest), err)
+		return m, fmt.Errorf("read manifest %s: %w (it lists the files nocbot owns there; move it aside and the next publish rewrites the page and a new one, leaving files no longer rendered in place)", d.local(dirManifest), err)
 	}
 	return m, nil
 }
 
 func (d *Target) writeManifest(gen uint64, owned map[string]bool) error {
-	m := manifestFile{Generation: gen, Files: make([]string, 0, len(owned))}
-	for p := range owned {
-		m.Files = append(m.Files, p)
+	m := manifestFile{Generation: gen}
+	if last := d.manifest; last != nil && len(last.Files) == len(owned) && all(last.Files, owned) {
+		m.Files = last.Files // the same files: most publishes; sorting 20,000 paths is not free
+	} else {
+		m.Files = make([]string, 0, len(owned))
+		for p := range owned {
+			m.Files = append(m.Files, p)
+		}
+		sort.Strings(m.Files)
 	}
-	sort.Strings(m.Files)
-	data, err := json.MarshalIndent(m, "", "  ")
+	data, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
 	}
 	if err := writeAtomic(d.local(dirManifest), append(data, '\n')); err != nil {
+		d.manifest = nil
 		return fmt.Errorf("write manifest: %w", err)
 	}
+	d.manifest = nil
+	if st, err := os.Stat(d.local(dirManifest)); err == nil {
+		d.manifest, d.manifestStat = &m, st
+	}
 	return nil
+}
+
+func all(paths []string, set map[string]bool) bool {
+	for _, p := range paths {
+		if !set[p] {
+			return false
+		}
+	}
+	return true
 }
 
 // removeEmptyParents tidies directories a delete left empty, up to (not

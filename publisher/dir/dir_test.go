@@ -187,3 +187,68 @@ func TestDirTargetChallenge(t *testing.T) {
 		t.Fatalf("bad token: %v, want publisher.ErrBadChallenge", err)
 	}
 }
+
+// TestDirTargetTrustsWhatItWrote: between read-backs a publish compares
+// digests with what this process wrote, without reading the tree; files
+// the Renderer left without bytes are rendered again only where the
+// folder lacks them; a file removed by hand comes back at the next
+// read-back (a restart or the hourly one).
+func TestDirTargetTrustsWhatItWrote(t *testing.T) {
+	ctx := context.Background()
+	s := pubtest.Store(t)
+	pubtest.Change(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
+	b, gen := s.Snapshot()
+	site := render.Site{Title: "Status", URL: "https://status.example.org/"}
+	first, err := render.Render(b, pubtest.Now, site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lazy, err := render.NewRenderer(site).Render(b, pubtest.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var permalink string
+	for _, f := range lazy {
+		if f.Body == nil {
+			permalink = f.Path
+		}
+	}
+	if permalink == "" {
+		t.Fatal("the Renderer left no file without bytes")
+	}
+
+	// An empty folder gets every byte, the left-out ones rendered again.
+	dir := t.TempDir()
+	target := &Target{Dir: dir}
+	if _, err := target.Publish(ctx, lazy, gen); err != nil {
+		t.Fatal(err)
+	}
+	tree := pubTree(t, dir)
+	for _, f := range first {
+		if tree[f.Path] != string(f.Body) {
+			t.Errorf("%s: content differs from Render's", f.Path)
+		}
+	}
+
+	// Removed by hand: this process trusts what it wrote until it reads
+	// the folder back.
+	if err := os.Remove(filepath.Join(dir, permalink)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := target.Publish(ctx, lazy, gen)
+	if err != nil || len(rep.Uploaded) != 0 {
+		t.Fatalf("second publish of the same build: uploaded %v, %v", rep.Uploaded, err)
+	}
+	for name, tg := range map[string]*Target{
+		"a restart":     {Dir: dir},
+		"the read-back": func() *Target { target.verified = target.verified.Add(-2 * reverifyAfter); return target }(),
+	} {
+		if err := os.Remove(filepath.Join(dir, permalink)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		rep, err := tg.Publish(ctx, lazy, gen)
+		if err != nil || !slices.Equal(rep.Uploaded, []string{permalink}) {
+			t.Errorf("%s: uploaded %v (%v), want only %s", name, rep.Uploaded, err, permalink)
+		}
+	}
+}

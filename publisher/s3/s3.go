@@ -20,7 +20,6 @@ package s3
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -207,7 +206,7 @@ func (t *Target) Publish(ctx context.Context, files []render.File, gen uint64) (
 	was := map[string]string{} // hash at each changed or gone path before this publish
 	var changed []render.File
 	for _, f := range files {
-		sum := sha256.Sum256(f.Body)
+		sum := f.Digest()
 		sums[f.Path] = hex.EncodeToString(sum[:])
 		if t.manifest[f.Path].SHA256 == sums[f.Path] {
 			rep.Skipped = append(rep.Skipped, f.Path)
@@ -466,11 +465,15 @@ func (t *Target) claim(ctx context.Context, gen uint64) error {
 // put uploads one file with its headers set explicitly: the SDK guesses
 // no Content-Type, and S3 would serve binary/octet-stream without one.
 func (t *Target) put(ctx context.Context, f render.File, gen uint64, sum string) error {
+	body, err := f.Content()
+	if err != nil {
+		return fmt.Errorf("put %s: %w", f.Path, err)
+	}
 	out, err := t.s3.PutObject(ctx, &awss3.PutObjectInput{
 		Bucket:        aws.String(t.opts.Bucket),
 		Key:           aws.String(t.prefix + f.Path),
-		Body:          bytes.NewReader(f.Body),
-		ContentLength: aws.Int64(int64(len(f.Body))),
+		Body:          bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))),
 		ContentType:   aws.String(f.ContentType),
 		CacheControl:  aws.String(f.CacheControl),
 		Metadata: map[string]string{

@@ -2,7 +2,7 @@
 # Installs the real servers and tools that nocbot's integration tests start on 127.0.0.1.
 #
 # Idempotent: everything already present is left alone, so a second run takes about a second.
-#   - Debian packages: inspircd, anope, chromium, awscli
+#   - Debian packages: inspircd, anope, chromium, awscli, krb5-kdc + krb5-admin-server (a throwaway Kerberos realm)
 #   - Dendrite and versitygw, built once per version into a cache outside the clone:
 #       ${NOCBOT_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/nocbot/tools}/<tool>-<version>/bin/
 # internal/testsrv looks the binaries up in the same place.
@@ -10,7 +10,7 @@ set -euo pipefail
 
 DENDRITE_VERSION=v0.13.8
 VERSITYGW_VERSION=v1.8.0
-APT_PACKAGES=(inspircd anope chromium awscli tidy rabbitmq-server python3-pika python3-jsonschema)
+APT_PACKAGES=(inspircd anope chromium awscli tidy rabbitmq-server python3-pika python3-jsonschema krb5-kdc krb5-admin-server)
 
 TOOLS=${NOCBOT_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/nocbot/tools}
 mkdir -p "$TOOLS"

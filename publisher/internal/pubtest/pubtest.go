@@ -6,6 +6,7 @@ package pubtest
 
 import (
 	"context"
+	"crypto/sha256"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -112,12 +113,12 @@ func Files(t testing.TB, s *store.Store) ([]render.File, uint64) {
 // Diff lists the paths whose bytes differ between two builds, or that
 // only one has.
 func Diff(a, b []render.File) (changed, gone []string) {
-	old := map[string][]byte{}
+	old := map[string][sha256.Size]byte{}
 	for _, f := range a {
-		old[f.Path] = f.Body
+		old[f.Path] = f.Digest()
 	}
 	for _, f := range b {
-		if body, ok := old[f.Path]; !ok || string(body) != string(f.Body) {
+		if sum, ok := old[f.Path]; !ok || sum != f.Digest() {
 			changed = append(changed, f.Path)
 		}
 		delete(old, f.Path)
