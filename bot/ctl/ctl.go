@@ -16,7 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
+	"time"
 )
 
 // Request is what the client asks, as one JSON line.
@@ -53,14 +55,20 @@ const dataChunk = 64 << 10
 // Output is where an operation writes its answer: lines, a byte stream,
 // or both. It is safe for one goroutine at a time.
 type Output struct {
-	mu  sync.Mutex
-	w   *bufio.Writer
-	enc *json.Encoder
+	mu       sync.Mutex
+	w        *bufio.Writer
+	enc      *json.Encoder
+	deadline func() // before each frame: a client that stops reading fails the request
 }
 
-func newOutput(w io.Writer) *Output {
-	bw := bufio.NewWriter(w)
-	return &Output{w: bw, enc: json.NewEncoder(bw)}
+// writeTimeout bounds the wait for a client to take one frame, so a
+// stopped "nocbot backup" (Ctrl-Z) cannot hold its read transaction, and
+// the file's old pages, for ever.
+const writeTimeout = 30 * time.Second
+
+func newOutput(c net.Conn) *Output {
+	bw := bufio.NewWriter(c)
+	return &Output{w: bw, enc: json.NewEncoder(bw), deadline: func() { c.SetWriteDeadline(time.Now().Add(writeTimeout)) }}
 }
 
 // Line sends one line of output.
@@ -83,6 +91,7 @@ func (o *Output) Write(p []byte) (int, error) {
 func (o *Output) frame(f Frame) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.deadline()
 	if err := o.enc.Encode(f); err != nil {
 		return fmt.Errorf("write to the ctl client: %w", err)
 	}
@@ -95,6 +104,7 @@ func (o *Output) frame(f Frame) error {
 func (o *Output) flush() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.deadline()
 	return o.w.Flush()
 }
 

@@ -290,3 +290,58 @@ func TestNoDaemon(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCommand is one read-only command through the socket: connect,
+// peer credentials, the bot, the reply.
+func BenchmarkCommand(b *testing.B) {
+	dir := b.TempDir()
+	cat := status.NewCatalogue([]status.Component{{ID: "wiki", Name: "Wiki", Group: "Websites"}})
+	st, err := store.Open(context.Background(), filepath.Join(dir, "nocbot.db"), cat, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	bt := bot.New(commands.New(commands.Options{Store: st, Members: groups.NewStatic(nil), Prefix: "!"}), bot.Options{})
+	srv, err := Listen(filepath.Join(dir, "nocbot.sock"), bt, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Do(context.Background(), srv.Path(), Request{Op: OpCommand, Line: "status"}, func(Frame) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStream is a 32 MiB byte stream (a backup's size at about
+// 20,000 incidents) through the socket's data frames.
+func BenchmarkStream(b *testing.B) {
+	payload := bytes.Repeat([]byte("nocbot state "), (32<<20)/13)
+	dir := b.TempDir()
+	bt := bot.New(commands.New(commands.Options{}), bot.Options{})
+	srv, err := Listen(filepath.Join(dir, "nocbot.sock"), bt, Options{Ops: map[string]Op{
+		"stream": func(_ context.Context, _ Peer, _ Request, out *Output) error {
+			_, err := out.Write(payload)
+			return err
+		},
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		n := 0
+		if _, err := Do(context.Background(), srv.Path(), Request{Op: "stream"}, func(f Frame) error { n += len(f.Data); return nil }); err != nil || n != len(payload) {
+			b.Fatal(n, err)
+		}
+	}
+}
