@@ -2,8 +2,8 @@
 // shell on the host (nocbot ctl) when chat is down. It is a transport like
 // the console, with one difference: who is asking comes from the socket's
 // peer credentials (the kernel vouches for the unix user), so a command
-// runs as "ctl:<user>" and is allowed by [groups.static] like any other
-// identity. The socket is created mode 0600: only nocbot's own user and
+// runs as "ctl:<user>" (or "ctl:<uid>" for a uid without a name) and is
+// allowed by [groups.static] like any other identity. The socket is created mode 0600: only nocbot's own user and
 // root can connect.
 //
 // The wire format is one JSON request line from the client, then JSON

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,10 +97,14 @@ func TestCommandRunsAsThePeer(t *testing.T) {
 		{name: "unix user in no group is refused and audited", members: map[string][]string{"sysadmin-main": {"ctl:someone-else"}},
 			line: `status minor "wiki slow" wiki`, wantResult: commands.ResultDenied, wantReply: "needs membership",
 			wantActor: "ctl:" + u, wantAction: "denied"},
-		{name: "a uid without a name is unidentified", members: map[string][]string{"sysadmin-main": {"ctl:" + u}},
+		{name: "a uid without a name is known by its number", members: map[string][]string{"sysadmin-main": {"ctl:" + u}},
 			lookup: func(uint32) (string, error) { return "", errors.New("unknown uid") },
-			line:   `status minor "wiki slow" wiki`, wantResult: commands.ResultDenied, wantReply: "has no user name on this host",
-			wantActor: "ctl:nick=uid ", wantAction: "denied"},
+			line:   `status minor "wiki slow" wiki`, wantResult: commands.ResultDenied, wantReply: "needs membership",
+			wantActor: "ctl:" + strconv.Itoa(os.Getuid()), wantAction: "denied"},
+		{name: "and may be listed by it", members: map[string][]string{"sysadmin-main": {"ctl:" + strconv.Itoa(os.Getuid())}},
+			lookup: func(uint32) (string, error) { return "", errors.New("unknown uid") },
+			line:   `status minor "wiki slow" wiki`, wantResult: commands.ResultOK, wantReply: "opened incident #1",
+			wantActor: "ctl:" + strconv.Itoa(os.Getuid()), wantAction: "status.minor"},
 		{name: "read-only command needs no group", members: map[string][]string{},
 			line: "status", wantResult: commands.ResultOK, wantReply: "All systems"},
 		{name: "the text rule applies", members: map[string][]string{"sysadmin-main": {"ctl:" + u}},

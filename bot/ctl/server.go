@@ -235,14 +235,16 @@ func (s *Server) serve(ctx context.Context, c *net.UnixConn) {
 
 // CommandMessage is a command line from peer as the bot takes it, the
 // same through the socket and on the state file directly: a direct
-// message whose account is the peer's unix user.
+// message whose account is the peer's unix user, or its uid in decimal
+// when the host has no name for it (OpenShift's arbitrary UIDs, users
+// only a directory service knows in a static binary). The kernel vouches
+// for either.
 func CommandMessage(net string, peer Peer, line string) bot.Message {
-	sender := bot.Sender{Nick: peer.User, Account: peer.User}
-	if peer.User == "" {
-		uid := "uid " + strconv.FormatUint(uint64(peer.UID), 10)
-		sender.Nick, sender.Unverified = uid, uid+" has no user name on this host"
+	account := peer.User
+	if account == "" {
+		account = strconv.FormatUint(uint64(peer.UID), 10)
 	}
-	return bot.Message{Net: net, Room: Room, Direct: true, Text: line, Sender: sender, At: time.Now()}
+	return bot.Message{Net: net, Room: Room, Direct: true, Text: line, Sender: bot.Sender{Nick: account, Account: account}, At: time.Now()}
 }
 
 // Self is this process as a peer: who runs nocbot ctl when no daemon

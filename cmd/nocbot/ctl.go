@@ -121,8 +121,9 @@ Runs one command of the chat command language from this host's shell, e.g.
 
 Several arguments are the command's words, quoted again as needed; one
 argument is the whole line as typed in chat. While nocbot runs, the command
-goes through its admin socket ([ctl] socket) and runs as ctl:<your unix user>,
-allowed by [groups.static] like any account (e.g. "ctl:root"). When nocbot is
+goes through its admin socket ([ctl] socket) and runs as ctl:<your unix user>
+(ctl:<uid> if the host has no name for it), allowed by [groups.static] like any
+account (e.g. "ctl:root"). When nocbot is
 not running, the command changes the state file directly, as the same
 identity; the next start publishes the page and sends the announcements.
 Exit status: 0 when the command succeeded, 1 when it was refused or failed.
