@@ -35,6 +35,7 @@ type Config struct {
 	Messaging          Messaging           `toml:"messaging"`
 	Blockers           Blockers            `toml:"blockers"`
 	Schedule           []ScheduleEntry     `toml:"schedule"` // [[schedule]]: recurring announcements
+	Alerts             Alerts              `toml:"alerts"`   // monitoring alerts become proposals
 	IRC                *IRC                `toml:"irc"`      // nil: IRC not configured
 	Matrix             *Matrix             `toml:"matrix"`   // nil: Matrix not configured
 }
@@ -344,6 +345,7 @@ func Default() *Config {
 			Reminders: []Duration{{24 * time.Hour}, {time.Hour}}},
 		Announce:  Announce{MaxAge: Duration{24 * time.Hour}},
 		Messaging: Messaging{Exchange: "amq.topic", TopicPrefix: "org.fedoraproject.prod", App: "nocbot", MaxPending: 10000},
+		Alerts:    defaultAlerts(),
 		Blockers:  defaultBlockers(),
 	}
 }

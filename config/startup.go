@@ -61,6 +61,14 @@ func (c *Config) CheckStartup(s Startup) error {
 			secret("matrix", "access_token", m.AccessTokenEnv, m.AccessTokenFile)
 			secret("matrix", "password", m.PasswordEnv, m.PasswordFile)
 		}
+		if a := c.Alerts; a.Listen != "" {
+			secret("alerts", "token", a.TokenEnv, a.TokenFile)
+			if a.TLSCertFile != "" && a.TLSKeyFile != "" {
+				if _, err := tls.LoadX509KeyPair(a.TLSCertFile, a.TLSKeyFile); err != nil {
+					add("alerts.tls_cert_file", "%v (nocbot would stop at start-up; --offline skips this check)", err)
+				}
+			}
+		}
 		if m := c.Messaging; m.Enabled {
 			if m.CertFile != "" && m.KeyFile != "" {
 				if _, err := tls.LoadX509KeyPair(m.CertFile, m.KeyFile); err != nil {
@@ -75,9 +83,7 @@ func (c *Config) CheckStartup(s Startup) error {
 		}
 	}
 	if s.Environ != nil {
-		for _, e := range c.unknownEnv(s.Environ) {
-			errs = append(errs, e)
-		}
+		errs = append(errs, c.unknownEnv(s.Environ)...)
 	}
 	return errs.orNil()
 }

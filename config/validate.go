@@ -47,6 +47,7 @@ func (c *Config) validate(ps *problems, caps *Capabilities) {
 	c.validateMessaging(v)
 	c.validateSchedule(v)
 	c.validateCtl(v)
+	c.validateAlerts(v)
 	c.validateBlockers(v)
 	if caps == nil {
 		// Without the binary's own list, the defaults name every permission the core commands use.

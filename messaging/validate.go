@@ -83,7 +83,11 @@ func (v *Validator) ValidateBody(topic string, body []byte) error {
 	if err != nil {
 		return err
 	}
-	return v.ValidateJSON(v.bodies[name], body)
+	s, ok := v.bodies[name]
+	if !ok {
+		return fmt.Errorf("body for topic %q: no schema for that topic", topic)
+	}
+	return v.ValidateJSON(s, body)
 }
 
 // ValidateHeaders checks headers as a consumer decoded them from JSON.

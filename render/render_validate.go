@@ -37,6 +37,8 @@ type Validator struct {
 	memo   map[string]*fileFacts      // by path
 	lists  map[string][]linkRef       // interned link lists, by key
 	idsets map[string]map[string]bool // interned id sets, by key
+	// outages are legacy outage objects found in the right shape.
+	outages map[string]bool
 }
 
 // NewValidator returns a validator with an empty memory.
@@ -80,7 +82,7 @@ func (v *Validator) Validate(files []File) error {
 				errs = append(errs, err)
 				continue
 			}
-			n := examine(f.Path, body)
+			n := v.examine(f.Path, body)
 			n.sum = sum
 			v.intern(&n)
 			ff = &n
@@ -190,18 +192,18 @@ func (v *Validator) learn(p string, body []byte, sum [sha256.Size]byte) {
 	if v.memo == nil {
 		v.memo = map[string]*fileFacts{}
 	}
-	ff := examine(p, body)
+	ff := v.examine(p, body)
 	ff.sum = sum
 	v.intern(&ff)
 	v.memo[p] = &ff
 }
 
 // examine checks one file on its own.
-func examine(p string, body []byte) fileFacts {
+func (v *Validator) examine(p string, body []byte) fileFacts {
 	var ff fileFacts
 	switch path.Ext(p) {
 	case ".json":
-		ff.err = checkJSON(p, body)
+		ff.err = v.checkJSON(p, body)
 	case ".atom", ".rss", ".svg", ".xml":
 		ff.err = checkXML(body)
 	case ".ics":
@@ -213,35 +215,58 @@ func examine(p string, body []byte) fileFacts {
 	return ff
 }
 
-// legacyOutages is the shape zodbot reads; unknown keys mean the file
-// changed under it.
-type legacyOutages struct {
-	Outages []struct {
-		Title  string `json:"title"`
-		Ticket *struct {
-			ID  string `json:"id"`
-			URL string `json:"url"`
-		} `json:"ticket"`
-		StartDate string  `json:"startdate"`
-		EndDate   *string `json:"enddate"`
-	} `json:"outages"`
+// legacyOutage is the shape of one outage zodbot reads; unknown keys mean
+// the file changed under it.
+type legacyOutage struct {
+	Title  string `json:"title"`
+	Ticket *struct {
+		ID  string `json:"id"`
+		URL string `json:"url"`
+	} `json:"ticket"`
+	StartDate string  `json:"startdate"`
+	EndDate   *string `json:"enddate"`
 }
 
-func checkJSON(p string, body []byte) error {
+func (v *Validator) checkJSON(p string, body []byte) error {
 	if !json.Valid(body) {
 		return errors.New("invalid JSON")
 	}
 	switch p {
 	case "ongoing.json", "planned.json", "resolved.json":
-		dec := json.NewDecoder(bytes.NewReader(body))
+		return v.checkLegacy(body)
+	}
+	return nil
+}
+
+// checkLegacy checks the legacy outages shape. resolved.json lists the
+// whole history and a change adds or edits one outage, so outages seen
+// in that shape before are not decoded again.
+func (v *Validator) checkLegacy(body []byte) error {
+	var doc struct {
+		Outages []json.RawMessage `json:"outages"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		return fmt.Errorf("not in the legacy outages shape: %w", err)
+	}
+	if doc.Outages == nil {
+		return errors.New(`legacy file without an "outages" list`)
+	}
+	if v.outages == nil || len(v.outages) > 2*len(doc.Outages)+64 {
+		v.outages = make(map[string]bool, len(doc.Outages))
+	}
+	for i, raw := range doc.Outages {
+		if v.outages[string(raw)] {
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
-		var v legacyOutages
-		if err := dec.Decode(&v); err != nil {
-			return fmt.Errorf("not in the legacy outages shape: %w", err)
+		var o legacyOutage
+		if err := dec.Decode(&o); err != nil {
+			return fmt.Errorf("not in the legacy outages shape: outage %d: %w", i, err)
 		}
-		if v.Outages == nil {
-			return errors.New(`legacy file without an "outages" list`)
-		}
+		v.outages[string(raw)] = true
 	}
 	return nil
 }

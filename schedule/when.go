@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,12 +19,19 @@ func refuse(format string, a ...any) error { return &whenError{msg: fmt.Sprintf(
 
 var dayRe = regexp.MustCompile(`^(\d+)d`)
 
+// maxDays is the most days a time.Duration holds (about 292 years).
+const maxDays = math.MaxInt64 / int64(24*time.Hour)
+
 // parseDuration reads "2h30m", "90m", "1d12h" (days are 24 h).
 func parseDuration(s string) (time.Duration, error) {
 	var days time.Duration
 	rest := s
 	if m := dayRe.FindStringSubmatch(s); m != nil {
-		n, _ := strconv.Atoi(m[1])
+		// Past maxDays the product would wrap around to some other duration.
+		n, err := strconv.Atoi(m[1])
+		if err != nil || int64(n) > maxDays {
+			return 0, refuse("the duration %q is too long (at most %dd)", s, maxDays)
+		}
 		days = time.Duration(n) * 24 * time.Hour
 		rest = s[len(m[0]):]
 	}
@@ -33,6 +41,9 @@ func parseDuration(s string) (time.Duration, error) {
 		if d, err = time.ParseDuration(rest); err != nil {
 			return 0, refuse("cannot read the duration %q: use e.g. 2h30m, 90m or 1d", s)
 		}
+	}
+	if d > time.Duration(math.MaxInt64)-days {
+		return 0, refuse("the duration %q is too long (at most %dd)", s, maxDays)
 	}
 	d += days
 	if d <= 0 {

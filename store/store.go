@@ -19,6 +19,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/fedora-infra/nocbot/status"
 )
@@ -105,7 +106,7 @@ func Open(ctx context.Context, path string, cat *status.Catalogue, opts Options)
 		colls[c.Name] = c
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w (waited %s; is another nocbot running?)", path, ErrLocked, opts.LockTimeout)
 	}
 	if err != nil {

@@ -297,8 +297,8 @@ func (c *Client) login(ctx context.Context, device id.DeviceID) error {
 		// Carry on: the session works, only the next restart logs in again.
 		c.log.Error("cannot save matrix session", "err", err)
 	}
-	api.SetCredentials(resp.UserID, resp.AccessToken)
-	api.DeviceID = resp.DeviceID
+	// Only once the user is the configured one (ReqLogin.StoreCredentials would take any).
+	api.UserID, api.AccessToken, api.DeviceID = resp.UserID, resp.AccessToken, resp.DeviceID
 	c.setAPI(api)
 	c.log.Info("matrix password login done", "user_id", c.self, "device_id", resp.DeviceID)
 	return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fedora-infra/nocbot/alerts"
 	"github.com/fedora-infra/nocbot/announce"
 	"github.com/fedora-infra/nocbot/blockers"
 	"github.com/fedora-infra/nocbot/bot"
@@ -97,7 +98,7 @@ func reachState(cfg *config.Config, online func(socket string) error, offline fu
 // stateCollections are the collections the daemon declares, for the
 // commands that open or check the file in its place.
 func stateCollections() []store.Collection {
-	return append(schedule.Collections(), blockers.Collections()...)
+	return append(append(schedule.Collections(), blockers.Collections()...), alerts.Collections()...)
 }
 
 // withStore is an offline step of reachState over the opened store.
@@ -180,8 +181,8 @@ func ctlCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 // same table, permissions and text rule, as the same ctl identity. What
 // it changes waits in the file's outboxes for the next start.
 func ctlOffline(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, line string, stdout, stderr io.Writer) (commands.Result, error) {
-	sched := schedule.Unbound()
-	table, err := commandTableFor(sched, nil) // no blocker sync from a one-shot command
+	sched, al := schedule.Unbound(), alerts.Unbound()
+	table, err := commandTableFor(sched, nil, al) // no blocker sync from a one-shot command
 	if err != nil {
 		return "", err
 	}
@@ -202,9 +203,18 @@ func ctlOffline(ctx context.Context, cfg *config.Config, log *slog.Logger, st *s
 	}
 	schedOpts.OnChange = opts.OnChange
 	sched.Bind(st, schedOpts)
+	opts.OnChange = chainHooks(opts.OnChange, al.OnChange)
+	disp := commands.New(opts)
+	// !accept and !dismiss work on the stored proposals; the webhook
+	// listener is the daemon's alone.
+	noListener := *cfg
+	noListener.Alerts.Listen = ""
+	if _, err := bindAlerts(&noListener, al, st, disp, prometheus.NewRegistry(), func(string) string { return "" }, log); err != nil {
+		return "", err
+	}
 	bo := botOptions(cfg, log, nil)
 	bo.OnCommand, bo.OnSkew = nil, nil // no metrics in a one-shot command
-	b := bot.New(commands.New(opts), bo)
+	b := bot.New(disp, bo)
 	gen, _, _ := st.Pending()
 	res, lines := b.Exec(ctx, ctl.CommandMessage(ctlNet, ctl.Self(), line))
 	for _, l := range lines {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/fedora-infra/nocbot/alerts"
 	"github.com/fedora-infra/nocbot/announce"
 	"github.com/fedora-infra/nocbot/blockers"
 	"github.com/fedora-infra/nocbot/bot"
@@ -68,6 +69,8 @@ type Daemon struct {
 	blockers  *blockers.Service  // nil when [blockers] is off
 	directory *fasjson.Directory // nil unless groups.source is "fasjson"
 	web       *web.Server        // nil when [web] listen is empty
+	alerts    *alerts.Engine     // monitoring alerts -> proposals
+	alertsSrv *alerts.Server     // nil when [alerts] listen is empty
 }
 
 // capabilities are what this binary honours, for the config checks: the
@@ -76,7 +79,7 @@ type Daemon struct {
 func capabilities(table *commands.Table) config.Capabilities {
 	return config.Capabilities{
 		Permissions:  table.Perms(),
-		Topics:       []string{announce.TopicStatus, announce.TopicPublish, schedule.TopicAnnounce, schedule.TopicMaintenance, blockers.Topic},
+		Topics:       []string{announce.TopicStatus, announce.TopicPublish, schedule.TopicAnnounce, schedule.TopicMaintenance, blockers.Topic, alerts.TopicAlerts},
 		GroupSources: []string{"static", "fasjson"},
 		Targets:      []string{"dir", "s3"},
 		Check:        adapterProblems,
@@ -108,21 +111,22 @@ func adapterProblems(cfg *config.Config) []config.Problem {
 			out = append(out, config.Problem{Path: append([]string{"matrix"}, p.Path...), Msg: p.Msg})
 		}
 	}
-	return out
+	_, problems := alertRules(cfg)
+	return append(out, problems...)
 }
 
 // commandTable assembles the rows of every package that contributes
 // commands, for the config checks (an unbound schedule engine lists its
 // rows). New capabilities add their rows in commandTableFor.
 func commandTable() (*commands.Table, error) {
-	return commandTableFor(schedule.Unbound(), nil)
+	return commandTableFor(schedule.Unbound(), nil, alerts.Unbound())
 }
 
-// commandTableFor is the table whose schedule rows run on sched and whose
-// !blockers rows on blk (nil: the sync is off, the rows say so); newDaemon
-// builds it with the daemon's parts.
-func commandTableFor(sched *schedule.Engine, blk *blockers.Service) (*commands.Table, error) {
-	return commands.NewTable(commands.Core(), commands.GroupRows(), sched.Commands(), blk.Commands())
+// commandTableFor is the table whose schedule rows run on sched, whose
+// !blockers rows on blk (nil: the sync is off, the rows say so) and whose
+// alerts rows on al; newDaemon builds it with the daemon's parts.
+func commandTableFor(sched *schedule.Engine, blk *blockers.Service, al *alerts.Engine) (*commands.Table, error) {
+	return commands.NewTable(commands.Core(), commands.GroupRows(), sched.Commands(), blk.Commands(), al.Commands())
 }
 
 // newDaemon builds every part. On error, what was opened is closed.
@@ -140,14 +144,15 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	// 1. State. Nothing commits before Run: the worker and the
 	// announcement loop subscribe below and start with a pass over what
 	// is pending, so a change from the last run is never missed.
-	if d.store, err = store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{Log: log, Collections: append(schedule.Collections(), blockers.Collections()...)}); err != nil {
+	colls := stateCollections() // ctl.go: the one list, for the commands that open the file in the daemon's place
+	if d.store, err = store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{Log: log, Collections: colls}); err != nil {
 		return nil, err
 	}
-	d.schedule = schedule.Unbound()
+	d.schedule, d.alerts = schedule.Unbound(), alerts.Unbound()
 	if d.blockers, err = newBlockers(cfg, d.store, getenv, log); err != nil {
 		return nil, err
 	}
-	if table, err = commandTableFor(d.schedule, d.blockers); err != nil { // the same rows as the caller's, bound to this engine
+	if table, err = commandTableFor(d.schedule, d.blockers, d.alerts); err != nil { // the same rows as the caller's, bound to this engine
 		return nil, err
 	}
 	d.table = table
@@ -169,8 +174,15 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	if err != nil {
 		return nil, err
 	}
+	bus := opts.OnChange
+	opts.OnChange = chainHooks(bus, d.alerts.OnChange) // an accepted proposal is recorded with the change it ran
 	disp := commands.New(opts)
 	d.bot = bot.New(disp, botOptions(cfg, log, d.metrics))
+	// 3b. Alerts: an accepted proposal runs its status command through
+	// the dispatcher, as the person who accepted it.
+	if d.alertsSrv, err = bindAlerts(cfg, d.alerts, d.store, disp, d.registry, getenv, log); err != nil {
+		return nil, err
+	}
 
 	// 4. Chat networks over the bot.
 	if cfg.ConsoleEnabled() {
@@ -193,7 +205,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	if err != nil {
 		return nil, err
 	}
-	schedOpts.OnChange = opts.OnChange // maintenance steps of the clock go on the bus too
+	schedOpts.OnChange = bus // maintenance steps of the clock go on the bus too
 	d.schedule.Bind(d.store, schedOpts)
 
 	// 5. Delivery of announcements over the networks.
@@ -248,6 +260,13 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 		if err != nil {
 			return nil, fmt.Errorf("scheduler: %w", err)
 		}
+	}
+	err = d.scheduler.Add(scheduler.Job{Name: "alerts-expire", Spec: "@every 1m", Timeout: time.Minute, Run: func(ctx context.Context) error {
+		_, err := d.alerts.Expire(ctx)
+		return err
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
 	}
 	err = d.scheduler.Add(scheduler.Job{Name: "schedule-prune", Spec: "@daily", Run: func(ctx context.Context) error {
 		_, err := d.schedule.Prune(ctx)
@@ -381,6 +400,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.web != nil {
 		web = append(web, d.web)
 	}
+	if d.alertsSrv != nil {
+		web = append(web, d.alertsSrv)
+	}
 	stages := []stage{
 		{"web", web},
 		{"publisher", d.publishers()},
@@ -388,7 +410,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		{"bot", d.botStage()},
 	}
 	d.log.Info("nocbot running", "state", d.cfg.Bot.State, "schema", store.SchemaVersion(), "publisher", d.cfg.Publisher.Target, "web", d.cfg.Web.Listen,
-		"console", d.cfg.ConsoleEnabled(), "irc", d.cfg.IRCEnabled(), "matrix", d.cfg.MatrixEnabled(), "messaging", d.cfg.Messaging.Enabled, "ctl", d.ctlPath())
+		"alerts", d.cfg.Alerts.Listen, "console", d.cfg.ConsoleEnabled(), "irc", d.cfg.IRCEnabled(), "matrix", d.cfg.MatrixEnabled(), "messaging", d.cfg.Messaging.Enabled, "ctl", d.ctlPath())
 	return supervise(ctx, d.log, stages)
 }
 

@@ -102,6 +102,9 @@ the page, and exits. Endpoints: /healthz, /readyz, /metrics on [web] listen.
 Announcements and maintenance windows scheduled ahead (!announce, !maintenance,
 [[schedule]]) live in the state file; what fell due while nocbot was stopped is
 caught up at the next start.
+Monitoring alerts ([alerts] listen: /hooks/alertmanager, /hooks/nagios, /hooks/zabbix
+with a bearer token) become proposals in the rooms; !accept N applies one as your
+own !status command, !dismiss N closes it, !alerts lists them.
 
 While nocbot runs, ctl, backup and audit reach it through its admin socket ([ctl] socket,
 next to the state file by default, mode 0600); otherwise they open the state file. Long
@@ -274,6 +277,9 @@ func checkConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return errReported
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintln(stderr, "warning:", w)
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", file)
 	return nil

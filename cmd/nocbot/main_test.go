@@ -187,7 +187,7 @@ blockers = ["noc"]
 alerts = ["noc"]
 
 [announce.routes]
-alerts = ["console:console"]
+pagerduty = ["console:console"]
 status = ["irc:#fedora-qa"]
 `), 0o644)
 	tests := []struct {
@@ -202,7 +202,7 @@ status = ["irc:#fedora-qa"]
 			`dishonest.toml:1: groups.fasjson.principal: required when groups.source is "fasjson"`,
 			`dishonest.toml:1: groups.fasjson.keytab_file: required when groups.source is "fasjson"`,
 			`dishonest.toml:6: permissions.alerts: no command uses the permission "alerts": the permissions are "announce", "blockers", "groups", "maintenance", "status"`,
-			`dishonest.toml:9: announce.routes.alerts: unknown topic "alerts"`,
+			`dishonest.toml:9: announce.routes.pagerduty: unknown topic "pagerduty"`,
 			`dishonest.toml:10: announce.routes.status[0]: "irc:#fedora-qa": network "irc" is not configured`,
 		}},
 	}

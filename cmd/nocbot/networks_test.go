@@ -80,7 +80,6 @@ type matrixUser struct {
 	t     testing.TB
 	url   string
 	token string
-	txn   int
 }
 
 func (m *matrixUser) call(method, path string, body any, out any) {

@@ -60,8 +60,13 @@ func newKDCProxyServer(t testing.TB, kdcAddr string) *kdcProxyServer {
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 		var hdr [4]byte
-		if _, err := c.Write(m.Msg); err == nil {
-			_, err = io.ReadFull(c, hdr[:])
+		if _, err := c.Write(m.Msg); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		if _, err := io.ReadFull(c, hdr[:]); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
 		}
 		reply := make([]byte, binary.BigEndian.Uint32(hdr[:]))
 		if _, err := io.ReadFull(c, reply); err != nil {

@@ -29,6 +29,7 @@ var allowed = map[string][]string{
 	"schedule":                   {"announce", "commands", "scheduler", "status", "store"},
 	"blockers":                   {"announce", "commands", "status", "store", "internal/*"},
 	"web":                        {},
+	"alerts":                     {"announce", "bot", "commands", "status", "store", "web"},
 	"internal/backoff":           {},
 	"internal/ratelimit":         {},
 	"internal/testsrv":           {},
@@ -49,6 +50,7 @@ var allowed = map[string][]string{
 	"bot/irc":                    {"bot", "commands", "status", "internal/*"},
 	"bot/matrix":                 {"bot", "commands", "status", "internal/*"},
 	"cmd/nocbot":                 {"*"},
+	"deploy":                     {},
 }
 
 // owners: only these packages may import these libraries.
@@ -59,6 +61,8 @@ var owners = map[string]string{
 	"github.com/robfig/cron/v3":      "scheduler config", // config parses cron specs to validate them
 	"github.com/aws/aws-sdk-go-v2":   "publisher publisher/s3 internal/testsrv",
 	"github.com/rabbitmq/amqp091-go": "messaging/broker internal/testsrv",
+	"k8s.io":                         "deploy", // its tests only: the binary never links them
+	"sigs.k8s.io/yaml":               "deploy",
 	"github.com/jcmturner/gokrb5/v8": "groups/fasjson", // Kerberos stays out of the static path
 }
 

@@ -1,7 +1,7 @@
 // Package testsrv starts real servers on 127.0.0.1 for integration tests:
 // InspIRCd with Anope services (IRC), Dendrite (Matrix), versitygw (S3),
-// RabbitMQ and an MIT Kerberos KDC with a throwaway realm, and locates the
-// headless Chromium and the awscli binaries.
+// RabbitMQ, an MIT Kerberos KDC with a throwaway realm and the Prometheus
+// Alertmanager, and locates the headless Chromium and the awscli binaries.
 //
 // Every call starts a private instance in its own temporary directory, on
 // free loopback ports, so a test may stop and restart its server without
@@ -23,6 +23,9 @@
 //	hs := testsrv.Dendrite(t)
 //	userID, token := hs.CreateUser(t, "nocbot", "botpass123")
 //	// ... point a Matrix client at hs.URL ...
+//
+//	am := testsrv.Alertmanager(t, testsrv.AlertmanagerOptions{WebhookURL: hook, Token: "t0ken"})
+//	am.Post(t, testsrv.PostedAlert{Labels: map[string]string{"alertname": "KojiHubDown"}})
 //
 //	s3srv := testsrv.S3(t)
 //	s3srv.CreateBucket(t, "status")

@@ -2,15 +2,29 @@
 # Installs the real servers and tools that nocbot's integration tests start on 127.0.0.1.
 #
 # Idempotent: everything already present is left alone, so a second run takes about a second.
-#   - Debian packages: inspircd, anope, chromium, awscli, krb5-kdc + krb5-admin-server (a throwaway Kerberos realm)
+#   - Debian packages: inspircd, anope, chromium, awscli, krb5-kdc + krb5-admin-server (a throwaway Kerberos realm),
+#     prometheus-alertmanager, nodejs
 #   - Dendrite and versitygw, built once per version into a cache outside the clone:
 #       ${NOCBOT_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/nocbot/tools}/<tool>-<version>/bin/
 # internal/testsrv looks the binaries up in the same place.
+#   - The static checkers (staticcheck, govulncheck) and a local Go vulnerability database built
+#     from the golang.org/x/vulndb module, in the same cache (see install_static_checks).
 set -euo pipefail
 
 DENDRITE_VERSION=v0.13.8
 VERSITYGW_VERSION=v1.8.0
-APT_PACKAGES=(inspircd anope chromium awscli tidy rabbitmq-server python3-pika python3-jsonschema krb5-kdc krb5-admin-server)
+STATICCHECK_VERSION=v0.8.2
+GOVULNCHECK_VERSION=v1.9.0
+# The vulnerability reports as of this pseudo-version; bump it to learn of newer ones.
+VULNDB_VERSION=v0.0.0-20261105234957-e22db6528018
+# podman builds the container image (make image; uidmap for rootless podman) with
+# ca-certificates' bundle inside; systemd brings systemd-analyze (deploy/systemd); jq reads
+# govulncheck's findings (static-checks.sh).
+# nodejs runs the Zabbix media type script of docs/ in the alerts tests.
+# prometheus-alertmanager: the alerts tests start private instances on free loopback ports with clustering off;
+# the package's own service (:9093/:9094, where a host lets it start) is left alone and never used.
+APT_PACKAGES=(inspircd anope chromium awscli tidy rabbitmq-server python3-pika python3-jsonschema krb5-kdc krb5-admin-server
+	podman uidmap ca-certificates systemd jq prometheus-alertmanager nodejs)
 
 TOOLS=${NOCBOT_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/nocbot/tools}
 mkdir -p "$TOOLS"
@@ -123,10 +137,55 @@ install_versitygw() {
 	say "built versitygw $VERSITYGW_VERSION into $home/bin in $((SECONDS - start))s"
 }
 
+# wrapper_tool NAME VERSION MODULE PKG: builds one command into $TOOLS/NAME-VERSION/bin unless it is there.
+wrapper_tool() {
+	local name=$1 version=$2 module=$3 pkg=$4
+	local home="$TOOLS/$name-$version"
+	if have_all "$home/bin" "${pkg##*/}"; then
+		say "$name $version present in $home/bin"
+		return
+	fi
+	say "building $name $version ..."
+	local start=$SECONDS tmp="$home/bin.tmp.$$"
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	wrapper_build "$name" "$version" "$module" "$tmp" "$pkg"
+	rm -rf "$home/bin"
+	mv "$tmp" "$home/bin"
+	say "built $name $version into $home/bin in $((SECONDS - start))s"
+}
+
+# govulncheck's public database cannot be reached from CI, so scripts/staticcheck.sh points it at
+# a file:// database in the v1 layout (index/db.json, index/modules.json, index/vulns.json,
+# ID/<id>.json). vulndb's own cmd/indexdb writes that layout from the OSV files the module ships
+# in data/osv; the result lands in $TOOLS/vulndb-<version>/db.
+install_vulndb() {
+	local home="$TOOLS/vulndb-$VULNDB_VERSION"
+	if [ -s "$home/db/index/db.json" ]; then
+		say "vulndb $VULNDB_VERSION present in $home/db"
+		return
+	fi
+	wrapper_tool vulndb "$VULNDB_VERSION" golang.org/x/vulndb golang.org/x/vulndb/cmd/indexdb
+	local src
+	src=$(cd "$TOOLS/build/vulndb-$VULNDB_VERSION" && go list -m -f '{{.Dir}}' golang.org/x/vulndb)
+	rm -rf "$home/db.tmp.$$"
+	"$home/bin/indexdb" -vulns "$src/data/osv" -out "$home/db.tmp.$$"
+	rm -rf "$home/db"
+	mv "$home/db.tmp.$$" "$home/db"
+	say "indexed $(find "$home/db/ID" -name '*.json' | wc -l) reports into $home/db"
+}
+
+install_static_checks() {
+	wrapper_tool staticcheck "$STATICCHECK_VERSION" honnef.co/go/tools honnef.co/go/tools/cmd/staticcheck
+	wrapper_tool govulncheck "$GOVULNCHECK_VERSION" golang.org/x/vuln golang.org/x/vuln/cmd/govulncheck
+	install_vulndb
+}
+
 start=$SECONDS
 with_lock apt install_debian_packages
 copy_anope_conf
 # One build at a time: the machines have two cores.
 with_lock build install_dendrite
 with_lock build install_versitygw
+with_lock build install_static_checks
 say "done in $((SECONDS - start))s (tools in $TOOLS)"
