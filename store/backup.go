@@ -8,6 +8,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Backup writes a consistent copy of the whole file to w from one read
@@ -61,7 +62,7 @@ func BackupFile(ctx context.Context, path string, open func(size int64) (io.Writ
 		return 0, err
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return 0, fmt.Errorf("open %s: %w", path, ErrLocked)
 	}
 	if err != nil {
