@@ -33,12 +33,13 @@ func Validate(files []File) error { return new(Validator).Validate(files) }
 // share one list, which is checked once per call.
 type Validator struct {
 	mu     sync.Mutex
-	gen    uint64                     // of the current call
-	memo   map[string]*fileFacts      // by path
-	lists  map[string][]linkRef       // interned link lists, by key
-	idsets map[string]map[string]bool // interned id sets, by key
-	// outages are legacy outage objects found in the right shape.
-	outages map[string]bool
+	gen    uint64                // of the current call
+	memo   map[string]*fileFacts // by path
+	lists  map[string]linkList   // interned link lists, by key
+	idsets map[string]idSet      // interned id sets, by key
+	// outages are the digests of legacy outage objects found in the
+	// right shape.
+	outages map[[sha256.Size]byte]bool
 }
 
 // NewValidator returns a validator with an empty memory.
@@ -124,18 +125,30 @@ func (v *Validator) Validate(files []File) error {
 // intern makes equal link lists and id sets one.
 func (v *Validator) intern(ff *fileFacts) {
 	if v.lists == nil {
-		v.lists, v.idsets = map[string][]linkRef{}, map[string]map[string]bool{}
+		v.lists, v.idsets = map[string]linkList{}, map[string]idSet{}
 	}
+	// The keys are interned too: 20,000 permalinks hold one copy of each.
 	if l, ok := v.lists[ff.key]; ok {
-		ff.links = l
+		ff.key, ff.links = l.key, l.links
 	} else {
-		v.lists[ff.key] = ff.links
+		v.lists[ff.key] = linkList{ff.key, ff.links}
 	}
 	if ids, ok := v.idsets[ff.idsKey]; ok {
-		ff.ids = ids
+		ff.idsKey, ff.ids = ids.key, ids.ids
 	} else {
-		v.idsets[ff.idsKey] = ff.ids
+		v.idsets[ff.idsKey] = idSet{ff.idsKey, ff.ids}
 	}
+}
+
+// linkList and idSet are interned values with their keys.
+type linkList struct {
+	key   string
+	links []linkRef
+}
+
+type idSet struct {
+	key string
+	ids map[string]bool
 }
 
 // prune forgets files the current call did not see, and interned values
@@ -151,9 +164,9 @@ func (v *Validator) prune(seen int) {
 	if len(v.lists)+len(v.idsets) <= 2*len(v.memo)+64 {
 		return
 	}
-	lists, idsets := map[string][]linkRef{}, map[string]map[string]bool{}
+	lists, idsets := map[string]linkList{}, map[string]idSet{}
 	for _, ff := range v.memo {
-		lists[ff.key], idsets[ff.idsKey] = ff.links, ff.ids
+		lists[ff.key], idsets[ff.idsKey] = linkList{ff.key, ff.links}, idSet{ff.idsKey, ff.ids}
 	}
 	v.lists, v.idsets = lists, idsets
 }
@@ -254,10 +267,11 @@ func (v *Validator) checkLegacy(body []byte) error {
 		return errors.New(`legacy file without an "outages" list`)
 	}
 	if v.outages == nil || len(v.outages) > 2*len(doc.Outages)+64 {
-		v.outages = make(map[string]bool, len(doc.Outages))
+		v.outages = make(map[[sha256.Size]byte]bool, len(doc.Outages))
 	}
 	for i, raw := range doc.Outages {
-		if v.outages[string(raw)] {
+		sum := sha256.Sum256(raw)
+		if v.outages[sum] {
 			continue
 		}
 		dec := json.NewDecoder(bytes.NewReader(raw))
@@ -266,7 +280,7 @@ func (v *Validator) checkLegacy(body []byte) error {
 		if err := dec.Decode(&o); err != nil {
 			return fmt.Errorf("not in the legacy outages shape: outage %d: %w", i, err)
 		}
-		v.outages[string(raw)] = true
+		v.outages[sum] = true
 	}
 	return nil
 }
