@@ -160,6 +160,7 @@ func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (
 	}
 
 	dirs := map[string]bool{}
+	step := publisher.Steps(ctx, len(changed)+len(gone))
 	for _, group := range publisher.UploadGroups(changed) {
 		for _, f := range group {
 			if err := ctx.Err(); err != nil {
@@ -175,9 +176,11 @@ func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (
 			d.known[f.Path] = f.Digest()
 			dirs[filepath.Dir(d.local(f.Path))] = true
 			rep.Uploaded = append(rep.Uploaded, f.Path)
+			step()
 		}
 	}
 	for _, p := range gone {
+		step()
 		err := os.Remove(d.local(p))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
