@@ -3,7 +3,9 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/fedora-infra/nocbot/internal/testsrv"
 )
@@ -16,6 +18,7 @@ import (
 type docsStaging struct {
 	env     []string
 	secrets map[string][]byte
+	irc     *testsrv.IRCServer
 }
 
 func newDocsStaging(t *testing.T) *docsStaging {
@@ -57,7 +60,7 @@ func newDocsStaging(t *testing.T) *docsStaging {
 		"AWS_REGION="+s3.Region,
 		"AWS_EC2_METADATA_DISABLED=true",
 	)
-	return &docsStaging{env: env, secrets: secrets}
+	return &docsStaging{env: env, secrets: secrets, irc: irc}
 }
 
 // writeSecrets puts the secrets where the SOP's commands expect them.
@@ -70,6 +73,63 @@ func (s *docsStaging) writeSecrets(t *testing.T, work string) {
 	for name, b := range s.secrets {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// stagingChannel is the staging config's IRC channel.
+const stagingChannel = "#fedora-nocbot-stg"
+
+// chat says each command in the staging channel as nirik (a member of sysadmin-main in
+// staging.toml) and waits until nocbot's replies show the lines the document does.
+func (s *docsStaging) chat(t *testing.T, name string, steps []docStep) {
+	t.Helper()
+	o := dialOperator(t, s.irc.Addr, "nirik", "nirikpass123")
+	o.send("JOIN " + stagingChannel)
+	o.expect(" 366 ")
+	defer o.send("QUIT")
+	replies := make(chan string, 100)
+	go func() {
+		defer close(replies)
+		for {
+			o.conn.SetReadDeadline(time.Now().Add(time.Minute))
+			line, err := o.r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			line = strings.TrimRight(line, "\r\n")
+			if strings.HasPrefix(line, "PING ") {
+				o.send("PONG " + strings.TrimPrefix(line, "PING "))
+				continue
+			}
+			// :nocbot-stg!u@h PRIVMSG #chan :nirik: reply (tags first when the server sends them)
+			if _, msg, ok := strings.Cut(line, " PRIVMSG "+stagingChannel+" :nirik: "); ok && strings.Contains(line, ":nocbot-stg!") {
+				replies <- msg
+			}
+		}
+	}()
+	for i, st := range steps {
+		if i > 0 {
+			// At a person's pace: [bot] rate_limit is 20 a minute after a burst of 5.
+			time.Sleep(3 * time.Second)
+		}
+		o.send("PRIVMSG " + stagingChannel + " :" + st.cmd)
+		var got strings.Builder
+		deadline := time.After(30 * time.Second)
+	wait:
+		for checkOutput(st.want, got.String()) != nil {
+			select {
+			case r, ok := <-replies:
+				if !ok {
+					break wait
+				}
+				got.WriteString(r + "\n")
+			case <-deadline:
+				break wait
+			}
+		}
+		if err := checkOutput(st.want, got.String()); err != nil {
+			t.Errorf("%s:%d: > %s (on IRC): %v; got:\n%s", name, st.line, st.cmd, err, got.String())
 		}
 	}
 }

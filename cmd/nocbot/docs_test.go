@@ -183,12 +183,21 @@ func readDocs(t *testing.T) map[string]string {
 
 // runConsole runs a document's console blocks in one bash, each command followed by a marker
 // with its exit status, and checks each command's output and status.
-func runConsole(t *testing.T, name string, blocks []docBlock, bin string, env []string, setup func(work string)) {
+//
+// With chat set, the document's chat blocks are replayed by chat at their place in the session
+// (the shell waits for it), so they reach what the commands before them started.
+func runConsole(t *testing.T, name string, blocks []docBlock, bin string, env []string, setup func(work string), chat func(steps []docStep)) {
 	t.Helper()
 	var steps []docStep
+	var chats [][]docStep
 	var script strings.Builder
 	script.WriteString("set +e\n")
 	for _, b := range blocks {
+		if b.kind == "chat" && chat != nil {
+			fmt.Fprintf(&script, "printf '\\n@@@chat %d\\n'\nread -r _ <&3\n", len(chats))
+			chats = append(chats, b.steps)
+			continue
+		}
 		if b.kind != "console" {
 			continue
 		}
@@ -202,8 +211,13 @@ func runConsole(t *testing.T, name string, blocks []docBlock, bin string, env []
 	}
 	work := t.TempDir()
 	copyTree(t, "../../deploy", filepath.Join(work, "deploy"))
-	for _, f := range []string{"config.example.toml"} {
-		copyTree(t, filepath.Join("../..", f), filepath.Join(work, f))
+	// What the documents start from besides deploy/: the example config, and the old status
+	// page's history (the file the old site's repository has).
+	for from, to := range map[string]string{
+		"../../config.example.toml":                          "config.example.toml",
+		"../../statusfpo/testdata/outages.main-content.json": "outages.main-content.json",
+	} {
+		copyTree(t, from, filepath.Join(work, to))
 	}
 	if err := os.MkdirAll(filepath.Join(work, ".home"), 0o700); err != nil {
 		t.Fatal(err)
@@ -218,14 +232,46 @@ func runConsole(t *testing.T, name string, blocks []docBlock, bin string, env []
 	cmd.Env = append(env, "HOME="+filepath.Join(work, ".home"), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"), "LC_ALL=C.UTF-8", "TZ=UTC")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Start()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	goR, goW, err := os.Pipe() // the shell reads "go on" from its fd 3 after a chat block
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer goW.Close()
+	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = outW, outW, []*os.File{goR}
+	var out syncBuffer
+	read := make(chan struct{})
+	err = cmd.Start()
+	outW.Close()
+	goR.Close()
 	if err == nil {
 		// Whatever the document left running in the background ends with the test.
 		defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		go func() {
+			defer close(read)
+			sc := bufio.NewScanner(outR)
+			for sc.Scan() {
+				ln := sc.Text()
+				out.Write([]byte(ln + "\n"))
+				var i int
+				if n, _ := fmt.Sscanf(ln, "@@@chat %d", &i); n == 1 && strings.HasPrefix(ln, "@@@chat ") && i < len(chats) {
+					chat(chats[i])
+					goW.Write([]byte("\n"))
+				}
+			}
+		}()
 		err = cmd.Wait()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		select {
+		case <-read:
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s: something the document started still holds its output", name)
+		}
 	}
+	outR.Close()
 	if err != nil {
 		t.Errorf("%s: bash: %v", name, err)
 	}
@@ -422,14 +468,19 @@ func TestDocs(t *testing.T) {
 		blocks := parseDoc(t, name, docs[name])
 		notRun += checkNotRun(t, name, blocks)
 		t.Run(name, func(t *testing.T) {
-			env, setup := os.Environ(), func(string) {}
+			env, setup, chat := os.Environ(), func(string) {}, (func([]docStep))(nil)
 			if name == "SOP.md" {
-				// The SOP's walk-through brings up deploy/config/staging.toml for real.
+				// The SOP's walk-through brings up deploy/config/staging.toml for real, and its
+				// chat goes to that instance over IRC.
 				stg := newDocsStaging(t)
 				env, setup = stg.env, func(work string) { stg.writeSecrets(t, work) }
+				chat = func(steps []docStep) { stg.chat(t, name, steps) }
 			}
-			runConsole(t, name, blocks, bin, env, setup)
-			dir := runChat(t, name, blocks, bin)
+			runConsole(t, name, blocks, bin, env, setup, chat)
+			dir := ""
+			if chat == nil {
+				dir = runChat(t, name, blocks, bin)
+			}
 			if name == "page-files.md" {
 				// The files its chat published are the ones it lists.
 				checkPageFiles(t, docs[name], filepath.Join(dir, "public"))
