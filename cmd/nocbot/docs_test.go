@@ -426,9 +426,8 @@ var notRunPrograms = []string{"kubectl", "oc", "systemctl", "journalctl", "ipa",
 
 var repoPathRE = regexp.MustCompile(`(?:^|[\s=])((?:deploy|docs|scripts|contrib)/[A-Za-z0-9._/-]+)`)
 
-func checkNotRun(t *testing.T, name string, blocks []docBlock) int {
-	t.Helper()
-	n := 0
+// checkNotRun returns the problems of a document's not-run commands and how many there are.
+func checkNotRun(name string, blocks []docBlock) (problems []string, n int) {
 	for _, b := range blocks {
 		if b.kind != "not-run" {
 			continue
@@ -437,20 +436,20 @@ func checkNotRun(t *testing.T, name string, blocks []docBlock) int {
 			n++
 			prog := strings.Fields(s.cmd)[0]
 			if !slices.Contains(notRunPrograms, prog) {
-				t.Errorf("%s:%d: %q in a not-run block: run it in a console block instead (not-run is for %v)", name, s.line, prog, notRunPrograms)
+				problems = append(problems, fmt.Sprintf("%s:%d: %q in a not-run block: run it in a console block instead (not-run is for %v)", name, s.line, prog, notRunPrograms))
 			}
 			if out, err := exec.Command("bash", "-n", "-c", s.cmd).CombinedOutput(); err != nil {
-				t.Errorf("%s:%d: $ %s: does not parse: %s", name, s.line, s.cmd, out)
+				problems = append(problems, fmt.Sprintf("%s:%d: $ %s: does not parse: %s", name, s.line, s.cmd, out))
 			}
 			for _, m := range repoPathRE.FindAllStringSubmatch(s.cmd, -1) {
 				p := strings.TrimRight(m[1], "/")
 				if _, err := os.Stat(filepath.Join("../..", p)); err != nil {
-					t.Errorf("%s:%d: $ %s: %s does not exist in the repository", name, s.line, s.cmd, p)
+					problems = append(problems, fmt.Sprintf("%s:%d: $ %s: %s does not exist in the repository", name, s.line, s.cmd, p))
 				}
 			}
 		}
 	}
-	return n
+	return problems, n
 }
 
 // maxNotRun keeps the commands nobody runs few.
@@ -466,7 +465,11 @@ func TestDocs(t *testing.T) {
 	notRun := 0
 	for _, name := range sortedKeys(docs) {
 		blocks := parseDoc(t, name, docs[name])
-		notRun += checkNotRun(t, name, blocks)
+		problems, n := checkNotRun(name, blocks)
+		for _, p := range problems {
+			t.Error(p)
+		}
+		notRun += n
 		t.Run(name, func(t *testing.T) {
 			env, setup, chat := os.Environ(), func(string) {}, (func([]docStep))(nil)
 			if name == "SOP.md" {
@@ -513,6 +516,21 @@ func TestDocsParser(t *testing.T) {
 	}
 	if wantExit(blocks[0].steps[1].want) != 1 {
 		t.Errorf("exit status not read: %+v", blocks[0].steps[1])
+	}
+	notRun := []struct {
+		cmd      string
+		problems int
+	}{
+		{"kubectl apply -f deploy/kubernetes/deployment.yaml", 0},
+		{"kubectl apply -f deploy/kubernetes/missing.yaml", 1},
+		{"nocbot publish", 1},                  // runnable: belongs in a console block
+		{"systemctl start 'nocbot.service", 1}, // does not parse
+	}
+	for _, tc := range notRun {
+		p, n := checkNotRun("t.md", []docBlock{{kind: "not-run", steps: []docStep{{cmd: tc.cmd}}}})
+		if n != 1 || len(p) != tc.problems {
+			t.Errorf("not-run %q: %d commands, problems %q; want %d problems", tc.cmd, n, p, tc.problems)
+		}
 	}
 	tests := []struct {
 		want []string
