@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -226,10 +225,6 @@ func lastLine(lines []string) string {
 		return ""
 	}
 	return lines[len(lines)-1]
-}
-
-func containsAll(s string, parts ...string) bool {
-	return !slices.ContainsFunc(parts, func(p string) bool { return !strings.Contains(s, p) })
 }
 
 func basic(user, pw string) string { return base64.StdEncoding.EncodeToString([]byte(user + ":" + pw)) }

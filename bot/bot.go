@@ -319,21 +319,29 @@ func (b *Bot) Run(ctx context.Context) error {
 // Like queued commands it outlives ctx's cancellation, within the
 // command timeout.
 func (b *Bot) Handle(ctx context.Context, msg Message) []string {
+	_, lines := b.Exec(ctx, msg)
+	return lines
+}
+
+// Exec is Handle that also tells how the command ended, for a transport
+// that reports it (nocbot ctl's exit status). A line that is no command
+// is ResultUnknown; one the text rule refuses is ResultFailed.
+func (b *Bot) Exec(ctx context.Context, msg Message) (commands.Result, []string) {
 	line, ok := b.commandLine(msg)
 	if !ok {
-		return nil
+		return commands.ResultUnknown, nil
 	}
 	if refusal := b.checkLine(line); refusal != "" {
-		return []string{refusal}
+		return commands.ResultFailed, []string{refusal}
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.CommandTimeout)
 	defer cancel()
 	var out []string
-	b.run(ctx, job{msg: msg, line: line, reply: func(_ context.Context, lines []string) error {
+	res := b.run(ctx, job{msg: msg, line: line, reply: func(_ context.Context, lines []string) error {
 		out = lines
 		return nil
 	}})
-	return out
+	return res, out
 }
 
 func (b *Bot) handle(j job) {
@@ -344,7 +352,7 @@ func (b *Bot) handle(j job) {
 	b.run(ctx, j)
 }
 
-func (b *Bot) run(ctx context.Context, j job) {
+func (b *Bot) run(ctx context.Context, j job) commands.Result {
 	start := time.Now()
 	resp := b.disp.Dispatch(ctx, commands.Request{
 		Net: j.msg.Net, Room: j.msg.Room, Nick: j.msg.Sender.Nick,
@@ -355,11 +363,12 @@ func (b *Bot) run(ctx context.Context, j job) {
 		b.opts.OnCommand(resp.Command, string(resp.Result), time.Since(start))
 	}
 	if len(resp.Lines) == 0 {
-		return
+		return resp.Result
 	}
 	// The reply gets time of its own: a command that used up its timeout
 	// (and says so) or finished just before it must still be answered.
 	b.send(j.msg, j.reply, b.cap(j.msg, j.line, resp.Lines))
+	return resp.Result
 }
 
 func (b *Bot) send(msg Message, reply ReplyFunc, lines []string) {

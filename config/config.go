@@ -22,6 +22,7 @@ type Config struct {
 	Log         Log                 `toml:"log"`
 	Web         Web                 `toml:"web"`
 	Console     Console             `toml:"console"`
+	Ctl         Ctl                 `toml:"ctl"`
 	Components  []Component         `toml:"components"`
 	Groups      Groups              `toml:"groups"`
 	Permissions map[string][]string `toml:"permissions"` // command -> groups allowed to run it
@@ -305,6 +306,7 @@ func Default() *Config {
 		Log:        Log{Format: "text", Level: "info"},
 		Web:        Web{Listen: "127.0.0.1:8080", Preview: true},
 		Console:    Console{Account: "operator", Network: "console"},
+		Ctl:        Ctl{Enabled: true},
 		Components: defaultComponents(),
 		Groups: Groups{
 			Source: "static",

@@ -46,6 +46,7 @@ func (c *Config) validate(ps *problems, caps *Capabilities) {
 	c.validateAnnounce(v)
 	c.validateMessaging(v)
 	c.validateSchedule(v)
+	c.validateCtl(v)
 	c.validateAlerts(v)
 	c.validateBlockers(v)
 	if caps == nil {

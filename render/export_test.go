@@ -15,3 +15,5 @@ func LargeBoard(t testing.TB, comps, n int) *status.Board { return largeBoard(t,
 func SiteForTests() Site { return testSite() }
 
 func VmRSS() (float64, bool) { return vmRSS() }
+
+func OneChange(tb testing.TB, b *status.Board, i int) *status.Board { return oneChange(tb, b, i) }

@@ -62,21 +62,11 @@ func benchPublishPath(b *testing.B, n int, cached bool) {
 		return len(rep.Uploaded)
 	}
 	publish(board) // the first publish of the history
-	comp := board.Catalogue.All()[0].ID
 	written := 0
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		next := board.Clone()
-		lvl := status.LevelMinor
-		if i%2 == 1 {
-			lvl = status.LevelGood
-		}
-		if _, err := next.SetLevel(render.FixedNow, "irc:x", lvl, "-", []string{comp}); err != nil {
-			b.Fatal(err)
-		}
-		next.Reload()
-		board = next
+		board = render.OneChange(b, board, i)
 		written += step(publish, board)
 	}
 	b.StopTimer()

@@ -59,52 +59,53 @@ type renderCache struct {
 	whole  map[string]wholeEntry          // resolved.json, maintenance.ics, ... by path
 }
 
-// wholeEntry is a file joined from the entries of items, in that order.
+// wholeEntry is a file joined from the entries of items, in that order
+// (its digest).
 type wholeEntry struct {
 	items []*status.Incident
-	file  File
+	page  pageEntry
 }
 
-// joined returns the file at p made of one entry per item (built by
-// build, which also refreshes the per-incident caches), or the previous
-// render's file when it lists the very same incidents and none follows the
-// clock: resolved.json and the calendar hold the whole history, and most
-// changes leave them as they were. keep carries an item's entry over to
-// the next cache when the file is reused.
-func (m *model) joined(p string, items []*status.Incident, build func() []byte, keep func(*status.Incident)) File {
-	ok := !slices.ContainsFunc(items, func(in *status.Incident) bool { return !cacheable(in) })
-	if m.prev == nil {
-		ok = false
-	}
+// joined returns the file at p made of one entry per item: built by
+// build, which also refreshes the per-incident caches, or, when the
+// previous render's file lists the very same incidents and none follows
+// the clock, that file without its bytes (resolved.json and the calendar
+// hold the whole history, and most changes leave them as they were).
+// keep carries an item's entry over to the next cache then; rebuild makes
+// the same bytes again from the caches alone, on demand.
+func (m *model) joined(p string, items []*status.Incident, build, rebuild func() []byte, keep func(*status.Incident)) File {
+	ok := m.lazy && !slices.ContainsFunc(items, func(in *status.Incident) bool { return !cacheable(in) })
 	if e, hit := m.prev.wholeAt(p); ok && hit && slices.Equal(e.items, items) {
 		for _, in := range items {
 			keep(in)
 		}
 		m.next.whole[p] = e
-		return e.file
+		return m.lazyFile(e.page, func() (File, error) { return newFile(p, rebuild()), nil })
 	}
 	f := newFile(p, build())
-	if ok && m.lazy {
+	if ok {
 		f = digested(f)
-		m.next.whole[p] = wholeEntry{items: items, file: f}
+		e := pageEntry{file: f, sum: f.lazy.sum, size: f.lazy.size}
+		e.file.Body, e.file.lazy = nil, nil
+		m.next.whole[p] = wholeEntry{items: items, page: e}
 	}
 	return f
 }
 
-// pageEntry is a permalink rendered before: its file without the bytes,
-// and their digest and size.
+// pageEntry is a page rendered before: its file without the bytes, and
+// their digest and size.
 type pageEntry struct {
 	file File
 	sum  [sha256.Size]byte
 	size int
 }
 
-// yearEntry is a history page with what it was rendered from.
+// yearEntry is a history page (its digest) with what it was rendered
+// from: the incidents it lists, which of how many pages it is.
 type yearEntry struct {
 	items []*status.Incident
-	page  int
-	of    int
-	file  File
+	n, of int
+	page  pageEntry
 }
 
 // newRenderCache sizes the maps for n incidents, so they are not regrown
@@ -127,17 +128,16 @@ func cacheable(in *status.Incident) bool {
 }
 
 // year returns the cached history page at path if it lists the same
-// incidents at the same position.
-// The zero cache has nothing: a map lookup on nil maps misses.
-func (c *renderCache) year(path string, items []*status.Incident, page, of int) (File, bool) {
+// incidents at the same position. The zero cache has nothing.
+func (c *renderCache) year(path string, items []*status.Incident, page, of int) (yearEntry, bool) {
 	if c == nil {
-		return File{}, false
+		return yearEntry{}, false
 	}
 	e, ok := c.years[path]
-	if !ok || e.page != page || e.of != of || !slices.Equal(e.items, items) {
-		return File{}, false
+	if !ok || e.n != page || e.of != of || !slices.Equal(e.items, items) {
+		return yearEntry{}, false
 	}
-	return e.file, true
+	return e, true
 }
 
 func (c *renderCache) wholeAt(p string) (wholeEntry, bool) {

@@ -77,16 +77,7 @@ func BenchmarkRendererOneChange(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		next := board.Clone()
-		lvl := status.LevelMinor
-		if i%2 == 1 {
-			lvl = status.LevelGood
-		}
-		if _, err := next.SetLevel(fixedNow, "irc:x", lvl, "-", []string{next.Catalogue.All()[0].ID}); err != nil {
-			b.Fatal(err)
-		}
-		next.Reload()
-		board = next
+		board = oneChange(b, board, i)
 		if _, err := r.Render(board, fixedNow); err != nil {
 			b.Fatal(err)
 		}

@@ -157,6 +157,13 @@ func TestValidateCatches(t *testing.T) {
 		{"directory without index", page("index.html", `<a href="api/">x</a>`), "no api/index.html"},
 		{"bad JSON", good("api/v2/status.json", `{"page": {`), "invalid JSON"},
 		{"legacy shape", good("ongoing.json", `{"outages": [{"title": "x", "start": "y"}]}`), "legacy outages shape"},
+		{"legacy title not a string", good("resolved.json", `{"outages": [{"title": 7, "ticket": null, "startdate": "s", "enddate": null}]}`), `"title" is not a string`},
+		{"legacy ticket key", good("resolved.json", `{"outages": [{"title": "a \"title\": b", "ticket": {"id": "1", "href": "x"}}]}`), `unknown ticket key "href"`},
+		{"legacy ticket a list", good("resolved.json", `{"outages": [{"ticket": []}]}`), `"ticket" is neither an object nor null`},
+		{"legacy second outage", good("planned.json", `{"outages": [{"title": "ok"}, {"enddate": 1}]}`), "outage 1:"},
+		{"legacy key besides outages", good("resolved.json", `{"outages": [], "more": 1}`), `a key besides "outages"`},
+		{"legacy outages null", good("resolved.json", `{"outages": null}`), `"outages" is not a list`},
+		{"legacy no outages", good("resolved.json", `{"outage": []}`), `no "outages" list`},
 		{"malformed atom", good("history.atom", `<feed><entry></feed>`), "malformed XML"},
 		{"malformed rss", good("changes.rss", `<rss><channel>&bogus;</channel></rss>`), "malformed XML"},
 		{"two roots", good("badge.svg", `<svg></svg><svg></svg>`), "2 root elements"},
@@ -164,7 +171,8 @@ func TestValidateCatches(t *testing.T) {
 		{"ics long line", good("maintenance.ics", "SUMMARY:"+strings.Repeat("x", 80)+"\r\n"), "more than 75"},
 		{"no headers", File{Path: "x.json", Body: []byte(`{}`)}, "missing Content-Type"},
 	}
-	base := []File{page("history/index.html", ""), page("index.html", `<a href="history/index.html">h</a><a href="#top">t</a><a href="https://example.org/x">x</a><a href="ircs://irc.libera.chat/x">i</a>`)}
+	base := []File{page("history/index.html", ""), page("index.html", `<a href="history/index.html">h</a><a href="#top">t</a><a href="https://example.org/x">x</a><a href="ircs://irc.libera.chat/x">i</a>`),
+		good("resolved.json", `{"outages": [{"title": "a \"title\": \\ {\"x\"}", "ticket": {"id": "1", "url": "u"}, "startdate": "s", "enddate": null}, {"title": "b", "ticket": null, "startdate": "s", "enddate": "e"}]}`)}
 	if err := Validate(base); err != nil {
 		t.Fatalf("valid tree: %v", err)
 	}

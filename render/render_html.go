@@ -281,30 +281,48 @@ func (m *model) incidentPage(in *status.Incident) (File, error) {
 	// without a Body and renders again only if a target asks for it, so
 	// memory follows what changed even on the first publish of a long
 	// history (the validator has seen the bytes once, as they were made).
+	render := func() (File, error) { return m.renderIncidentPage(in) }
 	if !m.lazy || !cacheable(in) {
-		return m.renderIncidentPage(in)
+		return render()
 	}
 	e, hit := m.prev.pages[in]
 	if !hit {
-		f, err := m.renderIncidentPage(in)
-		if err != nil {
-			return f, err
+		var err error
+		if e, err = m.digestOnly(render); err != nil {
+			return File{}, err
 		}
-		e = pageEntry{file: f, sum: sha256.Sum256(f.Body), size: len(f.Body)}
-		if m.learn != nil {
-			m.learn(f.Path, f.Body, e.sum)
-		}
-		e.file.Body = nil
 	}
 	m.next.pages[in] = e
+	return m.lazyFile(e, render), nil
+}
+
+// digestOnly renders a file, shows its bytes to the validator, and keeps
+// only their digest and size.
+func (m *model) digestOnly(render func() (File, error)) (pageEntry, error) {
+	f, err := render()
+	if err != nil {
+		return pageEntry{}, err
+	}
+	e := pageEntry{file: f, sum: sha256.Sum256(f.Body), size: len(f.Body)}
+	if m.learn != nil {
+		m.learn(f.Path, f.Body, e.sum)
+	}
+	e.file.Body = nil
+	return e, nil
+}
+
+// lazyFile is the file of e without its bytes, which render makes again
+// on demand (after the Renderer returned, so one at a time: they share
+// the model's footers).
+func (m *model) lazyFile(e pageEntry, render func() (File, error)) File {
 	f := e.file
 	f.lazy = &lazyBody{sum: e.sum, size: e.size, produce: func() ([]byte, error) {
 		m.lazyMu.Lock()
 		defer m.lazyMu.Unlock()
-		f, err := m.renderIncidentPage(in)
+		f, err := render()
 		return f.Body, err
 	}}
-	return f, nil
+	return f
 }
 
 func (m *model) renderIncidentPage(in *status.Incident) (File, error) {
@@ -540,19 +558,24 @@ func (m *model) historyPages() ([]File, error) {
 func (m *model) yearPage(y, page int, pages [][]*status.Incident) (File, error) {
 	name := yearFile(y, page)
 	items := pages[page-1]
+	render := func() (File, error) { return m.renderYearPage(y, page, pages) }
 	// A history page shows its incidents and its place among the year's
 	// pages, nothing else: the same list renders the same bytes, unless an
-	// entry follows the clock.
-	ok := !slices.ContainsFunc(items, func(in *status.Incident) bool { return !cacheable(in) })
-	if f, hit := m.prev.year("history/"+name, items, page, len(pages)); ok && hit {
-		m.next.years["history/"+name] = yearEntry{items, page, len(pages), f}
-		return f, nil
+	// entry follows the clock. Like permalinks, the Renderer keeps only
+	// their digest.
+	if !m.lazy || slices.ContainsFunc(items, func(in *status.Incident) bool { return !cacheable(in) }) {
+		return render()
 	}
-	f, err := m.renderYearPage(y, page, pages)
-	if err == nil && ok {
-		m.next.years["history/"+name] = yearEntry{items, page, len(pages), f}
+	e, hit := m.prev.year("history/"+name, items, page, len(pages))
+	if !hit {
+		var err error
+		if e.page, err = m.digestOnly(render); err != nil {
+			return File{}, err
+		}
+		e.items, e.n, e.of = items, page, len(pages)
 	}
-	return f, err
+	m.next.years["history/"+name] = e
+	return m.lazyFile(e.page, render), nil
 }
 
 func (m *model) renderYearPage(y, page int, pages [][]*status.Incident) (File, error) {

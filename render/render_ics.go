@@ -31,11 +31,11 @@ func renderICS(m *model) ([]File, error) {
 			maint = append(maint, in)
 		}
 	}
-	build := func() []byte {
+	join := func(event func(*status.Incident) string) []byte {
 		events := make([]string, len(maint))
 		size := len(head) + len("END:VCALENDAR\r\n")
 		for i, in := range maint {
-			events[i] = m.icsEventCached(in)
+			events[i] = event(in)
 			size += len(events[i])
 		}
 		out := make([]byte, 0, size) // one allocation: the calendar holds every maintenance
@@ -45,12 +45,23 @@ func renderICS(m *model) ([]File, error) {
 		}
 		return append(out, "END:VCALENDAR\r\n"...)
 	}
+	rebuild := func() []byte {
+		return join(func(in *status.Incident) string {
+			if ev, ok := m.next.ics[in]; ok {
+				return ev
+			}
+			var c icsWriter
+			m.icsEvent(&c, in)
+			return c.sb.String()
+		})
+	}
 	keep := func(in *status.Incident) {
 		if ev, ok := m.prev.ics[in]; ok {
 			m.next.ics[in] = ev
 		}
 	}
-	return []File{m.joined("maintenance.ics", maint, build, keep)}, nil
+	build := func() []byte { return join(m.icsEventCached) }
+	return []File{m.joined("maintenance.ics", maint, build, rebuild, keep)}, nil
 }
 
 // icsEventCached is the VEVENT of a maintenance, reused from the previous

@@ -20,11 +20,21 @@ func renderLegacy(m *model) ([]File, error) {
 	ongoing := append(append([]*status.Incident{}, m.open...), m.running...)
 	ongoing = byStartDesc(ongoing)
 	file := func(p string, ins []*status.Incident) File {
-		return m.joined(p, ins, func() []byte { return m.legacyJSON(ins) }, func(in *status.Incident) {
+		build := func() []byte { return joinLegacy(ins, m.legacyOutage) }
+		rebuild := func() []byte {
+			return joinLegacy(ins, func(in *status.Incident) []byte {
+				if b, ok := m.next.legacy[in]; ok {
+					return b
+				}
+				return m.legacyOutageBytes(in)
+			})
+		}
+		keep := func(in *status.Incident) {
 			if b, ok := m.prev.legacy[in]; ok {
 				m.next.legacy[in] = b
 			}
-		})
+		}
+		return m.joined(p, ins, build, rebuild, keep)
 	}
 	return []File{
 		file("ongoing.json", ongoing),
@@ -33,11 +43,12 @@ func renderLegacy(m *model) ([]File, error) {
 	}, nil
 }
 
-func (m *model) legacyJSON(ins []*status.Incident) []byte {
+// joinLegacy is the legacy file of ins, with entry making each outage.
+func joinLegacy(ins []*status.Incident, entry func(*status.Incident) []byte) []byte {
 	parts := make([][]byte, len(ins))
 	size := len(`{"outages": []}`)
 	for i, in := range ins {
-		parts[i] = m.legacyOutage(in)
+		parts[i] = entry(in)
 		size += len(parts[i]) + len(", ")
 	}
 	out := make([]byte, 0, size) // one allocation: resolved.json holds the whole history
@@ -61,6 +72,15 @@ func (m *model) legacyOutage(in *status.Incident) []byte {
 			return b
 		}
 	}
+	b := m.legacyOutageBytes(in)
+	if ok {
+		m.next.legacy[in] = b
+	}
+	return b
+}
+
+// legacyOutageBytes renders one outage object.
+func (m *model) legacyOutageBytes(in *status.Incident) []byte {
 	var sb strings.Builder
 	sb.WriteString(`{"title": `)
 	pyString(&sb, in.Title)
@@ -83,11 +103,7 @@ func (m *model) legacyOutage(in *status.Incident) []byte {
 		sb.WriteString("null")
 	}
 	sb.WriteString("}")
-	b := []byte(sb.String())
-	if ok {
-		m.next.legacy[in] = b
-	}
-	return b
+	return []byte(sb.String())
 }
 
 // pyString writes s as Python's json.dumps(ensure_ascii=True) does, except

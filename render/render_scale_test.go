@@ -43,21 +43,11 @@ func benchHistory(b *testing.B, n int, cached bool) {
 	if _, err := render(board); err != nil {
 		b.Fatal(err)
 	}
-	comp := board.Catalogue.All()[0].ID
 	var files []File
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		next := board.Clone()
-		lvl := status.LevelMinor
-		if i%2 == 1 {
-			lvl = status.LevelGood
-		}
-		if _, err := next.SetLevel(fixedNow, "irc:x", lvl, "-", []string{comp}); err != nil {
-			b.Fatal(err)
-		}
-		next.Reload()
-		board = next
+		board = oneChange(b, board, i)
 		var err error
 		if files, err = render(board); err != nil {
 			b.Fatal(err)
@@ -75,6 +65,22 @@ func benchHistory(b *testing.B, n int, cached bool) {
 	runtime.KeepAlive(files)
 	runtime.KeepAlive(board)
 	runtime.KeepAlive(r)
+}
+
+// oneChange is the benchmarks' change: the first service minor on even
+// steps, good again on odd ones, on a copy of the board.
+func oneChange(tb testing.TB, board *status.Board, i int) *status.Board {
+	tb.Helper()
+	next := board.Clone()
+	lvl := status.LevelMinor
+	if i%2 == 1 {
+		lvl = status.LevelGood
+	}
+	if _, err := next.SetLevel(fixedNow, "irc:x", lvl, "-", []string{next.Catalogue.All()[0].ID}); err != nil {
+		tb.Fatal(err)
+	}
+	next.Reload()
+	return next
 }
 
 // vmRSS is the resident set of this process in MB (Linux), after the GC
@@ -195,21 +201,11 @@ func BenchmarkValidateHistory(b *testing.B) {
 			if err := validate(files); err != nil {
 				b.Fatal(err)
 			}
-			comp := board.Catalogue.All()[0].ID
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				next := board.Clone()
-				lvl := status.LevelMinor
-				if i%2 == 1 {
-					lvl = status.LevelGood
-				}
-				if _, err := next.SetLevel(fixedNow, "irc:x", lvl, "-", []string{comp}); err != nil {
-					b.Fatal(err)
-				}
-				next.Reload()
-				board = next
+				board = oneChange(b, board, i)
 				if files, err = r.Render(board, fixedNow); err != nil {
 					b.Fatal(err)
 				}

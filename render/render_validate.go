@@ -33,12 +33,10 @@ func Validate(files []File) error { return new(Validator).Validate(files) }
 // share one list, which is checked once per call.
 type Validator struct {
 	mu     sync.Mutex
-	gen    uint64                     // of the current call
-	memo   map[string]*fileFacts      // by path
-	lists  map[string][]linkRef       // interned link lists, by key
-	idsets map[string]map[string]bool // interned id sets, by key
-	// outages are legacy outage objects found in the right shape.
-	outages map[string]bool
+	gen    uint64                // of the current call
+	memo   map[string]*fileFacts // by path
+	lists  map[string]linkList   // interned link lists, by key
+	idsets map[string]idSet      // interned id sets, by key
 }
 
 // NewValidator returns a validator with an empty memory.
@@ -124,18 +122,30 @@ func (v *Validator) Validate(files []File) error {
 // intern makes equal link lists and id sets one.
 func (v *Validator) intern(ff *fileFacts) {
 	if v.lists == nil {
-		v.lists, v.idsets = map[string][]linkRef{}, map[string]map[string]bool{}
+		v.lists, v.idsets = map[string]linkList{}, map[string]idSet{}
 	}
+	// The keys are interned too: 20,000 permalinks hold one copy of each.
 	if l, ok := v.lists[ff.key]; ok {
-		ff.links = l
+		ff.key, ff.links = l.key, l.links
 	} else {
-		v.lists[ff.key] = ff.links
+		v.lists[ff.key] = linkList{ff.key, ff.links}
 	}
 	if ids, ok := v.idsets[ff.idsKey]; ok {
-		ff.ids = ids
+		ff.idsKey, ff.ids = ids.key, ids.ids
 	} else {
-		v.idsets[ff.idsKey] = ff.ids
+		v.idsets[ff.idsKey] = idSet{ff.idsKey, ff.ids}
 	}
+}
+
+// linkList and idSet are interned values with their keys.
+type linkList struct {
+	key   string
+	links []linkRef
+}
+
+type idSet struct {
+	key string
+	ids map[string]bool
 }
 
 // prune forgets files the current call did not see, and interned values
@@ -151,9 +161,9 @@ func (v *Validator) prune(seen int) {
 	if len(v.lists)+len(v.idsets) <= 2*len(v.memo)+64 {
 		return
 	}
-	lists, idsets := map[string][]linkRef{}, map[string]map[string]bool{}
+	lists, idsets := map[string]linkList{}, map[string]idSet{}
 	for _, ff := range v.memo {
-		lists[ff.key], idsets[ff.idsKey] = ff.links, ff.ids
+		lists[ff.key], idsets[ff.idsKey] = linkList{ff.key, ff.links}, idSet{ff.idsKey, ff.ids}
 	}
 	v.lists, v.idsets = lists, idsets
 }
@@ -215,58 +225,153 @@ func (v *Validator) examine(p string, body []byte) fileFacts {
 	return ff
 }
 
-// legacyOutage is the shape of one outage zodbot reads; unknown keys mean
-// the file changed under it.
-type legacyOutage struct {
-	Title  string `json:"title"`
-	Ticket *struct {
-		ID  string `json:"id"`
-		URL string `json:"url"`
-	} `json:"ticket"`
-	StartDate string  `json:"startdate"`
-	EndDate   *string `json:"enddate"`
-}
-
 func (v *Validator) checkJSON(p string, body []byte) error {
 	if !json.Valid(body) {
 		return errors.New("invalid JSON")
 	}
 	switch p {
 	case "ongoing.json", "planned.json", "resolved.json":
-		return v.checkLegacy(body)
+		if err := checkLegacy(body); err != nil {
+			return fmt.Errorf("not in the legacy outages shape: %w", err)
+		}
 	}
 	return nil
 }
 
-// checkLegacy checks the legacy outages shape. resolved.json lists the
-// whole history and a change adds or edits one outage, so outages seen
-// in that shape before are not decoded again.
-func (v *Validator) checkLegacy(body []byte) error {
-	var doc struct {
-		Outages []json.RawMessage `json:"outages"`
+// checkLegacy checks, on valid JSON, the shape zodbot reads:
+// {"outages": [{"title": s, "ticket": null|{"id": s, "url": s},
+// "startdate": s, "enddate": null|s}, ...]}; an unknown key means the
+// file changed under it. resolved.json holds the whole history, so this
+// is one pass over the bytes rather than a decode into values.
+func checkLegacy(body []byte) error {
+	sc := jsonScan{b: body}
+	if !sc.lit('{') || sc.key() != "outages" {
+		return errors.New(`no "outages" list`)
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
-		return fmt.Errorf("not in the legacy outages shape: %w", err)
+	if !sc.lit('[') {
+		return errors.New(`"outages" is not a list`)
 	}
-	if doc.Outages == nil {
-		return errors.New(`legacy file without an "outages" list`)
+	for n := 0; !sc.lit(']'); n++ {
+		if n > 0 && !sc.lit(',') {
+			return fmt.Errorf("outage %d: not a list item", n)
+		}
+		if err := sc.outage(); err != nil {
+			return fmt.Errorf("outage %d: %w", n, err)
+		}
 	}
-	if v.outages == nil || len(v.outages) > 2*len(doc.Outages)+64 {
-		v.outages = make(map[string]bool, len(doc.Outages))
+	if !sc.lit('}') {
+		return errors.New(`a key besides "outages"`)
 	}
-	for i, raw := range doc.Outages {
-		if v.outages[string(raw)] {
+	return nil
+}
+
+// jsonScan walks JSON already known to be valid.
+type jsonScan struct {
+	b []byte
+	i int
+}
+
+func (s *jsonScan) lit(c byte) bool {
+	for s.i < len(s.b) && isSpace(s.b[s.i]) {
+		s.i++
+	}
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// str skips a string and reports whether there was one; its raw bytes
+// (escapes as written) are returned.
+func (s *jsonScan) str() ([]byte, bool) {
+	if !s.lit('"') {
+		return nil, false
+	}
+	start := s.i
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case '\\':
+			s.i += 2
 			continue
+		case '"':
+			s.i++
+			return s.b[start : s.i-1], true
 		}
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		var o legacyOutage
-		if err := dec.Decode(&o); err != nil {
-			return fmt.Errorf("not in the legacy outages shape: outage %d: %w", i, err)
+		s.i++
+	}
+	return nil, false
+}
+
+// key reads an object key and its colon; "" when there is none. A key
+// written with escapes is never one of the known ones, which is right:
+// json.Unmarshal would match it, zodbot's reader need not.
+func (s *jsonScan) key() string {
+	k, ok := s.str()
+	if !ok || !s.lit(':') {
+		return ""
+	}
+	return string(k)
+}
+
+func (s *jsonScan) null() bool {
+	for s.i < len(s.b) && isSpace(s.b[s.i]) {
+		s.i++
+	}
+	if bytes.HasPrefix(s.b[s.i:], []byte("null")) {
+		s.i += 4
+		return true
+	}
+	return false
+}
+
+func (s *jsonScan) outage() error {
+	if !s.lit('{') {
+		return errors.New("not an object")
+	}
+	for n := 0; !s.lit('}'); n++ {
+		if n > 0 && !s.lit(',') {
+			return errors.New("malformed object")
 		}
-		v.outages[string(raw)] = true
+		switch k := s.key(); k {
+		case "title", "startdate":
+			if _, ok := s.str(); !ok {
+				return fmt.Errorf("%q is not a string", k)
+			}
+		case "enddate":
+			if _, ok := s.str(); !ok && !s.null() {
+				return errors.New(`"enddate" is neither a string nor null`)
+			}
+		case "ticket":
+			if s.null() {
+				continue
+			}
+			if err := s.ticket(); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unknown key %q", k)
+		}
+	}
+	return nil
+}
+
+func (s *jsonScan) ticket() error {
+	if !s.lit('{') {
+		return errors.New(`"ticket" is neither an object nor null`)
+	}
+	for n := 0; !s.lit('}'); n++ {
+		if n > 0 && !s.lit(',') {
+			return errors.New("malformed ticket")
+		}
+		switch k := s.key(); k {
+		case "id", "url":
+			if _, ok := s.str(); !ok {
+				return fmt.Errorf("ticket %q is not a string", k)
+			}
+		default:
+			return fmt.Errorf("unknown ticket key %q", k)
+		}
 	}
 	return nil
 }

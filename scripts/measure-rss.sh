@@ -28,7 +28,7 @@ say "imported $N incidents: state file $(du -k nocbot.db | cut -f1) KiB"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkfifo console
-NOCBOT_WEB_LISTEN="127.0.0.1:$port" ./nocbot <console >console.out 2>daemon.log &
+GODEBUG=${GODEBUG:-} NOCBOT_WEB_LISTEN="127.0.0.1:$port" ./nocbot <console >console.out 2>daemon.log &
 pid=$!
 exec 3>console # keeps the console open between the lines typed below
 published() { curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null | awk '/^nocbot_publishes_total\{result="ok"\}/ {print $2}'; }
@@ -44,5 +44,6 @@ for i in $(seq "$CHANGES"); do
 done
 sleep 5
 say "after $CHANGES changes: $(published) publishes"
-awk '/VmHWM|VmRSS/ {printf "measure-rss.sh: %s %s %s\n", $1, $2, $3}' /proc/$pid/status
+awk '/VmHWM|VmRSS|RssAnon|RssFile/ {printf "measure-rss.sh: %s %s %s\n", $1, $2, $3}' /proc/$pid/status
+[ -z "${GODEBUG:-}" ] || grep "^gc " daemon.log | tail -5
 exec 3>&-

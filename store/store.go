@@ -477,6 +477,13 @@ func numericLess(a, b string) bool {
 // Events returns up to limit audit events, newest first, that match keep
 // (nil keeps all).
 func (s *Store) Events(ctx context.Context, limit int, keep func(status.Event) bool) ([]status.Event, error) {
+	return s.EventsSince(ctx, time.Time{}, limit, keep)
+}
+
+// EventsSince is Events stopping at the first event older than since
+// (events are appended in time order), so a recent window of a long log
+// reads only that window.
+func (s *Store) EventsSince(ctx context.Context, since time.Time, limit int, keep func(status.Event) bool) ([]status.Event, error) {
 	var out []status.Event
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
@@ -487,6 +494,9 @@ func (s *Store) Events(ctx context.Context, limit int, keep func(status.Event) b
 			var ev status.Event
 			if err := json.Unmarshal(v, &ev); err != nil {
 				return fmt.Errorf("decode audit event %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			if ev.At.Before(since) {
+				return nil
 			}
 			if keep == nil || keep(ev) {
 				out = append(out, ev)

@@ -19,6 +19,7 @@ import (
 	"github.com/fedora-infra/nocbot/blockers"
 	"github.com/fedora-infra/nocbot/bot"
 	"github.com/fedora-infra/nocbot/bot/console"
+	"github.com/fedora-infra/nocbot/bot/ctl"
 	"github.com/fedora-infra/nocbot/commands"
 	"github.com/fedora-infra/nocbot/config"
 	"github.com/fedora-infra/nocbot/groups/fasjson"
@@ -57,7 +58,8 @@ type Daemon struct {
 	table     *commands.Table
 	bot       *bot.Bot
 	networks  map[string]announce.Network // by name, for announcements
-	chat      []runner                    // console, IRC, Matrix
+	chat      []runner                    // console, IRC, Matrix, the admin socket
+	ctl       *ctl.Server                 // nil when [ctl] is off
 	ready     map[string]web.Check
 	worker    *publisher.Worker
 	announcer *announce.Loop
@@ -142,7 +144,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	// 1. State. Nothing commits before Run: the worker and the
 	// announcement loop subscribe below and start with a pass over what
 	// is pending, so a change from the last run is never missed.
-	colls := append(append(schedule.Collections(), blockers.Collections()...), alerts.Collections()...)
+	colls := stateCollections() // ctl.go: the one list, for the commands that open the file in the daemon's place
 	if d.store, err = store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{Log: log, Collections: colls}); err != nil {
 		return nil, err
 	}
@@ -162,22 +164,15 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	}, []string{"topic", "net", "result"})
 	d.registry.MustRegister(d.announced)
 
-	// 3. The command engine over the store and the group directory;
-	// with [messaging], every status change also writes its bus messages.
+	// 3. The command engine over the store and the group directory.
 	members, dir, err := membership(cfg, d.registry, log)
 	if err != nil {
 		return nil, err
 	}
 	d.directory = dir
-	opts := commands.Options{
-		Table: table, Store: d.store, Members: members,
-		Permissions: cfg.Permissions, Channels: cfg.PermissionChannels, Log: log, Prefix: cfg.Bot.Prefix,
-		ReplyUnknown: cfg.Bot.UnknownCommandReply, PageURL: cfg.Publisher.SiteURL,
-	}
-	if cfg.Messaging.Enabled {
-		if opts.OnChange, err = messagingHook(cfg); err != nil {
-			return nil, err
-		}
+	opts, err := dispatcherOptions(cfg, table, d.store, members, log)
+	if err != nil {
+		return nil, err
 	}
 	bus := opts.OnChange
 	opts.OnChange = chainHooks(bus, d.alerts.OnChange) // an accepted proposal is recorded with the change it ran
@@ -199,6 +194,9 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 		d.networks[cfg.Console.Network] = c
 	}
 	if err := d.addNetworks(cfg, getenv, log); err != nil {
+		return nil, err
+	}
+	if err := d.addCtl(cfg, log); err != nil {
 		return nil, err
 	}
 
@@ -302,6 +300,23 @@ func newDaemon(ctx context.Context, cfg *config.Config, table *commands.Table, g
 	return d, nil
 }
 
+// dispatcherOptions are the command engine's options over st; with
+// [messaging], every status change also writes its bus messages.
+func dispatcherOptions(cfg *config.Config, table *commands.Table, st commands.Store, members commands.Membership, log *slog.Logger) (commands.Options, error) {
+	opts := commands.Options{
+		Table: table, Store: st, Members: members,
+		Permissions: cfg.Permissions, Channels: cfg.PermissionChannels, Log: log, Prefix: cfg.Bot.Prefix,
+		ReplyUnknown: cfg.Bot.UnknownCommandReply, PageURL: cfg.Publisher.SiteURL,
+	}
+	if cfg.Messaging.Enabled {
+		var err error
+		if opts.OnChange, err = messagingHook(cfg); err != nil {
+			return commands.Options{}, err
+		}
+	}
+	return opts, nil
+}
+
 func botOptions(cfg *config.Config, log *slog.Logger, metrics *web.Metrics) bot.Options {
 	return bot.Options{
 		Name: cfg.Bot.Name, Prefix: cfg.Bot.Prefix, MaxChars: 2 * cfg.Bot.MaxMessage, // the whole line; the message in it is held to 1,000 characters
@@ -317,6 +332,9 @@ func botOptions(cfg *config.Config, log *slog.Logger, metrics *web.Metrics) bot.
 // Close closes the store; call it after Run returned (or instead of Run
 // when newDaemon failed half-way, which it does itself).
 func (d *Daemon) Close() error {
+	if d.ctl != nil { // Run removes the socket; this covers a daemon never run
+		d.ctl.Close()
+	}
 	if d.directory != nil {
 		d.directory.Close()
 		d.directory = nil
@@ -392,7 +410,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		{"bot", d.botStage()},
 	}
 	d.log.Info("nocbot running", "state", d.cfg.Bot.State, "schema", store.SchemaVersion(), "publisher", d.cfg.Publisher.Target, "web", d.cfg.Web.Listen,
-		"alerts", d.cfg.Alerts.Listen, "console", d.cfg.ConsoleEnabled(), "irc", d.cfg.IRCEnabled(), "matrix", d.cfg.MatrixEnabled(), "messaging", d.cfg.Messaging.Enabled)
+		"alerts", d.cfg.Alerts.Listen, "console", d.cfg.ConsoleEnabled(), "irc", d.cfg.IRCEnabled(), "matrix", d.cfg.MatrixEnabled(), "messaging", d.cfg.Messaging.Enabled, "ctl", d.ctlPath())
 	return supervise(ctx, d.log, stages)
 }
 

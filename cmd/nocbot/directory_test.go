@@ -99,7 +99,7 @@ spn = %q
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := run(ctx, []string{"audit", "-config", filepath.Join(dir, "none.toml"), "-action", "allowed"}, getenv, nil, &out, &errb); err != nil {
+	if err := run(ctx, []string{"audit", "-json", "-config", filepath.Join(dir, "none.toml"), "-action", "allowed"}, getenv, nil, &out, &errb); err != nil {
 		t.Fatalf("audit: %v\n%s", err, errb.String())
 	}
 	for _, want := range []string{`"actor":"matrix:jdoe"`, `"account":"jdoe"`, `"decision":"allowed"`, `"source":"cached"`, `"net":"matrix"`} { // !whoami asked FASJSON first

@@ -73,11 +73,16 @@ Usage:
   nocbot import-statusfpo [flags] FILE   import the old status page's outages (outages.main-content.json)
   nocbot acme-challenge [flags] put TOKEN VALUE | delete TOKEN
                                          write or remove /.well-known/acme-challenge/TOKEN on the page target
-  nocbot audit [flags] [-n N] [-action A]
-                                         print the newest audit events as JSON lines (who changed what; every privileged command, allowed or refused)
+  nocbot ctl [flags] COMMAND [ARGS...]   run a chat command from this host's shell, as ctl:<unix user>: through
+                                         the running nocbot's admin socket, or on the state file when none runs
+  nocbot audit [flags] [-since T] [-n N] [-action A] [-json]
+                                         print audit events (who changed what; every privileged command, allowed or
+                                         refused), as a table or JSON lines
   nocbot messaging replay [flags] --since T [-n]
                                          re-send the bus messages recorded since T (same ids; nocbot stopped)
-  nocbot backup [flags] FILE             copy the state file to FILE (nocbot must be stopped: it holds the lock)
+  nocbot backup [flags] FILE             copy the state file to FILE, consistent, also while nocbot runs
+  nocbot restore [flags] FILE            put a backup in place of the state file (nocbot stopped; the file is
+                                         checked first and the replaced one kept aside)
 
 With no -config, nocbot reads ./nocbot.toml if it exists, else runs on built-in
 defaults: the console on this terminal as the local operator, the page written
@@ -100,6 +105,10 @@ caught up at the next start.
 Monitoring alerts ([alerts] listen: /hooks/alertmanager, /hooks/nagios, /hooks/zabbix
 with a bearer token) become proposals in the rooms; !accept N applies one as your
 own !status command, !dismiss N closes it, !alerts lists them.
+
+While nocbot runs, ctl, backup and audit reach it through its admin socket ([ctl] socket,
+next to the state file by default, mode 0600); otherwise they open the state file. Long
+one-shot work (import, a first publish, replay, backup) shows its progress on a terminal.
 
 Flags:
 `
@@ -143,6 +152,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return messagingCmd(ctx, args[1:], getenv, stdout, stderr)
 		case "backup":
 			return backup(ctx, args[1:], getenv, stdout, stderr)
+		case "restore":
+			return restore(ctx, args[1:], getenv, stdout, stderr)
+		case "ctl":
+			return ctlCmd(ctx, args[1:], getenv, stdout, stderr)
 		case "help":
 			args = []string{"-help"}
 		}

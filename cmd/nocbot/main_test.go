@@ -54,6 +54,8 @@ type instance struct {
 	cancel context.CancelFunc
 	done   chan error
 	web    string
+	env    map[string]string
+	config string
 }
 
 func start(t *testing.T, dir, web string) *instance {
@@ -66,7 +68,8 @@ func start(t *testing.T, dir, web string) *instance {
 	}
 	inR, inW := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{t: t, stdin: inW, stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1), web: web}
+	in := &instance{t: t, stdin: inW, stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1), web: web,
+		env: env, config: filepath.Join(dir, "none.toml")}
 	go func() {
 		in.done <- run(ctx, []string{"-config", filepath.Join(dir, "none.toml")}, func(k string) string { return env[k] }, inR, in.stdout, in.stderr)
 	}()
@@ -221,9 +224,16 @@ status = ["irc:#fedora-qa"]
 func TestHelp(t *testing.T) {
 	var out, errb bytes.Buffer
 	run(context.Background(), []string{"-help"}, func(string) string { return "" }, nil, &out, &errb)
-	for _, w := range []string{"check-config", "publish", "import-statusfpo", "acme-challenge", "-config", "NOCBOT_", "./public"} {
+	for _, w := range []string{"check-config", "publish", "import-statusfpo", "acme-challenge", "nocbot ctl", "nocbot restore", "-since T", "admin socket", "-config", "NOCBOT_", "./public"} {
 		if !strings.Contains(errb.String(), w) {
 			t.Errorf("--help lacks %q", w)
+		}
+	}
+	errb.Reset()
+	run(context.Background(), []string{"ctl", "-help"}, func(string) string { return "" }, nil, &out, &errb)
+	for _, w := range []string{"usage: nocbot ctl", "ctl:<your unix user>", "Exit status", "-config"} {
+		if !strings.Contains(errb.String(), w) {
+			t.Errorf("ctl --help lacks %q:\n%s", w, errb.String())
 		}
 	}
 }
@@ -291,9 +301,11 @@ func TestOneShotTools(t *testing.T) {
 			}
 		}},
 		{"acme usage", []string{"acme-challenge", "frob"}, true, "", nil},
-		{"audit shows the import", []string{"audit", "-n", "5", "-action", "import.*"}, false, `"action":"import.statusfpo"`, nil},
+		{"audit shows the import", []string{"audit", "-json", "-n", "5", "-action", "import.*"}, false, `"action":"import.statusfpo"`, nil},
+		{"audit table", []string{"audit", "-since", "1h"}, false, "import:statusfpo  import.statusfpo", nil},
+		{"audit bad since", []string{"audit", "-since", "yesterday"}, true, "", nil},
 		{"audit filters", []string{"audit", "-action", "status.minor"}, false, "", nil},
-		{"audit bad n", []string{"audit", "-n", "0"}, true, "", nil},
+		{"audit bad n", []string{"audit", "-n", "-1"}, true, "", nil},
 	}
 	for _, tc := range tests {
 		var out, errb bytes.Buffer

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fedora-infra/nocbot/commands"
 	"github.com/fedora-infra/nocbot/config"
+	"github.com/fedora-infra/nocbot/internal/progress"
 	"github.com/fedora-infra/nocbot/messaging"
 	"github.com/fedora-infra/nocbot/messaging/broker"
 	"github.com/fedora-infra/nocbot/store"
@@ -145,7 +146,7 @@ func messagingCmd(ctx context.Context, args []string, getenv func(string) string
 		return fmt.Errorf("messaging replay: %w", err)
 	}
 	defer cl.Close()
-	n, err := cl.Publish(ctx, msgs)
+	n, err := replayBatches(ctx, cl, msgs, progress.New(stderr, "replay", int64(len(msgs)), progress.Options{}))
 	fmt.Fprintf(stdout, "re-sent %d of %d messages recorded since %s\n", n, len(msgs), from.UTC().Format(time.RFC3339))
 	if err != nil {
 		return fmt.Errorf("messaging replay: %w", err)
@@ -153,15 +154,43 @@ func messagingCmd(ctx context.Context, args []string, getenv func(string) string
 	return nil
 }
 
+// replayBatches publishes msgs a batch at a time so the meter moves;
+// each batch waits for the broker's confirms as one Publish does.
+func replayBatches(ctx context.Context, cl *broker.Client, msgs []messaging.Message, meter *progress.Meter) (int, error) {
+	const batch = 200
+	sent := 0
+	for len(msgs) > 0 {
+		k := min(batch, len(msgs))
+		n, err := cl.Publish(ctx, msgs[:k])
+		sent += n
+		meter.Add(int64(n))
+		if err != nil {
+			return sent, err
+		}
+		msgs = msgs[k:]
+	}
+	meter.Done()
+	return sent, nil
+}
+
 func parseSince(s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, fmt.Errorf("messaging replay: --since is required (RFC 3339 time or a duration such as 24h)")
 	}
+	t, err := parseTimeOrAgo(s, now)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("messaging replay: --since %w", err)
+	}
+	return t, nil
+}
+
+// parseTimeOrAgo reads an RFC 3339 time or a positive duration before now.
+func parseTimeOrAgo(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
 	}
 	if d, err := time.ParseDuration(s); err == nil && d > 0 {
 		return now.Add(-d), nil
 	}
-	return time.Time{}, fmt.Errorf("messaging replay: --since %q: want an RFC 3339 time (2026-12-01T00:00:00Z) or a duration (24h)", s)
+	return time.Time{}, fmt.Errorf("%q: want an RFC 3339 time (2026-12-01T00:00:00Z) or a duration (24h)", s)
 }

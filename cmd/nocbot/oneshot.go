@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/fedora-infra/nocbot/config"
+	"github.com/fedora-infra/nocbot/internal/progress"
 	"github.com/fedora-infra/nocbot/publisher"
 	"github.com/fedora-infra/nocbot/status"
 	"github.com/fedora-infra/nocbot/statusfpo"
@@ -66,9 +66,12 @@ func importStatusfpo(ctx context.Context, args []string, getenv func(string) str
 		fmt.Fprintln(stderr, "warning:", w)
 	}
 	var added, skipped int
+	meter := progress.New(stderr, "import", int64(len(incidents)), progress.Options{})
 	_, err = st.Update(ctx, status.Event{Actor: statusfpo.Author, Action: "import.statusfpo", Command: "import-statusfpo " + rest[0]},
 		func(b *status.Board) (status.Outcome, error) {
+			added, skipped = 0, 0
 			for _, in := range incidents {
+				meter.Add(1)
 				if _, dup := b.Find(in.ID); dup {
 					skipped++
 					continue
@@ -83,6 +86,7 @@ func importStatusfpo(ctx context.Context, args []string, getenv func(string) str
 	if err != nil {
 		return fmt.Errorf("import %s: %w", rest[0], err)
 	}
+	meter.Done()
 	fmt.Fprintf(stdout, "imported %d outages, %d already present, %d warnings\n", added, skipped, len(warns))
 	return nil
 }
@@ -109,6 +113,7 @@ func publishOnce(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
+	ctx, meter := publishProgress(ctx, stderr)
 	rep, err := w.PublishOnce(ctx)
 	var stale *publisher.StaleError
 	if errors.As(err, &stale) && adopt {
@@ -134,9 +139,26 @@ func publishOnce(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
+	meter.Done()
 	fmt.Fprintf(stdout, "published generation %d: %d uploaded, %d unchanged, %d deleted\n",
 		rep.Generation, len(rep.Uploaded), len(rep.Skipped), len(rep.Deleted))
 	return nil
+}
+
+// publishProgress shows a one-shot publish file by file on a terminal
+// (the first publish of a long history writes tens of thousands).
+func publishProgress(ctx context.Context, w io.Writer) (context.Context, *progress.Meter) {
+	meter := progress.New(w, "publish", 0, progress.Options{})
+	if meter == nil {
+		return ctx, nil
+	}
+	return publisher.WithProgress(ctx, func(done, total int) {
+		if done == 0 {
+			meter.SetTotal(int64(total))
+			return
+		}
+		meter.Add(1)
+	}), meter
 }
 
 // cliUser names who ran a one-shot command, for the audit log.
@@ -185,49 +207,6 @@ func acmeChallenge(ctx context.Context, args []string, getenv func(string) strin
 		fmt.Fprintf(stdout, "removed .well-known/acme-challenge/%s\n", a[1])
 	default:
 		return fmt.Errorf("usage: nocbot acme-challenge [flags] put TOKEN VALUE | delete TOKEN")
-	}
-	return nil
-}
-
-// auditLog prints the newest audit events, one JSON object a line, newest
-// first: who changed what, and who was refused. It opens the state file
-// like the daemon does, so it runs while nocbot is stopped (the file is
-// locked while it runs).
-func auditLog(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var g globalFlags
-	fs := newFlagSet("nocbot audit", stderr, &g)
-	n := fs.Int("n", 20, "how many events")
-	action := fs.String("action", "", "only events of this action (status.minor, denied, ...); a trailing * matches a prefix")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *n < 1 {
-		return fmt.Errorf("audit: -n must be at least 1")
-	}
-	cfg, _, err := setup(g, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, cfg.Bot.State, catalogue(cfg), store.Options{})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	keep := func(ev status.Event) bool {
-		if p, ok := strings.CutSuffix(*action, "*"); ok {
-			return strings.HasPrefix(ev.Action, p)
-		}
-		return *action == "" || ev.Action == *action
-	}
-	evs, err := st.Events(ctx, *n, keep)
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	enc := json.NewEncoder(stdout)
-	for _, ev := range evs {
-		if err := enc.Encode(ev); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -160,24 +160,20 @@ func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (
 	}
 
 	dirs := map[string]bool{}
+	step := publisher.Steps(ctx, len(changed)+len(gone))
 	for _, group := range publisher.UploadGroups(changed) {
+		if err := d.writeGroup(ctx, group); err != nil {
+			return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
+		}
 		for _, f := range group {
-			if err := ctx.Err(); err != nil {
-				return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
-			}
-			body, err := f.Content()
-			if err != nil {
-				return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
-			}
-			if err := writeAtomic(d.local(f.Path), body); err != nil {
-				return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
-			}
 			d.known[f.Path] = f.Digest()
 			dirs[filepath.Dir(d.local(f.Path))] = true
 			rep.Uploaded = append(rep.Uploaded, f.Path)
+			step()
 		}
 	}
 	for _, p := range gone {
+		step()
 		err := os.Remove(d.local(p))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
@@ -197,6 +193,37 @@ func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (
 		return rep, err
 	}
 	return rep, nil
+}
+
+// writers is how many files of one upload group are written at once: each
+// write ends with an fsync, which mostly waits for the disk.
+const writers = 4
+
+// writeGroup writes the files of one upload group (which may go live in
+// any order among themselves), a few at a time; the errors are returned
+// once every write has ended.
+func (d *Target) writeGroup(ctx context.Context, group []render.File) error {
+	errs := make([]error, len(group))
+	sem := make(chan struct{}, writers)
+	var wg sync.WaitGroup
+	for i, f := range group {
+		if err := ctx.Err(); err != nil {
+			errs[i] = err
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			body, err := f.Content()
+			if err == nil {
+				err = writeAtomic(d.local(f.Path), body)
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // PutChallenge writes .well-known/acme-challenge/<token> for an ACME

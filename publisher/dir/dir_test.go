@@ -252,3 +252,20 @@ func TestDirTargetTrustsWhatItWrote(t *testing.T) {
 		}
 	}
 }
+
+// TestDirTargetDamagedManifest: a manifest that does not parse stops the
+// publish before anything is written, with what to do about it.
+func TestDirTargetDamagedManifest(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, dirManifest), []byte(`{"generation": 3, "files": [`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	target := &Target{Dir: dir}
+	_, err := target.Publish(context.Background(), []render.File{{Path: "index.html", Body: []byte("<p>ok</p>"), ContentType: "text/html", CacheControl: "no-cache"}}, 4)
+	if err == nil || !strings.Contains(err.Error(), dirManifest) || !strings.Contains(err.Error(), "move it aside") {
+		t.Fatalf("publish over a damaged manifest: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "index.html")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("index.html written over a damaged manifest (%v)", err)
+	}
+}

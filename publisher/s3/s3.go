@@ -244,8 +244,10 @@ func (t *Target) Publish(ctx context.Context, files []render.File, gen uint64) (
 	// The mutable paths that changed in the bucket, with what changed
 	// there, for the CDN invalidation.
 	dirty := map[string]string{}
+	step := publisher.Steps(ctx, len(changed)+len(gone))
 	for _, group := range publisher.UploadGroups(changed) {
 		done, err := forEach(ctx, t.opts.Concurrency, group, func(ctx context.Context, f render.File) error {
+			defer step()
 			return t.put(ctx, f, gen, sums[f.Path])
 		})
 		for _, f := range done {
@@ -262,7 +264,10 @@ func (t *Target) Publish(ctx context.Context, files []render.File, gen uint64) (
 		}
 	}
 	// Deletes come last, after the new index.html no longer links to them.
-	deleted, err := forEach(ctx, t.opts.Concurrency, gone, t.remove)
+	deleted, err := forEach(ctx, t.opts.Concurrency, gone, func(ctx context.Context, p string) error {
+		defer step()
+		return t.remove(ctx, p)
+	})
 	rep.Deleted = deleted
 	for _, p := range deleted {
 		if _, cc := render.UploadClass(p); mutable(cc) {

@@ -358,12 +358,16 @@ func TestS3DeletesOnlyWhatNocbotWrote(t *testing.T) {
 	i := slices.IndexFunc(files, func(f render.File) bool { return f.Path != publisher.IndexPath && strings.HasSuffix(f.Path, ".html") })
 	dropped := files[i].Path
 	less := slices.Delete(slices.Clone(files), i, i+1)
-	rep, err := target.Publish(ctx, less, gen)
+	var steps [][2]int // a removal is a step of the one-shot publish's progress too
+	rep, err := target.Publish(publisher.WithProgress(ctx, func(done, total int) { steps = append(steps, [2]int{done, total}) }), less, gen)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(rep.Deleted, []string{dropped}) || len(rep.Uploaded) != 0 {
 		t.Fatalf("report %+v, want only %s deleted", rep, dropped)
+	}
+	if !slices.Equal(steps, [][2]int{{0, 1}, {1, 1}}) {
+		t.Errorf("progress %v, want one removal of one", steps)
 	}
 	reqs := e.rec.take()
 	if dels := pubWrites(reqs, http.MethodDelete); !slices.Equal(dels, []string{dropped}) {
