@@ -85,7 +85,7 @@ func (m *model) joined(p string, items []*status.Incident, build, rebuild func()
 	f := newFile(p, build())
 	if ok {
 		f = digested(f)
-		e := pageEntry{file: f, sum: f.lazy.sum, size: f.lazy.size}
+		e := pageEntry{file: f, sum: f.Digest(), size: f.Size()}
 		e.file.Body, e.file.lazy = nil, nil
 		m.next.whole[p] = wholeEntry{items: items, page: e}
 	}
