@@ -7,7 +7,7 @@ PYTHON ?= /usr/bin/python3
 # How long "make fuzz" runs each fuzz target.
 FUZZTIME ?= 30s
 
-.PHONY: test test-deps build run bench static-checks image fuzz
+.PHONY: test test-deps build run bench static-checks image fuzz test-faults soak
 
 test: test-deps
 	@unformatted="$$(gofmt -l .)"; \
@@ -17,6 +17,19 @@ test: test-deps
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(PYTHON) -m unittest discover -s contrib/nocbot_messages/tests
 	scripts/image.sh
+	$(MAKE) test-faults
+
+# The fault and load suite (build tag "faults", so plain "go test ./..." does not build it): the
+# real binary SIGKILLed during a burst, bus delivery, an S3 publish and a blocker sync; S3 down;
+# IRC server, homeserver and broker restarted under load; 1,000 commands/minute for LOAD_DURATION.
+# No -race: the daemon is its own (non-race) binary, and the figures are the point.
+LOAD_DURATION ?= 1m
+test-faults: test-deps
+	FAULTS_LOAD_DURATION=$(LOAD_DURATION) $(GO) test -tags faults -count=1 -timeout 20m -v -run '^TestFault' ./cmd/nocbot
+
+# The load test alone for five minutes.
+soak: test-deps
+	FAULTS_LOAD_DURATION=5m $(GO) test -tags faults -count=1 -timeout 20m -v -run '^TestFaultLoad$$' ./cmd/nocbot
 
 # staticcheck and govulncheck (local vulnerability database), as in "make test".
 static-checks:
