@@ -39,11 +39,18 @@ type MatrixServer struct {
 // it answers client requests.
 func Dendrite(t testing.TB) *MatrixServer {
 	t.Helper()
+	return DendriteNamed(t, matrixServerName)
+}
+
+// DendriteNamed is Dendrite with another server name, so a test can create the room aliases
+// and user ids a real configuration names (federation stays off: nothing leaves the machine).
+func DendriteNamed(t testing.TB, serverName string) *MatrixServer {
+	t.Helper()
 	bin := cachedTool(t, "dendrite", dendriteVersion, "dendrite")
 	genConfig := cachedTool(t, "dendrite", dendriteVersion, "generate-config")
 	genKeys := cachedTool(t, "dendrite", dendriteVersion, "generate-keys")
 
-	s := &MatrixServer{ServerName: matrixServerName}
+	s := &MatrixServer{ServerName: serverName}
 	s.server = server{what: "Matrix server", in: newInstance(t, "matrix"), up: s.start}
 	s.writeConfig(t, genConfig, genKeys)
 	s.dendrite = s.in.process("dendrite")
@@ -88,7 +95,7 @@ var dendriteConfigEdits = []confEdit{
 
 func (s *MatrixServer) writeConfig(t testing.TB, genConfig, genKeys string) {
 	t.Helper()
-	out, err := exec.Command(genConfig, "-ci", "-dir", s.in.dir, "-server", matrixServerName).Output()
+	out, err := exec.Command(genConfig, "-ci", "-dir", s.in.dir, "-server", s.ServerName).Output()
 	if err != nil {
 		t.Fatalf("testsrv: dendrite generate-config: %v", err)
 	}
