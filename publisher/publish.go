@@ -20,7 +20,10 @@ import (
 //   - Generation guard: a target that holds a newer generation than gen
 //     writes nothing and returns ErrStale, so an older build (a restored
 //     state file, a second instance) never replaces a newer page. The
-//     same generation may be published again.
+//     same generation may be published again, but not from another state
+//     file: a target given the state's lineage records it with the
+//     generation and refuses the same generation of another lineage (a
+//     reset state that counted up to the page's number).
 //   - Order: a file goes live only after what it links to (UploadGroups:
 //     assets, detail pages, data and feeds, index.html last).
 //   - Ownership: it deletes only files it wrote itself for an earlier
@@ -56,10 +59,29 @@ var ErrStale = errors.New("target holds a newer generation")
 type StaleError struct {
 	Target        string
 	Have, Offered uint64
+	// Foreign: the target holds the same generation, published from
+	// another state file.
+	Foreign bool
 }
 
 func (e *StaleError) Error() string {
+	if e.Foreign {
+		return fmt.Sprintf("publish generation %d to %s: the target holds generation %d of another state file", e.Offered, e.Target, e.Have)
+	}
 	return fmt.Sprintf("publish generation %d to %s: %v (%d)", e.Offered, e.Target, ErrStale, e.Have)
+}
+
+// Guard applies the generation guard: what a target holding generation
+// have, published from lineage (empty: unknown), says to gen from
+// ourLineage (empty: unknown). nil means go on.
+func Guard(target string, have uint64, lineage string, gen uint64, ourLineage string) error {
+	switch {
+	case have > gen:
+		return &StaleError{Target: target, Have: have, Offered: gen}
+	case have == gen && have > 0 && lineage != "" && ourLineage != "" && lineage != ourLineage:
+		return &StaleError{Target: target, Have: have, Offered: gen, Foreign: true}
+	}
+	return nil
 }
 
 func (e *StaleError) Is(target error) bool { return target == ErrStale }

@@ -3,6 +3,7 @@ package publisher
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fedora-infra/nocbot/render"
@@ -61,5 +62,38 @@ func TestUploadGroupsPutIndexLast(t *testing.T) {
 		{"api/v2/summary.json", "ongoing.json"}, {"index.html"}}
 	if !slices.EqualFunc(got, want, slices.Equal) {
 		t.Fatalf("groups = %q, want %q", got, want)
+	}
+}
+
+// TestGuard: an older build is refused; the same generation is refused
+// only when both sides name their state file and the names differ.
+func TestGuard(t *testing.T) {
+	tests := []struct {
+		name           string
+		have           uint64
+		lineage        string
+		gen            uint64
+		ours           string
+		stale, foreign bool
+	}{
+		{"newer build", 3, "a", 4, "b", false, false},
+		{"older build", 5, "a", 4, "a", true, false},
+		{"same generation, same state", 4, "a", 4, "a", false, false},
+		{"same generation, another state", 4, "a", 4, "b", true, true},
+		{"target from before lineages", 4, "", 4, "b", false, false},
+		{"caller without a lineage", 4, "a", 4, "", false, false},
+		{"empty target", 0, "", 0, "b", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Guard("dir", tt.have, tt.lineage, tt.gen, tt.ours)
+			var se *StaleError
+			if got := errors.As(err, &se); got != tt.stale || (got && (se.Foreign != tt.foreign || !errors.Is(err, ErrStale))) {
+				t.Fatalf("Guard = %v, want stale %v foreign %v", err, tt.stale, tt.foreign)
+			}
+			if tt.foreign && !strings.Contains(err.Error(), "another state file") {
+				t.Errorf("message %q does not say why", err)
+			}
+		})
 	}
 }

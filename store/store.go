@@ -6,7 +6,9 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +42,7 @@ var (
 	keyGen          = []byte("generation")
 	keyPendingSince = []byte("pending_since")
 	keyNotice       = []byte("notice")
+	keyLineage      = []byte("lineage")
 )
 
 // Options tune Open. Zero values are sensible defaults.
@@ -72,6 +75,8 @@ type Store struct {
 	path  string
 	opts  Options
 	colls map[string]*Collection
+	// lineage names this file's history (see Lineage); set once at Open.
+	lineage string
 
 	subMu sync.Mutex // guards subs
 	subs  []func(Commit)
@@ -121,11 +126,44 @@ func Open(ctx context.Context, path string, cat *status.Catalogue, opts Options)
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
+	if s.lineage, err = ensureLineage(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	if err := s.load(cat); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// Lineage names this state file's history: made when the file is first
+// opened (or first opened by a binary that knows it), kept by copies
+// (backup, restore). Page targets record it with the generation, so a
+// reset state that counts up to the page's generation is not taken for
+// the one that published it.
+func (s *Store) Lineage() string { return s.lineage }
+
+// ensureLineage returns the file's lineage, making one if it has none.
+func ensureLineage(db *bolt.DB) (string, error) {
+	var l string
+	err := db.View(func(tx *bolt.Tx) error {
+		l = string(tx.Bucket(bucketMeta).Get(keyLineage))
+		return nil
+	})
+	if err != nil || l != "" {
+		return l, err
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("make a lineage: %w", err)
+	}
+	l = hex.EncodeToString(b[:])
+	err = db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyLineage, []byte(l)) })
+	if err != nil {
+		return "", fmt.Errorf("record the lineage: %w", err)
+	}
+	return l, nil
 }
 
 // Close closes the file. The store must not be used afterwards.

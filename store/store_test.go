@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -270,5 +272,46 @@ func TestPanicInChangeReleasesTheStore(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Update hangs after a panicking change: the store lock was never released")
+	}
+}
+
+// TestLineage: a state file gets its lineage once and keeps it across
+// opens and in a backup copy; another file has another.
+func TestLineage(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cat := status.NewCatalogue([]status.Component{{ID: "koji", Name: "Koji"}})
+	open := func(p string) *Store {
+		t.Helper()
+		st, err := Open(ctx, p, cat, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	st := open(filepath.Join(dir, "a.db"))
+	first := st.Lineage()
+	var copy bytes.Buffer
+	if _, err := st.Backup(ctx, &copy); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if len(first) != 32 {
+		t.Fatalf("lineage %q", first)
+	}
+	st = open(filepath.Join(dir, "a.db"))
+	if st.Lineage() != first {
+		t.Errorf("reopened: lineage %q, was %q", st.Lineage(), first)
+	}
+	st.Close()
+	if err := os.WriteFile(filepath.Join(dir, "restored.db"), copy.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	restored := open(filepath.Join(dir, "restored.db"))
+	defer restored.Close()
+	other := open(filepath.Join(dir, "b.db"))
+	defer other.Close()
+	if restored.Lineage() != first || other.Lineage() == first {
+		t.Errorf("copy %q, another file %q; the first is %q", restored.Lineage(), other.Lineage(), first)
 	}
 }

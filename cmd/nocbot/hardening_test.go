@@ -217,6 +217,57 @@ func TestRestoreAndAdopt(t *testing.T) {
 	}
 }
 
+// TestResetStateAtTheSameGeneration: a reset state file that counts up to
+// exactly the page's generation is another state file, not a retry of the
+// same publish: refused with the way out, and adopted on request.
+func TestResetStateAtTheSameGeneration(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	path := seedState(t, dir, 4)
+	env := append(os.Environ(), "NOCBOT_BOT_STATE="+path, "NOCBOT_PUBLISHER_DIR="+filepath.Join(dir, "public"), "NOCBOT_WEB_LISTEN="+freePort(t))
+	nocbot := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	page := func() string {
+		b, _ := os.ReadFile(filepath.Join(dir, "public", "index.html"))
+		return string(b)
+	}
+	for i := range 5 {
+		setNotice(t, path, fmt.Sprintf("Published change %d", i))
+	}
+	if out, err := nocbot("publish"); err != nil || !strings.Contains(out, "published generation 9") {
+		t.Fatalf("publish: %v\n%s", err, out)
+	}
+	// Same publish again, same state: nothing to refuse.
+	if out, err := nocbot("publish"); err != nil {
+		t.Fatalf("publish of the same generation from the same state: %v\n%s", err, out)
+	}
+
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	seedState(t, dir, 4)
+	for i := range 5 {
+		setNotice(t, path, fmt.Sprintf("Reset change %d", i))
+	}
+	out, err := nocbot("publish")
+	if err == nil || !strings.Contains(out, "holds generation 9 of another state file") || !strings.Contains(out, "nocbot publish --adopt-target") {
+		t.Fatalf("publish of a reset state at the page's generation: %v\n%s", err, out)
+	}
+	if strings.Contains(page(), "Reset change") {
+		t.Fatal("the reset state's page went out over the published one")
+	}
+	if out, err := nocbot("publish", "--adopt-target", "--yes"); err != nil || !strings.Contains(out, "continues at generation 10") {
+		t.Fatalf("adopt: %v\n%s", err, out)
+	}
+	if p := page(); !strings.Contains(p, "Reset change 4") || strings.Contains(p, "Published change") {
+		t.Error("after adopting, the page does not show the reset state's change")
+	}
+}
+
 // TestCheckConfigStartup: check-config catches what start-up would fail
 // on (an unset secret variable) unless -offline, and unknown NOCBOT_*
 // variables stop check-config and the daemon alike, with a suggestion.

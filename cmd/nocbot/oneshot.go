@@ -185,7 +185,7 @@ func acmeChallenge(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	target, err := newTarget(ctx, cfg, nil, nil)
+	target, err := newTarget(ctx, cfg, nil, "", nil)
 	if err != nil {
 		return err
 	}

@@ -15,12 +15,13 @@ import (
 )
 
 // newTarget builds the configured page target. kv may be nil for tools
-// that do not track uploads (acme-challenge).
-func newTarget(ctx context.Context, cfg *config.Config, kv publisher.KV, log *slog.Logger) (publisher.Target, error) {
+// that do not track uploads (acme-challenge); lineage is the state file's
+// (store.Lineage), "" for tools that do not publish.
+func newTarget(ctx context.Context, cfg *config.Config, kv publisher.KV, lineage string, log *slog.Logger) (publisher.Target, error) {
 	p := cfg.Publisher
 	switch p.Target {
 	case "dir":
-		return &dir.Target{Dir: p.Dir}, nil
+		return &dir.Target{Dir: p.Dir, Lineage: lineage}, nil
 	case "s3":
 		if log == nil {
 			log = slog.New(slog.DiscardHandler)
@@ -28,6 +29,7 @@ func newTarget(ctx context.Context, cfg *config.Config, kv publisher.KV, log *sl
 		t, err := s3.New(ctx, s3.Options{
 			Bucket: p.S3.Bucket, Region: p.S3.Region, Prefix: p.S3.Prefix, Endpoint: p.S3.Endpoint,
 			PathStyle: p.S3.PathStyle, DistributionID: p.CloudFront.DistributionID, CloudFrontEndpoint: p.CloudFront.Endpoint,
+			Lineage: lineage,
 		}, kv, log)
 		if err != nil {
 			return nil, fmt.Errorf("s3 target: %w", err)
@@ -40,7 +42,7 @@ func newTarget(ctx context.Context, cfg *config.Config, kv publisher.KV, log *sl
 // newWorker builds the publisher worker over the store's outbox. notify
 // and metrics may be nil (one-shot publish).
 func newWorker(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, notify func(ctx context.Context, text string), metrics *web.Metrics) (*publisher.Worker, error) {
-	target, err := newTarget(ctx, cfg, st, log)
+	target, err := newTarget(ctx, cfg, st, st.Lineage(), log)
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,9 @@ const dirManifest = ".nocbot-manifest.json"
 // file, never half of one.
 type Target struct {
 	Dir string
+	// Lineage is the state file's (store.Lineage), recorded in the
+	// manifest with the generation; empty leaves the manifest's as it is.
+	Lineage string
 
 	mu sync.Mutex // one publish at a time
 	// known is the digest of every file this process wrote or read back,
@@ -67,6 +70,7 @@ var _ publisher.Target = (*Target)(nil)
 
 type manifestFile struct {
 	Generation uint64   `json:"generation"`
+	Lineage    string   `json:"lineage,omitempty"`
 	Files      []string `json:"files"`
 }
 
@@ -95,8 +99,8 @@ func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (
 	if err != nil {
 		return rep, err
 	}
-	if old.Generation > gen {
-		return rep, &publisher.StaleError{Target: d.Dir, Have: old.Generation, Offered: gen}
+	if err := publisher.Guard(d.Dir, old.Generation, old.Lineage, gen, d.Lineage); err != nil {
+		return rep, err
 	}
 
 	// Any failure below may leave the folder in a state known only to
@@ -139,7 +143,7 @@ func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (
 		// Same bytes already there but not recorded as ours (a first
 		// publish over an older copy): adopt them, or they would never be
 		// cleaned up once no longer rendered.
-		return rep, d.writeManifest(old.Generation, rendered)
+		return rep, d.writeManifest(old.Generation, old.Lineage, rendered)
 	}
 
 	// Record ownership of the new files before writing them: a crash
@@ -154,7 +158,7 @@ func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (
 		owned[f.Path] = true
 	}
 	if grows {
-		if err := d.writeManifest(old.Generation, owned); err != nil {
+		if err := d.writeManifest(old.Generation, old.Lineage, owned); err != nil {
 			return rep, err
 		}
 	}
@@ -189,7 +193,11 @@ func (d *Target) Publish(ctx context.Context, files []render.File, gen uint64) (
 			return rep, fmt.Errorf("publish to %s: %w", d.Dir, err)
 		}
 	}
-	if err := d.writeManifest(gen, rendered); err != nil {
+	lineage := d.Lineage
+	if lineage == "" {
+		lineage = old.Lineage
+	}
+	if err := d.writeManifest(gen, lineage, rendered); err != nil {
 		return rep, err
 	}
 	return rep, nil
@@ -293,8 +301,8 @@ func (d *Target) readManifest() (manifestFile, error) {
 	return m, nil
 }
 
-func (d *Target) writeManifest(gen uint64, owned map[string]bool) error {
-	m := manifestFile{Generation: gen}
+func (d *Target) writeManifest(gen uint64, lineage string, owned map[string]bool) error {
+	m := manifestFile{Generation: gen, Lineage: lineage}
 	if last := d.manifest; last != nil && len(last.Files) == len(owned) && all(last.Files, owned) {
 		m.Files = last.Files // the same files: most publishes; sorting 20,000 paths is not free
 	} else {

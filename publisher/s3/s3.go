@@ -68,6 +68,9 @@ type Options struct {
 	// Concurrency bounds parallel requests within one upload class; 8
 	// when zero.
 	Concurrency int
+	// Lineage is the state file's (store.Lineage), recorded with the
+	// generation; empty records none and checks none.
+	Lineage string
 }
 
 // Target publishes to an S3 bucket, optionally behind CloudFront. It
@@ -111,6 +114,7 @@ const kvNamespace = "publisher"
 
 const (
 	metaGeneration = "nocbot-generation" // x-amz-meta-nocbot-generation
+	metaLineage    = "nocbot-lineage"    // of the state file that published it
 	metaSHA256     = "nocbot-sha256"
 	// generationKey is a marker object holding the newest generation that
 	// started writing to the bucket; index.html alone would not do, as it
@@ -430,6 +434,7 @@ func (t *Target) claim(ctx context.Context, gen uint64) error {
 	key := t.prefix + generationKey
 	head, err := t.s3.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(t.opts.Bucket), Key: aws.String(key)})
 	var have uint64
+	var lineage string
 	switch {
 	case isNotFound(err):
 	case err != nil:
@@ -440,21 +445,26 @@ func (t *Target) claim(ctx context.Context, gen uint64) error {
 				return fmt.Errorf("read generation %s: %w", key, err)
 			}
 		}
+		lineage = head.Metadata[metaLineage]
 	}
-	if have > gen {
-		return &publisher.StaleError{Target: "s3://" + t.opts.Bucket + "/" + t.prefix, Have: have, Offered: gen}
+	if err := publisher.Guard("s3://"+t.opts.Bucket+"/"+t.prefix, have, lineage, gen, t.opts.Lineage); err != nil {
+		return err
 	}
 	if have == gen {
 		return nil
 	}
 	body := strconv.FormatUint(gen, 10)
+	meta := map[string]string{metaGeneration: body}
+	if t.opts.Lineage != "" {
+		meta[metaLineage] = t.opts.Lineage
+	}
 	_, err = t.s3.PutObject(ctx, &awss3.PutObjectInput{
 		Bucket:       aws.String(t.opts.Bucket),
 		Key:          aws.String(key),
 		Body:         strings.NewReader(body + "\n"),
 		ContentType:  aws.String("text/plain; charset=utf-8"),
 		CacheControl: aws.String("no-cache"),
-		Metadata:     map[string]string{metaGeneration: body},
+		Metadata:     meta,
 	})
 	if err != nil {
 		return fmt.Errorf("write generation: %w", err)

@@ -717,3 +717,42 @@ func TestS3PrefixKeepsToItsFolder(t *testing.T) {
 		}
 	}
 }
+
+// TestS3SameGenerationOtherState: the marker records the state file's
+// lineage; the same generation from another state file is refused before
+// anything is written, from the same one it is a retry.
+func TestS3SameGenerationOtherState(t *testing.T) {
+	e := pubNewS3(t)
+	ctx := context.Background()
+	s := pubtest.Store(t)
+	pubtest.Change(t, s, status.LevelMinor, "IRC channels flaky", "zodbot")
+	published, _ := pubtest.Files(t, s)
+	pubtest.Change(t, s, status.LevelMajor, "Wiki down", "wiki")
+	other, _ := pubtest.Files(t, s)
+	withLineage := func(l string) *Target {
+		tg, err := New(ctx, Options{Bucket: pubBucket, Region: e.srv.Region, Endpoint: e.rec.URL, PathStyle: true, Lineage: l}, nil, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tg
+	}
+	if _, err := withLineage("aaaa").Publish(ctx, published, 5); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.objects(t)[generationKey].Meta[metaLineage]; got != "aaaa" {
+		t.Fatalf("marker lineage %q, want aaaa", got)
+	}
+	e.rec.take()
+	rep, err := withLineage("bbbb").Publish(ctx, other, 5)
+	var se *publisher.StaleError
+	if !errors.As(err, &se) || !se.Foreign || rep.Changed() {
+		t.Fatalf("gen 5 of another state over gen 5: %+v, %v; want a foreign StaleError", rep, err)
+	}
+	reqs := e.rec.take()
+	if w := append(pubWrites(reqs, http.MethodPut), pubWrites(reqs, http.MethodDelete)...); len(w) != 0 {
+		t.Errorf("another state's build wrote %q", w)
+	}
+	if _, err := withLineage("aaaa").Publish(ctx, other, 5); err != nil {
+		t.Errorf("the same state's generation again (a retry): %v", err)
+	}
+}
